@@ -1,0 +1,3 @@
+from codegen_graph.cli import main
+
+main()
