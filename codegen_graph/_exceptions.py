@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .models import AgentRun
+    from .models import AgentRunResponse
 
 __all__ = [
     "APIConnectionError",
@@ -205,7 +205,7 @@ class CircuitOpenError(CodegenError):
 
 
 class _RunError(CodegenError):
-    def __init__(self, message: str, *, run: AgentRun | None) -> None:
+    def __init__(self, message: str, *, run: AgentRunResponse | None) -> None:
         super().__init__(message)
         self.run = run
 

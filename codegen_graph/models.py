@@ -19,20 +19,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from ._status import AgentRunStatus
 
 __all__ = [
-    "AgentRun",
-    "AgentRunLog",
-    "AgentRunWithLogs",
+    "AgentRunLogResponse",
+    "AgentRunResponse",
+    "AgentRunWithLogsResponse",
     "AgentType",
     "CreateAgentRunInput",
-    "GithubPullRequest",
-    "Organization",
+    "GithubPullRequestResponse",
+    "OrganizationResponse",
     "OrganizationSettings",
     "Page",
-    "Repo",
+    "RepoResponse",
     "ResumeAgentRunInput",
     "SourceType",
     "StopAgentRunInput",
-    "User",
+    "UserResponse",
 ]
 
 T = TypeVar("T")
@@ -65,7 +65,7 @@ class SourceType(str, Enum):
     SETUP_COMMANDS = "SETUP_COMMANDS"
 
 
-class GithubPullRequest(_Response):
+class GithubPullRequestResponse(_Response):
     """``GithubPullRequestResponse``: a pull request an agent run opened."""
 
     id: int
@@ -75,7 +75,7 @@ class GithubPullRequest(_Response):
     head_branch_name: str | None = None
 
 
-class AgentRun(_Response):
+class AgentRunResponse(_Response):
     """``AgentRunResponse``: an agent run as the API reports it."""
 
     id: int
@@ -87,11 +87,11 @@ class AgentRun(_Response):
     summary: str | None = None
     # A source type the spec does not list yet is kept as its string.
     source_type: SourceType | str | None = None
-    github_pull_requests: list[GithubPullRequest] | None = None
+    github_pull_requests: list[GithubPullRequestResponse] | None = None
     metadata: dict[str, Any] | None = None
 
 
-class AgentRunLog(_Response):
+class AgentRunLogResponse(_Response):
     """``AgentRunLogResponse``: one step of the remote agent (plan, tool call, answer...)."""
 
     agent_run_id: int
@@ -104,7 +104,7 @@ class AgentRunLog(_Response):
     tool_output: dict[str, Any] | None = None
 
 
-class AgentRunWithLogs(_Response):
+class AgentRunWithLogsResponse(_Response):
     """``AgentRunWithLogsResponse``: a run with one page of its log entries."""
 
     id: int
@@ -114,7 +114,7 @@ class AgentRunWithLogs(_Response):
     web_url: str | None = None
     result: str | None = None
     metadata: dict[str, Any] | None = None
-    logs: list[AgentRunLog]
+    logs: list[AgentRunLogResponse]
     total_logs: int | None = None
     page: int | None = None
     size: int | None = None
@@ -138,7 +138,7 @@ class OrganizationSettings(_Response):
     enable_rules_detection: bool = True
 
 
-class Organization(_Response):
+class OrganizationResponse(_Response):
     """``OrganizationResponse``."""
 
     id: int
@@ -146,7 +146,7 @@ class Organization(_Response):
     settings: OrganizationSettings
 
 
-class User(_Response):
+class UserResponse(_Response):
     """``UserResponse``."""
 
     id: int
@@ -159,7 +159,7 @@ class User(_Response):
     is_admin: bool | None = None
 
 
-class Repo(_Response):
+class RepoResponse(_Response):
     """``RepoResponse``. The spec marks every field required, nullable ones included."""
 
     id: int
