@@ -1,0 +1,228 @@
+"""Run handles: an agent run you can wait on, stream, and resume.
+
+``AgentRun`` (sync) and ``AsyncAgentRun`` wrap the latest :class:`AgentRunResponse` of one
+run and the client that made it. Waiting goes through the client's one batched watcher, so a
+thousand waiting handles cost the API what one does. Log streaming reads the alpha logs
+endpoint incrementally (``skip`` = entries already seen), so each entry is yielded exactly
+once, in order, across resumes, and ends after the run is terminal and its last entries are
+read.
+
+The decision logic (what to fetch next, when a stream is over, what a failed run raises) is
+written once in module functions; the two handle classes only do the I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import AgentRunFailedError
+from ._status import AgentRunStatus
+from .models import AgentRunLogResponse, AgentRunResponse, AgentRunWithLogsResponse
+
+if TYPE_CHECKING:
+    from ._client import AsyncCodegenClient, CodegenClient
+
+__all__ = ["AgentRun", "AsyncAgentRun"]
+
+#: Simulated seconds between two log fetches of one stream when nothing new arrived. The
+#: logs budget (60 per 60 s) is shared by every stream of a client; the client's rate budget
+#: spaces the requests further when many streams run at once.
+LOG_POLL_INTERVAL = 1.25
+_LOG_PAGE = 100
+
+
+def _check_failure(run: AgentRunResponse, raise_on_failure: bool) -> None:
+    if raise_on_failure and run.status is not None and run.status.is_failure:
+        raise AgentRunFailedError(
+            f"agent run {run.id} ended {run.status.raw}"
+            + (f": {run.result}" if run.result else "")
+            + (f" (see {run.web_url})" if run.web_url else ""),
+            run=run,
+        )
+
+
+class _StreamState:
+    """Bookkeeping for one log stream: entries yielded so far, and when to stop."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.terminal_seen = False
+
+    def take(self, page: AgentRunWithLogsResponse) -> tuple[list[AgentRunLogResponse], bool, float]:
+        """New entries of a page, whether the stream is over, and how long to pause."""
+        entries = list(page.logs)
+        self.seen += len(entries)
+        if len(entries) >= _LOG_PAGE:
+            return entries, False, 0.0  # more are waiting: fetch again at once
+        if page.status is None or not page.status.is_terminal:
+            self.terminal_seen = False  # e.g. resumed while we streamed
+            return entries, False, LOG_POLL_INTERVAL
+        if entries or not self.terminal_seen:
+            # Terminal: read once more at once, in case entries landed after the status.
+            self.terminal_seen = True
+            return entries, False, 0.0
+        return entries, True, 0.0
+
+
+class _HandleBase:
+    _data: AgentRunResponse
+
+    @property
+    def data(self) -> AgentRunResponse:
+        """The latest wire model of this run."""
+        return self._data
+
+    @property
+    def id(self) -> int:
+        return self._data.id
+
+    @property
+    def status(self) -> AgentRunStatus | None:
+        return self._data.status
+
+    @property
+    def is_terminal(self) -> bool:
+        return self._data.status is not None and self._data.status.is_terminal
+
+    @property
+    def is_success(self) -> bool:
+        return self._data.status is not None and self._data.status.is_success
+
+    @property
+    def result(self) -> str | None:
+        return self._data.result
+
+    @property
+    def summary(self) -> str | None:
+        return self._data.summary
+
+    @property
+    def web_url(self) -> str | None:
+        return self._data.web_url
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self._data.metadata or {})
+
+    @property
+    def pull_requests(self) -> list[Any]:
+        """The run's pull requests (``GithubPullRequestResponse`` models)."""
+        return list(self._data.github_pull_requests or [])
+
+    @property
+    def pr_urls(self) -> list[str]:
+        return [pr.url for pr in self.pull_requests if pr.url]
+
+    def _update(self, data: AgentRunResponse) -> None:
+        if data.id != self._data.id:
+            raise ValueError(f"run {data.id} is not run {self._data.id}")
+        self._data = data
+
+    def __repr__(self) -> str:
+        status = self._data.status.raw if self._data.status is not None else None
+        return f"{type(self).__name__}(id={self.id}, status={status!r})"
+
+
+class AgentRun(_HandleBase):
+    """A handle on one agent run, for :class:`~codegen_graph.CodegenClient`.
+
+    Example:
+        >>> run = client.agent_runs.start("Add a /health endpoint")  # doctest: +SKIP
+        >>> run.wait(timeout=600).result  # doctest: +SKIP
+    """
+
+    def __init__(self, client: CodegenClient, data: AgentRunResponse) -> None:
+        self._client = client
+        self._data = data
+
+    def refresh(self) -> AgentRun:
+        """Fetch the run's current state (one GET)."""
+        self._update(self._client.agent_runs.get(self.id))
+        return self
+
+    def wait(self, timeout: float | None = None, *, raise_on_failure: bool = False) -> AgentRun:
+        """Block until the run is terminal, through the client's batched watcher.
+
+        Args:
+            timeout: clock seconds to wait at most (``None``: no limit).
+            raise_on_failure: raise :class:`AgentRunFailedError` if the run ends
+                ``FAILED``, ``ERROR`` or ``CANCELLED``.
+
+        Raises:
+            RunTimeoutError: the timeout passed first; ``.run`` is the last state seen.
+        """
+        if not self.is_terminal:
+            self._update(self._client.watcher.wait_for(self.id, timeout=timeout))
+        _check_failure(self._data, raise_on_failure)
+        return self
+
+    def resume(self, prompt: str, *, images: list[str] | None = None) -> AgentRun:
+        """Send a follow-up to the agent; the run becomes active again."""
+        self._client.watcher.forget(self.id)
+        self._update(self._client.agent_runs.resume(self.id, prompt, images=images))
+        return self
+
+    def logs(self) -> list[AgentRunLogResponse]:
+        """Every log entry so far, oldest first (auto-paginated)."""
+        return list(self._client.agent_runs.iter_logs(self.id))
+
+    def stream_logs(self) -> Iterator[AgentRunLogResponse]:
+        """Yield each log entry once, as it appears, until the run is over.
+
+        Entries added by a resume while the stream runs are yielded too.
+        """
+        state, clock = _StreamState(), self._client.clock
+        while True:
+            page = self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
+            self._data = self._data.model_copy(update={"status": page.status})
+            entries, over, pause = state.take(page)
+            yield from entries
+            if over:
+                return
+            clock.sleep(pause)
+
+
+class AsyncAgentRun(_HandleBase):
+    """A handle on one agent run, for :class:`~codegen_graph.AsyncCodegenClient`."""
+
+    def __init__(self, client: AsyncCodegenClient, data: AgentRunResponse) -> None:
+        self._client = client
+        self._data = data
+
+    async def refresh(self) -> AsyncAgentRun:
+        """Fetch the run's current state (one GET)."""
+        self._update(await self._client.agent_runs.get(self.id))
+        return self
+
+    async def wait(
+        self, timeout: float | None = None, *, raise_on_failure: bool = False
+    ) -> AsyncAgentRun:
+        """Wait until the run is terminal; see :meth:`AgentRun.wait`."""
+        if not self.is_terminal:
+            self._update(await self._client.watcher.wait_for(self.id, timeout=timeout))
+        _check_failure(self._data, raise_on_failure)
+        return self
+
+    async def resume(self, prompt: str, *, images: list[str] | None = None) -> AsyncAgentRun:
+        """Send a follow-up to the agent; the run becomes active again."""
+        self._client.watcher.forget(self.id)
+        self._update(await self._client.agent_runs.resume(self.id, prompt, images=images))
+        return self
+
+    async def logs(self) -> list[AgentRunLogResponse]:
+        """Every log entry so far, oldest first (auto-paginated)."""
+        return [entry async for entry in self._client.agent_runs.iter_logs(self.id)]
+
+    async def stream_logs(self) -> AsyncIterator[AgentRunLogResponse]:
+        """Yield each log entry once, as it appears, until the run is over."""
+        state, clock = _StreamState(), self._client.clock
+        while True:
+            page = await self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
+            self._data = self._data.model_copy(update={"status": page.status})
+            entries, over, pause = state.take(page)
+            for entry in entries:
+                yield entry
+            if over:
+                return
+            await clock.asleep(pause)
