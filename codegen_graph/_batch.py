@@ -114,7 +114,7 @@ def run_many_sync(
 
     if items:
         with ThreadPoolExecutor(min(concurrency, len(items)), "codegen-graph-batch") as pool:
-            for future in [pool.submit(one, it, sp) for it, sp in zip(items, specs)]:
+            for future in [pool.submit(one, it, sp) for it, sp in zip(items, specs, strict=True)]:
                 future.result()
     return items
 
@@ -144,5 +144,5 @@ async def run_many_async(
                 item.error = exc
         tally.finish(item)
 
-    await asyncio.gather(*(one(it, sp) for it, sp in zip(items, specs)))
+    await asyncio.gather(*(one(it, sp) for it, sp in zip(items, specs, strict=True)))
     return items
