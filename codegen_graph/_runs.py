@@ -13,10 +13,13 @@ written once in module functions; the two handle classes only do the I/O.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import AgentRunFailedError
+from ._watcher import run_timeout_error
 from ._status import AgentRunStatus
 from .models import AgentRunLogResponse, AgentRunResponse, AgentRunWithLogsResponse
 
@@ -40,6 +43,11 @@ def _check_failure(run: AgentRunResponse, raise_on_failure: bool) -> None:
             + (f" (see {run.web_url})" if run.web_url else ""),
             run=run,
         )
+
+
+def _check_deadline(run: AgentRunResponse, deadline: float | None, next_read: float) -> None:
+    if deadline is not None and next_read > deadline:
+        raise run_timeout_error(run.id, run)
 
 
 class _StreamState:
@@ -167,12 +175,16 @@ class AgentRun(_HandleBase):
         """Every log entry so far, oldest first (auto-paginated)."""
         return list(self._client.agent_runs.iter_logs(self.id))
 
-    def stream_logs(self) -> Iterator[AgentRunLogResponse]:
+    def stream_logs(self, *, timeout: float | None = None) -> Iterator[AgentRunLogResponse]:
         """Yield each log entry once, as it appears, until the run is over.
 
         Entries added by a resume while the stream runs are yielded too.
+
+        Raises:
+            RunTimeoutError: ``timeout`` (clock seconds) passed before the run ended.
         """
         state, clock = _StreamState(), self._client.clock
+        deadline = None if timeout is None else clock.now() + timeout
         while True:
             page = self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
             self._data = self._data.model_copy(update={"status": page.status})
@@ -180,7 +192,26 @@ class AgentRun(_HandleBase):
             yield from entries
             if over:
                 return
+            _check_deadline(self._data, deadline, clock.now() + pause)
             clock.sleep(pause)
+
+    def follow(
+        self,
+        on_log: Callable[[AgentRunLogResponse], Any],
+        *,
+        timeout: float | None = None,
+        raise_on_failure: bool = False,
+    ) -> AgentRun:
+        """Wait for the run while handing each new log entry to ``on_log``, in order.
+
+        Returns once the run is terminal and its last entries were delivered; the handle
+        then holds the full final state (result, summary, pull requests).
+        """
+        for entry in self.stream_logs(timeout=timeout):
+            on_log(entry)
+        self.refresh()
+        _check_failure(self._data, raise_on_failure)
+        return self
 
 
 class AsyncAgentRun(_HandleBase):
@@ -214,9 +245,16 @@ class AsyncAgentRun(_HandleBase):
         """Every log entry so far, oldest first (auto-paginated)."""
         return [entry async for entry in self._client.agent_runs.iter_logs(self.id)]
 
-    async def stream_logs(self) -> AsyncIterator[AgentRunLogResponse]:
-        """Yield each log entry once, as it appears, until the run is over."""
+    async def stream_logs(
+        self, *, timeout: float | None = None
+    ) -> AsyncIterator[AgentRunLogResponse]:
+        """Yield each log entry once, as it appears, until the run is over.
+
+        Raises:
+            RunTimeoutError: ``timeout`` (clock seconds) passed before the run ended.
+        """
         state, clock = _StreamState(), self._client.clock
+        deadline = None if timeout is None else clock.now() + timeout
         while True:
             page = await self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
             self._data = self._data.model_copy(update={"status": page.status})
@@ -225,4 +263,39 @@ class AsyncAgentRun(_HandleBase):
                 yield entry
             if over:
                 return
+            _check_deadline(self._data, deadline, clock.now() + pause)
             await clock.asleep(pause)
+
+    async def follow(
+        self,
+        on_log: Callable[[AgentRunLogResponse], Awaitable[Any] | Any],
+        *,
+        timeout: float | None = None,
+        raise_on_failure: bool = False,
+    ) -> AsyncAgentRun:
+        """Wait through the watcher while handing each new log entry to ``on_log``, in order.
+
+        Completion is detected by the batched watcher; the log stream runs beside it and is
+        drained once the run is terminal. ``on_log`` may be a coroutine function.
+        """
+        stream = self.stream_logs()
+
+        async def pump() -> None:
+            async for entry in stream:
+                outcome = on_log(entry)
+                if asyncio.iscoroutine(outcome):
+                    await outcome
+
+        pumping = asyncio.ensure_future(pump())
+        try:
+            await self.wait(timeout=timeout)
+            # Terminal: the stream ends by itself after reading the last entries.
+            await pumping
+        finally:
+            if not pumping.done():
+                pumping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pumping
+        await self.refresh()
+        _check_failure(self._data, raise_on_failure)
+        return self

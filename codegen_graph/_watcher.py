@@ -79,6 +79,16 @@ class _Waiter:
         return self.result is not None or self.error is not None
 
 
+def run_timeout_error(run_id: int, last: AgentRunResponse | None) -> RunTimeoutError:
+    """The error a wait raises when its deadline passes, carrying the last state seen."""
+    status = last.status if last is not None else None
+    return RunTimeoutError(
+        f"agent run {run_id} did not finish in time (last status: {status or 'unknown'}); "
+        "the remote run goes on - wait again, or resume it later",
+        run=last,
+    )
+
+
 def _standard_budget(client: Any) -> tuple[int, float]:
     budgets = getattr(client, "rate_budgets", None)
     config = getattr(budgets, "config", None)
@@ -168,14 +178,7 @@ class _WatchCore:
                 keep = []
                 for waiter in self.waiters[run_id]:
                     if waiter.deadline is not None and now >= waiter.deadline:
-                        last = self.latest.get(run_id)
-                        status = last.status if last is not None else None
-                        waiter.error = RunTimeoutError(
-                            f"agent run {run_id} did not finish in time (last status: "
-                            f"{status or 'unknown'}); the remote run goes on - wait again or "
-                            "resume it later",
-                            run=last,
-                        )
+                        waiter.error = run_timeout_error(run_id, self.latest.get(run_id))
                         expired.append(waiter)
                     else:
                         keep.append(waiter)
