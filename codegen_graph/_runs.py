@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import AgentRunFailedError
-from ._watcher import run_timeout_error
 from ._status import AgentRunStatus
+from ._watcher import run_timeout_error
 from .models import AgentRunLogResponse, AgentRunResponse, AgentRunWithLogsResponse
 
 if TYPE_CHECKING:
