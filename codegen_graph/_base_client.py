@@ -38,6 +38,7 @@ from ._exceptions import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    CircuitOpenError,
     CodegenError,
     ConfigurationError,
     RateLimitError,
@@ -215,7 +216,10 @@ class BaseClient:
                 found = yield from self._recover(spec.recovery, last_error)
                 if found is not None:
                     return found
-            self.circuit.check()  # fail fast before waiting for budget
+            try:
+                self.circuit.check()  # fail fast before waiting for budget
+            except CircuitOpenError as exc:
+                raise exc from last_error
             delay = self.rate_budgets.reserve(spec.bucket)
             if delay > 0:
                 logger.debug(
@@ -223,7 +227,10 @@ class BaseClient:
                 )
                 yield Sleep(delay)
             attempt += 1
-            probe = self.circuit.before_call()
+            try:
+                probe = self.circuit.before_call()
+            except CircuitOpenError as exc:
+                raise exc from last_error
             request = self._build_request(spec)
             try:
                 outcome = yield Send(request)

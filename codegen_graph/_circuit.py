@@ -111,7 +111,10 @@ class CircuitBreaker:
 
     def _refuse(self, state: CircuitState) -> NoReturn:
         retry_at = self.retry_at
-        when = "after the probe in flight" if state == "half_open" else f"at t={retry_at:.1f}"
+        if state == "half_open" or retry_at is None:
+            when = "after the probe in flight"
+        else:
+            when = f"in {max(0.0, retry_at - self._clock.now()):.1f}s"
         raise CircuitOpenError(
             f"Circuit open after {self._failures} consecutive transient failures; "
             f"failing fast. One probe request will be let through {when}.",

@@ -116,7 +116,9 @@ class FakeCodegenAPI:
         if text is not None:
             response = httpx.Response(status, text=text, headers=headers)
         else:
-            body = json_body if json_body is not None else {"message": "boom", "status_code": status}
+            body = (
+                json_body if json_body is not None else {"message": "boom", "status_code": status}
+            )
             response = httpx.Response(status, json=body, headers=headers)
         self.faults.append(Fault(method, path, response=response, times=times))
 
@@ -130,7 +132,9 @@ class FakeCodegenAPI:
         times: int = 1,
     ) -> None:
         """Raise ``exc`` for the next matching request(s), before or after processing it."""
-        self.faults.append(Fault(method, path, exc=exc, after_processing=after_processing, times=times))
+        self.faults.append(
+            Fault(method, path, exc=exc, after_processing=after_processing, times=times)
+        )
 
     def add_run(self, **fields: Any) -> dict[str, Any]:
         with self._lock:
@@ -161,7 +165,14 @@ class FakeCodegenAPI:
         path = request.url.path
         body = json.loads(request.content) if request.content else None
         self.requests.append(
-            Recorded(request.method, path, dict(request.url.params), body, request.headers, self.clock.now())
+            Recorded(
+                request.method,
+                path,
+                dict(request.url.params),
+                body,
+                request.headers,
+                self.clock.now(),
+            )
         )
         fault = self._take_fault(request.method, path)
         if fault is not None and fault.response is not None:
@@ -205,10 +216,14 @@ class FakeCodegenAPI:
             return httpx.Response(404, json={"detail": "Not Found"})
         if int(m.group(2)) != self.org_id:
             return _err(403, "You do not have access to this organization.")
-        return self._org_route(request.method, m.group(1) is not None, m.group(3), body, skip, limit, params)
+        return self._org_route(
+            request.method, m.group(1) is not None, m.group(3), body, skip, limit, params
+        )
 
     def _invalid(self, loc: list[Any], msg: str) -> httpx.Response:
-        return httpx.Response(422, json={"detail": [{"loc": loc, "msg": msg, "type": "value_error"}]})
+        return httpx.Response(
+            422, json={"detail": [{"loc": loc, "msg": msg, "type": "value_error"}]}
+        )
 
     def _org_route(
         self, method: str, alpha: bool, rest: str, body: Any, skip: int, limit: int, params: Any

@@ -91,7 +91,9 @@ def test_429_retry_after_attribute(
     assert info.value.retry_after == 12.0
 
 
-def test_html_proxy_error_page(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI) -> None:
+def test_html_proxy_error_page(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI
+) -> None:
     client = make_client(max_retries=0)
     page = (
         "<html><head><title>502</title><style>body{color:red}</style></head><body>"
@@ -101,13 +103,18 @@ def test_html_proxy_error_page(make_client: Callable[..., CodegenClient], api: F
     with pytest.raises(ServerError) as info:
         client.users.me()
     text = str(info.value)
-    assert "HTML page" in text and "502 Bad Gateway nginx" in text
-    assert "<h1>" not in text and "color:red" not in text
+    assert "HTML page" in text
+    assert "502 Bad Gateway nginx" in text
+    assert "<h1>" not in text
+    assert "color:red" not in text
     assert len(text) < 400
-    assert isinstance(info.value.body, str) and len(info.value.body) <= 200
+    assert isinstance(info.value.body, str)
+    assert len(info.value.body) <= 200
 
 
-def test_query_string_not_in_path(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI) -> None:
+def test_query_string_not_in_path(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI
+) -> None:
     client = make_client(max_retries=0)
     api.fail(500)
     with pytest.raises(ServerError) as info:
@@ -119,9 +126,17 @@ def test_query_string_not_in_path(make_client: Callable[..., CodegenClient], api
 @pytest.mark.parametrize(
     ("response", "needle"),
     [
-        (httpx.Response(200, text="<html>maintenance</html>", headers={"content-type": "text/html"}), "Expected a JSON body but got text/html"),
+        (
+            httpx.Response(
+                200, text="<html>maintenance</html>", headers={"content-type": "text/html"}
+            ),
+            "Expected a JSON body but got text/html",
+        ),
         (httpx.Response(200, text="{not json"), "Expected a JSON body"),
-        (httpx.Response(200, json={"id": "seven", "organization_id": ORG_ID}), "id: Input should be a valid integer"),
+        (
+            httpx.Response(200, json={"id": "seven", "organization_id": ORG_ID}),
+            "id: Input should be a valid integer",
+        ),
         (httpx.Response(200, json=[1, 2, 3]), "does not match the API's model"),
         (httpx.Response(200, json={"organization_id": ORG_ID}), "id: Field required"),
     ],
@@ -133,11 +148,14 @@ def test_bad_success_bodies(response: httpx.Response, needle: str) -> None:
     with pytest.raises(ResponseValidationError) as info:
         client.agent_runs.get(1)
     assert needle in str(info.value)
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
     assert info.value.path == "/v1/organizations/1/agent/run/1"
 
 
-def test_unknown_fields_are_kept(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI) -> None:
+def test_unknown_fields_are_kept(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI
+) -> None:
     run = api.add_run(brand_new_field={"x": 1}, status="EVALUATING")
     got = make_client().agent_runs.get(run["id"])
     assert got.model_extra == {"brand_new_field": {"x": 1}}
@@ -156,18 +174,25 @@ def test_unknown_fields_are_kept(make_client: Callable[..., CodegenClient], api:
     ],
 )
 def test_transport_errors_are_wrapped(
-    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, exc: type[httpx.HTTPError], cls: type
+    make_client: Callable[..., CodegenClient],
+    api: FakeCodegenAPI,
+    exc: type[httpx.HTTPError],
+    cls: type,
 ) -> None:
     client = make_client(max_retries=0)
     api.drop(exc, after_processing=False)
     with pytest.raises(cls) as info:
         client.users.me()
     assert type(info.value) is cls
-    assert exc.__name__ in str(info.value) and "GET /v1/users/me" in str(info.value)
-    assert info.value.__cause__ is None and info.value.is_transient
+    assert exc.__name__ in str(info.value)
+    assert "GET /v1/users/me" in str(info.value)
+    assert info.value.__cause__ is None
+    assert info.value.is_transient
 
 
-async def test_async_errors(make_aclient: Callable[..., AsyncCodegenClient], api: FakeCodegenAPI) -> None:
+async def test_async_errors(
+    make_aclient: Callable[..., AsyncCodegenClient], api: FakeCodegenAPI
+) -> None:
     client = make_aclient(max_retries=0)
     api.fail(404, json_body={"message": "Agent run not found.", "status_code": 404})
     with pytest.raises(NotFoundError, match="Agent run not found"):

@@ -32,19 +32,25 @@ def test_lost_response_returns_the_existing_run(
     assert len(api.runs) == 4  # exactly one new run
     assert api.count("POST", CREATE) == 1  # never posted again
     assert api.count("GET", r"/agent/runs$") == 1  # looked up once
-    assert run.metadata is not None and run.metadata[IDEMPOTENCY_METADATA_KEY] == "k-1"
+    assert run.metadata is not None
+    assert run.metadata[IDEMPOTENCY_METADATA_KEY] == "k-1"
     assert run.id == max(api.runs)
 
 
-async def test_lost_response_async(make_aclient: Callable[..., AsyncCodegenClient], api: FakeCodegenAPI) -> None:
+async def test_lost_response_async(
+    make_aclient: Callable[..., AsyncCodegenClient], api: FakeCodegenAPI
+) -> None:
     client = make_aclient()
     api.drop(httpx.ReadTimeout, after_processing=True, method="POST", path=CREATE)
     run = await client.agent_runs.create("do it")  # generated key
-    assert len(api.runs) == 1 and api.count("POST", CREATE) == 1
+    assert len(api.runs) == 1
+    assert api.count("POST", CREATE) == 1
     assert run.id in api.runs
 
 
-def test_processed_then_5xx_is_not_duplicated(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI) -> None:
+def test_processed_then_5xx_is_not_duplicated(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI
+) -> None:
     # A gateway may answer 502/504 after the backend did create the run.
     client = make_client()
     original = api._create
@@ -55,27 +61,34 @@ def test_processed_then_5xx_is_not_duplicated(make_client: Callable[..., Codegen
 
     api._create = create_then_fail  # type: ignore[method-assign]
     run = client.agent_runs.create("x")
-    assert len(api.runs) == 1 and run.id in api.runs
+    assert len(api.runs) == 1
+    assert run.id in api.runs
 
 
-def test_not_processed_is_posted_again(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock) -> None:
+def test_not_processed_is_posted_again(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock
+) -> None:
     client = make_client()
     api.drop(httpx.ReadTimeout, after_processing=False, method="POST", path=CREATE)
     api.fail(503, method="POST", path=CREATE)
     run = client.agent_runs.create("x")
-    assert len(api.runs) == 1 and api.count("POST", CREATE) == 3
+    assert len(api.runs) == 1
+    assert api.count("POST", CREATE) == 3
     assert api.count("GET", r"/agent/runs$") == 2  # a lookup before each retry
     assert run.id in api.runs
 
 
-def test_lookup_failure_does_not_repost(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI) -> None:
+def test_lookup_failure_does_not_repost(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI
+) -> None:
     client = make_client(max_retries=1)
     api.drop(httpx.ReadTimeout, after_processing=True, method="POST", path=CREATE)
     api.fail(500, method="GET", path=r"/agent/runs$", times=5)
     with pytest.raises(APITimeoutError) as info:
         client.agent_runs.create("x")
     assert isinstance(info.value.__cause__, ServerError)
-    assert api.count("POST", CREATE) == 1 and len(api.runs) == 1
+    assert api.count("POST", CREATE) == 1
+    assert len(api.runs) == 1
 
 
 def test_same_key_twice_returns_same_run_after_lost_response(
@@ -87,4 +100,5 @@ def test_same_key_twice_returns_same_run_after_lost_response(
     # The lookup finds the earlier run with this key: a caller retrying its own call
     # with the same key after a failure does not get a second run.
     again = client.agent_runs.create("x", idempotency_key="same")
-    assert again.id == first.id and len(api.runs) == 1
+    assert again.id == first.id
+    assert len(api.runs) == 1

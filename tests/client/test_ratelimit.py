@@ -69,16 +69,23 @@ def test_limiter_core() -> None:
     clock = ManualClock(start=0.0)
     lim = RateLimiter(RateBudgets(create=RateBudget(3, 60.0)), clock)
     assert [lim.reserve("create") for _ in range(7)] == [0, 0, 0, 60, 60, 60, 120]
-    assert lim.remaining("create") == 0 and lim.next_free_at("create") == 120
-    assert lim.remaining("standard") == 60 and lim.next_free_at("standard") == 0
+    assert lim.remaining("create") == 0
+    assert lim.next_free_at("create") == 120
+    assert lim.remaining("standard") == 60
+    assert lim.next_free_at("standard") == 0
     assert lim.remaining("create", now=185.0) == 3
     lim.hold("logs", until=30.0)
-    assert lim.remaining("logs") == 0 and lim.reserve("logs") == 30.0
+    assert lim.remaining("logs") == 0
+    assert lim.reserve("logs") == 30.0
     off = RateLimiter(None, clock)
-    assert not off.enabled and off.reserve("create") == 0.0 and off.remaining("create") == UNLIMITED
+    assert not off.enabled
+    assert off.reserve("create") == 0.0
+    assert off.remaining("create") == UNLIMITED
 
 
-def test_eleventh_create_waits_a_window(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock) -> None:
+def test_eleventh_create_waits_a_window(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock
+) -> None:
     client = make_client()
     for i in range(11):
         client.agent_runs.create(f"task {i}")
@@ -94,7 +101,9 @@ def test_rate_limits_false_never_waits(make_client: Callable[..., CodegenClient]
     assert clock.sleeps == []
 
 
-BUDGETS = RateBudgets(create=RateBudget(10, 60.0), standard=RateBudget(60, 30.0), logs=RateBudget(60, 60.0))
+BUDGETS = RateBudgets(
+    create=RateBudget(10, 60.0), standard=RateBudget(60, 30.0), logs=RateBudget(60, 60.0)
+)
 
 
 def _check(requests: list[Recorded]) -> None:
@@ -110,7 +119,9 @@ def test_100_concurrent_threads_stay_within_budget() -> None:
     clock = TimelineClock()
     api = FakeCodegenAPI(clock=clock)  # type: ignore[arg-type]
     run_id = api.add_run()["id"]
-    with CodegenClient(TOKEN, ORG_ID, transport=api.transport(), clock=clock, rate_limits=BUDGETS) as client:
+    with CodegenClient(
+        TOKEN, ORG_ID, transport=api.transport(), clock=clock, rate_limits=BUDGETS
+    ) as client:
         calls = [lambda i=i: client.agent_runs.create(f"t{i}") for i in range(100)]
         calls += [lambda: client.agent_runs.get(run_id) for _ in range(100)]
         calls += [lambda: client.agent_runs.logs(run_id) for _ in range(100)]
@@ -126,7 +137,9 @@ async def test_100_concurrent_tasks_stay_within_budget() -> None:
     clock = TimelineClock()
     api = FakeCodegenAPI(clock=clock)  # type: ignore[arg-type]
     run_id = api.add_run()["id"]
-    async with AsyncCodegenClient(TOKEN, ORG_ID, transport=api.transport(), clock=clock, rate_limits=BUDGETS) as client:
+    async with AsyncCodegenClient(
+        TOKEN, ORG_ID, transport=api.transport(), clock=clock, rate_limits=BUDGETS
+    ) as client:
         await asyncio.gather(
             *(client.agent_runs.create(f"t{i}") for i in range(100)),
             *(client.agent_runs.get(run_id) for _ in range(100)),
@@ -142,9 +155,12 @@ async def test_scaled_clock_takes_at_least_the_budgeted_time() -> None:
     clock = ScaledClock(scale=50.0)
     api = FakeCodegenAPI(clock=clock)
     budgets = RateBudgets(standard=RateBudget(10, 1.0))
-    async with AsyncCodegenClient(TOKEN, ORG_ID, transport=api.transport(), clock=clock, rate_limits=budgets) as client:
+    async with AsyncCodegenClient(
+        TOKEN, ORG_ID, transport=api.transport(), clock=clock, rate_limits=budgets
+    ) as client:
         start = clock.now()
         await asyncio.gather(*(client.users.me() for _ in range(100)))
     times = sorted(r.at for r in api.requests)
-    assert len(times) == 100 and times[-1] - start >= 9.0
+    assert len(times) == 100
+    assert times[-1] - start >= 9.0
     assert times[10] - start >= 1.0  # the 11th waited a whole window

@@ -24,11 +24,13 @@ class TestAgentRuns:
             "Add a /health endpoint", metadata={"ticket": "T-1"}, repo_id=11, agent_type="codegen"
         )
         assert isinstance(run, AgentRun)
-        assert run.status == "PENDING" and run.organization_id == ORG_ID
+        assert run.status == "PENDING"
+        assert run.organization_id == ORG_ID
         sent = api.requests[-1]
         assert (sent.method, sent.path) == ("POST", f"/v1/organizations/{ORG_ID}/agent/run")
         assert sent.body["prompt"] == "Add a /health endpoint"
-        assert sent.body["repo_id"] == 11 and sent.body["agent_type"] == "codegen"
+        assert sent.body["repo_id"] == 11
+        assert sent.body["agent_type"] == "codegen"
         assert sent.body["metadata"]["ticket"] == "T-1"
         assert len(sent.body["metadata"][IDEMPOTENCY_METADATA_KEY]) == 32
         assert "images" not in sent.body  # None fields are not sent
@@ -43,14 +45,16 @@ class TestAgentRuns:
         newest = max(api.runs)
         assert client.agent_runs.get(newest).id == newest
         page = client.agent_runs.list(limit=3, skip=1)
-        assert isinstance(page, Page) and page.total == 7
+        assert isinstance(page, Page)
+        assert page.total == 7
         assert [r.id for r in page.items] == [newest - 1, newest - 2, newest - 3]
         assert api.requests[-1].params == {"skip": "1", "limit": "3"}
         ids = [r.id for r in client.agent_runs.iter(page_size=2)]
         assert ids == sorted(api.runs, reverse=True)
         assert api.count("GET", r"/agent/runs$") == 1 + 4
         slack = list(client.agent_runs.iter(source_type=SourceType.SLACK))
-        assert len(slack) == 3 and api.requests[-1].params["source_type"] == "SLACK"
+        assert len(slack) == 3
+        assert api.requests[-1].params["source_type"] == "SLACK"
 
     def test_resume_logs_iter_logs(self, client: CodegenClient, api: FakeCodegenAPI) -> None:
         run = api.add_run(status="COMPLETE")
@@ -58,7 +62,8 @@ class TestAgentRuns:
         assert resumed.status == "RUNNING"
         assert api.requests[-1].body == {"agent_run_id": run["id"], "prompt": "Also add tests"}
         logs = client.agent_runs.logs(run["id"], limit=2, reverse=True)
-        assert logs.total_logs == 5 and [e.thought for e in logs.logs] == ["step 4", "step 3"]
+        assert logs.total_logs == 5
+        assert [e.thought for e in logs.logs] == ["step 4", "step 3"]
         assert api.requests[-1].path.startswith("/v1/alpha/")
         assert api.requests[-1].params == {"skip": "0", "limit": "2", "reverse": "true"}
         thoughts = [e.thought for e in client.agent_runs.iter_logs(run["id"], page_size=2)]
@@ -82,7 +87,9 @@ class TestAgentRuns:
             lambda c: c.agent_runs.create("   "),
             lambda c: c.agent_runs.create("x", agent_type="gpt"),
             lambda c: c.agent_runs.create("x", repo_id=0),
-            lambda c: c.agent_runs.create("x", metadata={IDEMPOTENCY_METADATA_KEY: "a"}, idempotency_key="b"),
+            lambda c: c.agent_runs.create(
+                "x", metadata={IDEMPOTENCY_METADATA_KEY: "a"}, idempotency_key="b"
+            ),
             lambda c: c.agent_runs.get(0),
             lambda c: c.agent_runs.get(-3),
             lambda c: c.agent_runs.get(True),
@@ -110,10 +117,12 @@ class TestAgentRuns:
 
 def test_organizations_users_repos(client: CodegenClient, api: FakeCodegenAPI) -> None:
     orgs = client.organizations.list()
-    assert orgs.items[0].id == ORG_ID and orgs.items[0].settings.enable_pr_creation
+    assert orgs.items[0].id == ORG_ID
+    assert orgs.items[0].settings.enable_pr_creation
     assert client.users.me().github_username == "dev1"
     users = client.users.list(skip=1, limit=1)
-    assert [u.id for u in users.items] == [2] and users.total == 3
+    assert [u.id for u in users.items] == [2]
+    assert users.total == 3
     assert client.users.get(3).id == 3
     with pytest.raises(NotFoundError, match="User not found"):
         client.users.get(9)
@@ -134,14 +143,17 @@ async def test_async_agent_runs(aclient: AsyncCodegenClient, api: FakeCodegenAPI
     for _ in range(4):
         api.add_run()
     page = await aclient.agent_runs.list(limit=2)
-    assert len(page.items) == 2 and page.total == 5
+    assert len(page.items) == 2
+    assert page.total == 5
     ids = [r.id async for r in aclient.agent_runs.iter(page_size=2)]
     assert ids == sorted(api.runs, reverse=True)
     resumed = await aclient.agent_runs.resume(run.id, "more")
     assert resumed.status == "RUNNING"
     logs = await aclient.agent_runs.logs(run.id, skip=3)
     assert [e.thought for e in logs.logs] == ["step 3", "step 4"]
-    entries = [e.thought async for e in aclient.agent_runs.iter_logs(run.id, reverse=True, page_size=3)]
+    entries = [
+        e.thought async for e in aclient.agent_runs.iter_logs(run.id, reverse=True, page_size=3)
+    ]
     assert entries == [f"step {i}" for i in (4, 3, 2, 1, 0)]
     assert await aclient.agent_runs.ban(run.id) is None
     assert await aclient.agent_runs.unban(run.id) is None
@@ -162,8 +174,10 @@ def test_client_attributes_and_context_manager(api: FakeCodegenAPI) -> None:
     from ._fake_api import TOKEN
 
     with CodegenClient(TOKEN, ORG_ID, transport=api.transport(), rate_limits=False) as c:
-        assert c.org_id == ORG_ID and c.base_url == "https://api.codegen.com"
-        assert c.circuit.state == "closed" and not c.rate_budgets.enabled
+        assert c.org_id == ORG_ID
+        assert c.base_url == "https://api.codegen.com"
+        assert c.circuit.state == "closed"
+        assert not c.rate_budgets.enabled
         c.users.me()
     assert c._http.is_closed
 

@@ -12,10 +12,10 @@ from codegen_graph import (
     APITimeoutError,
     AsyncCodegenClient,
     CodegenClient,
+    ConfigurationError,
     RateLimitError,
     RetryConfig,
     ServerError,
-    ConfigurationError,
 )
 from codegen_graph._exceptions import APIStatusError
 from codegen_graph._retry import MAX_RETRY_AFTER, backoff, parse_retry_after, retry_delay
@@ -45,11 +45,17 @@ def test_non_retryable_statuses_are_not_retried(
     with pytest.raises(APIStatusError) as info:
         client.users.me()
     assert info.value.status_code == status
-    assert len(api.requests) == 1 and clock.sleeps == []
+    assert len(api.requests) == 1
+    assert clock.sleeps == []
 
 
-def test_gives_up_after_max_retries(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock) -> None:
-    client = make_client(retry=RetryConfig(max_retries=3, initial_delay=1.0, max_delay=3.0, jitter=False), circuit_breaker=False)
+def test_gives_up_after_max_retries(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock
+) -> None:
+    client = make_client(
+        retry=RetryConfig(max_retries=3, initial_delay=1.0, max_delay=3.0, jitter=False),
+        circuit_breaker=False,
+    )
     api.fail(503, times=10)
     with pytest.raises(ServerError):
         client.users.me()
@@ -57,7 +63,9 @@ def test_gives_up_after_max_retries(make_client: Callable[..., CodegenClient], a
     assert clock.sleeps == [1.0, 2.0, 3.0]  # doubling, capped at max_delay
 
 
-def test_max_retries_shorthand_and_zero(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI) -> None:
+def test_max_retries_shorthand_and_zero(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI
+) -> None:
     client = make_client(max_retries=0)
     api.fail(500)
     with pytest.raises(ServerError):
@@ -80,17 +88,21 @@ def test_connection_errors_and_timeouts_are_retried(
         client.users.me()
 
 
-def test_retry_after_seconds_is_honoured(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock) -> None:
+def test_retry_after_seconds_is_honoured(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock
+) -> None:
     client = make_client(retry=NO_JITTER)
     api.fail(429, headers={"retry-after": "7"})
     api.fail(503, headers={"retry-after": "2.5"})
     assert client.users.me().id == 1
     assert clock.sleeps == [7.0, 2.5]
-    gaps = [b.at - a.at for a, b in zip(api.requests, api.requests[1:])]
+    gaps = [b.at - a.at for a, b in zip(api.requests, api.requests[1:], strict=False)]
     assert gaps == [7.0, 2.5]
 
 
-def test_retry_after_http_date_is_honoured(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock) -> None:
+def test_retry_after_http_date_is_honoured(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock
+) -> None:
     client = make_client(retry=NO_JITTER)
     when = email.utils.formatdate(clock.now() + 20, usegmt=True)
     api.fail(429, headers={"retry-after": when})
@@ -98,14 +110,18 @@ def test_retry_after_http_date_is_honoured(make_client: Callable[..., CodegenCli
     assert clock.sleeps == [pytest.approx(20.0, abs=1.0)]
 
 
-def test_retry_after_is_capped(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock) -> None:
+def test_retry_after_is_capped(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock
+) -> None:
     client = make_client(retry=NO_JITTER)
     api.fail(429, headers={"retry-after": "3600"})
     client.users.me()
     assert clock.sleeps == [MAX_RETRY_AFTER]
 
 
-def test_429_holds_the_bucket_for_other_calls(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock) -> None:
+def test_429_holds_the_bucket_for_other_calls(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI, clock
+) -> None:
     client = make_client(max_retries=0)
     api.fail(429, headers={"retry-after": "9"})
     with pytest.raises(RateLimitError):
@@ -119,7 +135,9 @@ def test_429_holds_the_bucket_for_other_calls(make_client: Callable[..., Codegen
     assert api.requests[-1].at - t0 == 9.0
 
 
-def test_resume_is_not_blindly_repeated(make_client: Callable[..., CodegenClient], api: FakeCodegenAPI) -> None:
+def test_resume_is_not_blindly_repeated(
+    make_client: Callable[..., CodegenClient], api: FakeCodegenAPI
+) -> None:
     run = api.add_run()
     client = make_client()
     api.drop(httpx.ReadTimeout, after_processing=True, path="/resume")
@@ -131,7 +149,9 @@ def test_resume_is_not_blindly_repeated(make_client: Callable[..., CodegenClient
     assert api.count("POST", "/resume") == 3
 
 
-async def test_async_retries(make_aclient: Callable[..., AsyncCodegenClient], api: FakeCodegenAPI, clock) -> None:
+async def test_async_retries(
+    make_aclient: Callable[..., AsyncCodegenClient], api: FakeCodegenAPI, clock
+) -> None:
     client = make_aclient(retry=NO_JITTER)
     api.fail(500)
     api.fail(429, headers={"retry-after": "3"})
@@ -148,7 +168,9 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("5", now) == 5.0
     assert parse_retry_after(" 0.25 ", now) == 0.25
     assert parse_retry_after("-3", now) == 0.0
-    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now) == pytest.approx(30, abs=1)
+    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now) == pytest.approx(
+        30, abs=1
+    )
     assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now) == 0.0
     for bad in (None, "", "soon", "nan", "inf"):
         assert parse_retry_after(bad, now) is None
