@@ -13,9 +13,9 @@ from typing import Any
 from .._base_client import Recovery, RequestSpec
 from .._exceptions import ConfigurationError
 from ..models import (
-    AgentRun,
-    AgentRunLog,
-    AgentRunWithLogs,
+    AgentRunLogResponse,
+    AgentRunResponse,
+    AgentRunWithLogsResponse,
     AgentType,
     CreateAgentRunInput,
     Page,
@@ -49,7 +49,7 @@ def _base(org: int) -> str:
 
 def _spec_list(
     org: int, skip: int, limit: int, user_id: int | None, source_type: SourceType | str | None
-) -> RequestSpec[Page[AgentRun]]:
+) -> RequestSpec[Page[AgentRunResponse]]:
     check_skip(skip)
     check_limit(limit)
     if user_id is not None:
@@ -58,13 +58,13 @@ def _spec_list(
     return RequestSpec(
         "GET",
         f"{_base(org)}/runs",
-        parse=Page[AgentRun].model_validate,
+        parse=Page[AgentRunResponse].model_validate,
         params={"skip": skip, "limit": limit, "user_id": user_id, "source_type": source},
     )
 
 
 def _pick_by_key(key: str) -> Any:
-    def pick(page: Page[AgentRun]) -> AgentRun | None:
+    def pick(page: Page[AgentRunResponse]) -> AgentRunResponse | None:
         for run in page.items:
             if (run.metadata or {}).get(IDEMPOTENCY_METADATA_KEY) == key:
                 return run
@@ -82,7 +82,7 @@ def _spec_create(
     model: str | None,
     agent_type: AgentType | None,
     idempotency_key: str | None,
-) -> RequestSpec[AgentRun]:
+) -> RequestSpec[AgentRunResponse]:
     check_text("prompt", prompt)
     if repo_id is not None:
         check_id("repo_id", repo_id)
@@ -107,7 +107,7 @@ def _spec_create(
     return RequestSpec(
         "POST",
         f"{_base(org)}/run",
-        parse=AgentRun.model_validate,
+        parse=AgentRunResponse.model_validate,
         json=body.model_dump(mode="json", exclude_none=True),
         recovery=Recovery(
             lookup=_spec_list(org, 0, _LOOKUP_WINDOW, None, None), pick=_pick_by_key(key)
@@ -115,14 +115,16 @@ def _spec_create(
     )
 
 
-def _spec_get(org: int, agent_run_id: int) -> RequestSpec[AgentRun]:
+def _spec_get(org: int, agent_run_id: int) -> RequestSpec[AgentRunResponse]:
     check_id("agent_run_id", agent_run_id)
-    return RequestSpec("GET", f"{_base(org)}/run/{agent_run_id}", parse=AgentRun.model_validate)
+    return RequestSpec(
+        "GET", f"{_base(org)}/run/{agent_run_id}", parse=AgentRunResponse.model_validate
+    )
 
 
 def _spec_resume(
     org: int, agent_run_id: int, prompt: str, images: Sequence[str] | None
-) -> RequestSpec[AgentRun]:
+) -> RequestSpec[AgentRunResponse]:
     check_id("agent_run_id", agent_run_id)
     check_text("prompt", prompt)
     body = build_input(
@@ -134,7 +136,7 @@ def _spec_resume(
     return RequestSpec(
         "POST",
         f"{_base(org)}/run/resume",
-        parse=AgentRun.model_validate,
+        parse=AgentRunResponse.model_validate,
         json=body.model_dump(mode="json", exclude_none=True),
         idempotent=False,
     )
@@ -142,14 +144,14 @@ def _spec_resume(
 
 def _spec_logs(
     org: int, agent_run_id: int, skip: int, limit: int, reverse: bool
-) -> RequestSpec[AgentRunWithLogs]:
+) -> RequestSpec[AgentRunWithLogsResponse]:
     check_id("agent_run_id", agent_run_id)
     check_skip(skip)
     check_limit(limit)
     return RequestSpec(
         "GET",
         f"/v1/alpha/organizations/{org}/agent/run/{agent_run_id}/logs",
-        parse=AgentRunWithLogs.model_validate,
+        parse=AgentRunWithLogsResponse.model_validate,
         params={"skip": skip, "limit": limit, "reverse": "true" if reverse else "false"},
     )
 
@@ -178,7 +180,7 @@ class AgentRuns(SyncAPIResource):
         model: str | None = None,
         agent_type: AgentType | None = None,
         idempotency_key: str | None = None,
-    ) -> AgentRun:
+    ) -> AgentRunResponse:
         """Start an agent run, never twice for one ``idempotency_key``.
 
         The key (a fresh uuid4 hex unless given) is stored in the run's metadata under
@@ -190,7 +192,7 @@ class AgentRuns(SyncAPIResource):
         )
         return self._run(spec)
 
-    def get(self, agent_run_id: int) -> AgentRun:
+    def get(self, agent_run_id: int) -> AgentRunResponse:
         """One agent run by id."""
         return self._run(_spec_get(self._org, agent_run_id))
 
@@ -201,7 +203,7 @@ class AgentRuns(SyncAPIResource):
         limit: int = 100,
         user_id: int | None = None,
         source_type: SourceType | str | None = None,
-    ) -> Page[AgentRun]:
+    ) -> Page[AgentRunResponse]:
         """One page of the organisation's runs (newest first)."""
         return self._run(_spec_list(self._org, skip, limit, user_id, source_type))
 
@@ -211,11 +213,11 @@ class AgentRuns(SyncAPIResource):
         user_id: int | None = None,
         source_type: SourceType | str | None = None,
         page_size: int = 100,
-    ) -> Iterator[AgentRun]:
+    ) -> Iterator[AgentRunResponse]:
         """Every run, fetching pages as needed; a run seen on an earlier page is skipped."""
         first = _spec_list(self._org, 0, check_limit(page_size, "page_size"), user_id, source_type)
 
-        def pages() -> Iterator[AgentRun]:
+        def pages() -> Iterator[AgentRunResponse]:
             skip: int | None = 0
             seen: set[int] = set()
             spec = first
@@ -233,23 +235,23 @@ class AgentRuns(SyncAPIResource):
 
     def resume(
         self, agent_run_id: int, prompt: str, *, images: Sequence[str] | None = None
-    ) -> AgentRun:
+    ) -> AgentRunResponse:
         """Send a follow-up prompt to a run."""
         return self._run(_spec_resume(self._org, agent_run_id, prompt, images))
 
     def logs(
         self, agent_run_id: int, *, skip: int = 0, limit: int = 100, reverse: bool = False
-    ) -> AgentRunWithLogs:
+    ) -> AgentRunWithLogsResponse:
         """One page of a run's log entries (oldest first unless ``reverse``)."""
         return self._run(_spec_logs(self._org, agent_run_id, skip, limit, reverse))
 
     def iter_logs(
         self, agent_run_id: int, *, reverse: bool = False, page_size: int = 100
-    ) -> Iterator[AgentRunLog]:
+    ) -> Iterator[AgentRunLogResponse]:
         """Every log entry of a run, fetching pages as needed."""
         first = _spec_logs(self._org, agent_run_id, 0, check_limit(page_size, "page_size"), reverse)
 
-        def entries() -> Iterator[AgentRunLog]:
+        def entries() -> Iterator[AgentRunLogResponse]:
             skip: int | None = 0
             spec = first
             while skip is not None:
@@ -287,14 +289,14 @@ class AsyncAgentRuns(AsyncAPIResource):
         model: str | None = None,
         agent_type: AgentType | None = None,
         idempotency_key: str | None = None,
-    ) -> AgentRun:
+    ) -> AgentRunResponse:
         """Start an agent run, never twice for one ``idempotency_key`` (see the sync twin)."""
         spec = _spec_create(
             self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
         )
         return await self._run(spec)
 
-    async def get(self, agent_run_id: int) -> AgentRun:
+    async def get(self, agent_run_id: int) -> AgentRunResponse:
         """One agent run by id."""
         return await self._run(_spec_get(self._org, agent_run_id))
 
@@ -305,7 +307,7 @@ class AsyncAgentRuns(AsyncAPIResource):
         limit: int = 100,
         user_id: int | None = None,
         source_type: SourceType | str | None = None,
-    ) -> Page[AgentRun]:
+    ) -> Page[AgentRunResponse]:
         """One page of the organisation's runs (newest first)."""
         return await self._run(_spec_list(self._org, skip, limit, user_id, source_type))
 
@@ -315,11 +317,11 @@ class AsyncAgentRuns(AsyncAPIResource):
         user_id: int | None = None,
         source_type: SourceType | str | None = None,
         page_size: int = 100,
-    ) -> AsyncIterator[AgentRun]:
+    ) -> AsyncIterator[AgentRunResponse]:
         """Every run, fetching pages as needed; a run seen on an earlier page is skipped."""
         first = _spec_list(self._org, 0, check_limit(page_size, "page_size"), user_id, source_type)
 
-        async def pages() -> AsyncIterator[AgentRun]:
+        async def pages() -> AsyncIterator[AgentRunResponse]:
             skip: int | None = 0
             seen: set[int] = set()
             spec = first
@@ -337,23 +339,23 @@ class AsyncAgentRuns(AsyncAPIResource):
 
     async def resume(
         self, agent_run_id: int, prompt: str, *, images: Sequence[str] | None = None
-    ) -> AgentRun:
+    ) -> AgentRunResponse:
         """Send a follow-up prompt to a run."""
         return await self._run(_spec_resume(self._org, agent_run_id, prompt, images))
 
     async def logs(
         self, agent_run_id: int, *, skip: int = 0, limit: int = 100, reverse: bool = False
-    ) -> AgentRunWithLogs:
+    ) -> AgentRunWithLogsResponse:
         """One page of a run's log entries (oldest first unless ``reverse``)."""
         return await self._run(_spec_logs(self._org, agent_run_id, skip, limit, reverse))
 
     def iter_logs(
         self, agent_run_id: int, *, reverse: bool = False, page_size: int = 100
-    ) -> AsyncIterator[AgentRunLog]:
+    ) -> AsyncIterator[AgentRunLogResponse]:
         """Every log entry of a run, fetching pages as needed."""
         first = _spec_logs(self._org, agent_run_id, 0, check_limit(page_size, "page_size"), reverse)
 
-        async def entries() -> AsyncIterator[AgentRunLog]:
+        async def entries() -> AsyncIterator[AgentRunLogResponse]:
             skip: int | None = 0
             spec = first
             while skip is not None:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from .._base_client import RequestSpec
-from ..models import Organization, Page
+from ..models import OrganizationResponse, Page
 from ._resource import AsyncAPIResource, SyncAPIResource, check_limit, check_skip
 
 __all__ = ["AsyncOrganizations", "Organizations"]
 
 
-def _spec_list(skip: int, limit: int) -> RequestSpec[Page[Organization]]:
+def _spec_list(skip: int, limit: int) -> RequestSpec[Page[OrganizationResponse]]:
     check_skip(skip)
     check_limit(limit)
     return RequestSpec(
         "GET",
         "/v1/organizations",
-        parse=Page[Organization].model_validate,
+        parse=Page[OrganizationResponse].model_validate,
         params={"skip": skip, "limit": limit},
     )
 
@@ -23,7 +23,7 @@ def _spec_list(skip: int, limit: int) -> RequestSpec[Page[Organization]]:
 class Organizations(SyncAPIResource):
     """Organisations (``client.organizations``)."""
 
-    def list(self, *, skip: int = 0, limit: int = 100) -> Page[Organization]:
+    def list(self, *, skip: int = 0, limit: int = 100) -> Page[OrganizationResponse]:
         """One page of the organisations the token belongs to."""
         return self._run(_spec_list(skip, limit))
 
@@ -31,6 +31,6 @@ class Organizations(SyncAPIResource):
 class AsyncOrganizations(AsyncAPIResource):
     """Organisations (``client.organizations``), async."""
 
-    async def list(self, *, skip: int = 0, limit: int = 100) -> Page[Organization]:
+    async def list(self, *, skip: int = 0, limit: int = 100) -> Page[OrganizationResponse]:
         """One page of the organisations the token belongs to."""
         return await self._run(_spec_list(skip, limit))

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from .._base_client import RequestSpec
-from ..models import Page, Repo
+from ..models import Page, RepoResponse
 from ._resource import AsyncAPIResource, SyncAPIResource, check_limit, check_skip
 
 __all__ = ["AsyncRepos", "Repos"]
 
 
-def _spec_list(org: int, skip: int, limit: int) -> RequestSpec[Page[Repo]]:
+def _spec_list(org: int, skip: int, limit: int) -> RequestSpec[Page[RepoResponse]]:
     check_skip(skip)
     check_limit(limit)
     return RequestSpec(
         "GET",
         f"/v1/organizations/{org}/repos",
-        parse=Page[Repo].model_validate,
+        parse=Page[RepoResponse].model_validate,
         params={"skip": skip, "limit": limit},
     )
 
@@ -23,7 +23,7 @@ def _spec_list(org: int, skip: int, limit: int) -> RequestSpec[Page[Repo]]:
 class Repos(SyncAPIResource):
     """Repositories (``client.repos``)."""
 
-    def list(self, *, skip: int = 0, limit: int = 100) -> Page[Repo]:
+    def list(self, *, skip: int = 0, limit: int = 100) -> Page[RepoResponse]:
         """One page of the organisation's repositories."""
         return self._run(_spec_list(self._org, skip, limit))
 
@@ -31,6 +31,6 @@ class Repos(SyncAPIResource):
 class AsyncRepos(AsyncAPIResource):
     """Repositories (``client.repos``), async."""
 
-    async def list(self, *, skip: int = 0, limit: int = 100) -> Page[Repo]:
+    async def list(self, *, skip: int = 0, limit: int = 100) -> Page[RepoResponse]:
         """One page of the organisation's repositories."""
         return await self._run(_spec_list(self._org, skip, limit))

@@ -11,7 +11,7 @@ from codegen_graph import (
     ConfigurationError,
     NotFoundError,
 )
-from codegen_graph.models import AgentRun, Page, SourceType
+from codegen_graph.models import AgentRunResponse, Page, SourceType
 
 from ._fake_api import ORG_ID, FakeCodegenAPI
 
@@ -23,7 +23,7 @@ class TestAgentRuns:
         run = client.agent_runs.create(
             "Add a /health endpoint", metadata={"ticket": "T-1"}, repo_id=11, agent_type="codegen"
         )
-        assert isinstance(run, AgentRun)
+        assert isinstance(run, AgentRunResponse)
         assert run.status == "PENDING"
         assert run.organization_id == ORG_ID
         sent = api.requests[-1]
