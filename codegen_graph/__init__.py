@@ -6,7 +6,17 @@ underscore is private.
 
 from __future__ import annotations
 
+from ._circuit import CircuitBreaker
+from ._client import AsyncCodegenClient, CodegenClient
 from ._clock import Clock, ManualClock, ScaledClock, SystemClock
+from ._config import (
+    DEFAULT_BASE_URL,
+    CircuitBreakerConfig,
+    RateBudget,
+    RateBudgets,
+    RetryConfig,
+    TokenProvider,
+)
 from ._exceptions import (
     AgentRunFailedError,
     AgentRunLimitReachedError,
@@ -28,10 +38,13 @@ from ._exceptions import (
     ServerError,
     UnprocessableEntityError,
 )
+from ._ratelimit import RateLimiter
 from ._status import AgentRunStatus
 from ._version import __version__
+from .resources import IDEMPOTENCY_METADATA_KEY
 
-__all__ = [
+# Plain sorted() order, which tests/test_public_surface.py checks (not ruff's isort style).
+__all__ = [  # noqa: RUF022
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -39,22 +52,33 @@ __all__ = [
     "AgentRunFailedError",
     "AgentRunLimitReachedError",
     "AgentRunStatus",
+    "AsyncCodegenClient",
     "AuthenticationError",
     "BadRequestError",
+    "CircuitBreaker",
+    "CircuitBreakerConfig",
     "CircuitOpenError",
     "Clock",
+    "CodegenClient",
     "CodegenError",
     "ConfigurationError",
     "ConflictError",
+    "DEFAULT_BASE_URL",
+    "IDEMPOTENCY_METADATA_KEY",
     "ManualClock",
     "NotFoundError",
     "PermissionDeniedError",
+    "RateBudget",
+    "RateBudgets",
     "RateLimitError",
+    "RateLimiter",
     "ResponseValidationError",
+    "RetryConfig",
     "RunTimeoutError",
     "ScaledClock",
     "ServerError",
     "SystemClock",
+    "TokenProvider",
     "UnprocessableEntityError",
     "__version__",
 ]

@@ -120,6 +120,9 @@ class APIStatusError(APIError):
         super().__init__(message, method=method, path=path, request_id=request_id)
         self.status_code = status_code
         self.body = body
+        if status_code == 408:
+            # 408 Request Timeout has no class of its own but is as retryable as a 5xx.
+            self.is_transient = True
 
     def __str__(self) -> str:
         return f"HTTP {self.status_code}: {self.message}{self._where()}"

@@ -1,0 +1,234 @@
+"""``CodegenClient`` and ``AsyncCodegenClient``: they only send and sleep.
+
+Everything else (request building, budgets, retries, the circuit breaker, error mapping,
+parsing) is in :mod:`codegen_graph._base_client`, written once.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import TypeVar, cast
+
+import httpx
+
+from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
+from ._clock import Clock
+from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
+from ._exceptions import ConfigurationError
+from .resources import (
+    AgentRuns,
+    AsyncAgentRuns,
+    AsyncOrganizations,
+    AsyncRepos,
+    AsyncUsers,
+    Organizations,
+    Repos,
+    Users,
+)
+
+__all__ = ["AsyncCodegenClient", "CodegenClient"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("codegen_graph.client")
+
+
+def _check_http_args(http_client: object, transport: object, insecure: bool) -> None:
+    if http_client is not None and transport is not None:
+        raise ConfigurationError("Pass http_client=... or transport=..., not both.")
+    if insecure is not True and insecure is not False:
+        raise ConfigurationError("insecure_skip_tls_verify must be True or False")
+    if insecure:
+        logger.warning(
+            "TLS certificate verification is OFF (insecure_skip_tls_verify=True): "
+            "anyone on the network path can read the API token."
+        )
+
+
+class CodegenClient(BaseClient):
+    """A typed, synchronous client for the Codegen API (one connection pool per instance).
+
+    Args:
+        token: the API token, or a zero-argument callable returning it (re-read once after
+            a 401). Default: ``CODEGEN_API_TOKEN`` (or ``CODEGEN_TOKEN``).
+        org_id: the organisation id. Default: ``CODEGEN_ORG_ID``.
+        base_url: the API root. Default: ``CODEGEN_API_BASE_URL`` or
+            ``https://api.codegen.com``. ``http://`` only for loopback hosts.
+        timeout: seconds per request (ignored with ``http_client=``, which keeps its own).
+        max_retries: retries after the first attempt; shorthand for ``retry=``.
+        retry: the full retry settings.
+        rate_limits: client-side budgets; ``None``/``True`` for the documented limits,
+            ``False`` to switch them off.
+        circuit_breaker: ``None``/``True`` for the default breaker, ``False`` for none.
+        http_client: an httpx client to send with (not closed by this client).
+        transport: an httpx transport for the client this client creates.
+        clock: time and sleeping (default: the system clock).
+        insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
+    """
+
+    def __init__(
+        self,
+        token: str | TokenProvider | None = None,
+        org_id: int | str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = 60.0,
+        max_retries: int = 2,
+        retry: RetryConfig | None = None,
+        rate_limits: RateBudgets | bool | None = None,
+        circuit_breaker: CircuitBreakerConfig | bool | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        insecure_skip_tls_verify: bool = False,
+    ) -> None:
+        super().__init__(
+            token,
+            org_id,
+            base_url=base_url,
+            max_retries=max_retries,
+            retry=retry,
+            rate_limits=rate_limits,
+            circuit_breaker=circuit_breaker,
+            clock=clock,
+        )
+        _check_http_args(http_client, transport, insecure_skip_tls_verify)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            timeout=timeout, transport=transport, verify=not insecure_skip_tls_verify
+        )
+        self.agent_runs = AgentRuns(self)
+        self.organizations = Organizations(self)
+        self.users = Users(self)
+        self.repos = Repos(self)
+
+    def _request(self, spec: RequestSpec[T]) -> T:
+        """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
+        plan = self._plan(spec)
+        outcome: Outcome = None
+        try:
+            while True:
+                action = plan.send(outcome)
+                if isinstance(action, Sleep):
+                    self.clock.sleep(action.seconds)
+                    outcome = None
+                    continue
+                try:
+                    outcome = self._http.send(action.request)
+                except httpx.HTTPError as exc:
+                    outcome = exc
+        except StopIteration as done:
+            return cast(T, done.value)
+        finally:
+            plan.close()
+
+    def close(self) -> None:
+        """Close the connection pool (unless the caller passed its own ``http_client``)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> CodegenClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncCodegenClient(BaseClient):
+    """A typed, asynchronous client for the Codegen API (one connection pool per instance).
+
+    Args:
+        token: the API token, or a zero-argument callable returning it (re-read once after
+            a 401). Default: ``CODEGEN_API_TOKEN`` (or ``CODEGEN_TOKEN``).
+        org_id: the organisation id. Default: ``CODEGEN_ORG_ID``.
+        base_url: the API root. Default: ``CODEGEN_API_BASE_URL`` or
+            ``https://api.codegen.com``. ``http://`` only for loopback hosts.
+        timeout: seconds per request (ignored with ``http_client=``, which keeps its own).
+        max_retries: retries after the first attempt; shorthand for ``retry=``.
+        retry: the full retry settings.
+        rate_limits: client-side budgets; ``None``/``True`` for the documented limits,
+            ``False`` to switch them off.
+        circuit_breaker: ``None``/``True`` for the default breaker, ``False`` for none.
+        http_client: an httpx client to send with (not closed by this client).
+        transport: an httpx transport for the client this client creates.
+        clock: time and sleeping (default: the system clock).
+        insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
+    """
+
+    def __init__(
+        self,
+        token: str | TokenProvider | None = None,
+        org_id: int | str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = 60.0,
+        max_retries: int = 2,
+        retry: RetryConfig | None = None,
+        rate_limits: RateBudgets | bool | None = None,
+        circuit_breaker: CircuitBreakerConfig | bool | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        insecure_skip_tls_verify: bool = False,
+    ) -> None:
+        super().__init__(
+            token,
+            org_id,
+            base_url=base_url,
+            max_retries=max_retries,
+            retry=retry,
+            rate_limits=rate_limits,
+            circuit_breaker=circuit_breaker,
+            clock=clock,
+        )
+        _check_http_args(http_client, transport, insecure_skip_tls_verify)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=timeout, transport=transport, verify=not insecure_skip_tls_verify
+        )
+        self.agent_runs = AsyncAgentRuns(self)
+        self.organizations = AsyncOrganizations(self)
+        self.users = AsyncUsers(self)
+        self.repos = AsyncRepos(self)
+
+    async def _request(self, spec: RequestSpec[T]) -> T:
+        """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
+        plan = self._plan(spec)
+        outcome: Outcome = None
+        try:
+            while True:
+                action = plan.send(outcome)
+                if isinstance(action, Sleep):
+                    await self.clock.asleep(action.seconds)
+                    outcome = None
+                    continue
+                try:
+                    outcome = await self._http.send(action.request)
+                except httpx.HTTPError as exc:
+                    outcome = exc
+        except StopIteration as done:
+            return cast(T, done.value)
+        finally:
+            plan.close()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless the caller passed its own ``http_client``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncCodegenClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,260 @@
+"""Client settings: small frozen config objects and the token/org/base-URL resolution.
+
+Every default lives here, next to the reason for it. Nothing in this module does I/O beyond
+reading environment variables.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from ._exceptions import ConfigurationError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "BucketName",
+    "CircuitBreakerConfig",
+    "RateBudget",
+    "RateBudgets",
+    "RetryConfig",
+    "TokenProvider",
+    "resolve_base_url",
+    "resolve_org_id",
+]
+
+#: The public Codegen API.
+DEFAULT_BASE_URL = "https://api.codegen.com"
+
+TOKEN_ENV_VARS = ("CODEGEN_API_TOKEN", "CODEGEN_TOKEN")
+ORG_ENV_VAR = "CODEGEN_ORG_ID"
+BASE_URL_ENV_VAR = "CODEGEN_API_BASE_URL"
+
+#: A zero-argument callable returning the current API token (read from a vault, a file...).
+TokenProvider = Callable[[], str]
+
+#: The rate-limit bucket a request draws from.
+BucketName = Literal["create", "standard", "logs"]
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """How the client retries transient failures.
+
+    Attributes:
+        max_retries: retries after the first attempt (so ``2`` means up to 3 attempts).
+        initial_delay: the first backoff in seconds; it doubles on every retry.
+        max_delay: the cap on a computed backoff (a server's ``Retry-After`` has its own cap,
+            :data:`codegen_graph._retry.MAX_RETRY_AFTER`).
+        jitter: scale each computed backoff by a random factor in ``[0.75, 1.0]`` so many
+            clients that failed together do not retry together.
+    """
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ConfigurationError("RetryConfig(max_retries=...) must be >= 0")
+        if self.initial_delay < 0 or self.max_delay < 0:
+            raise ConfigurationError("RetryConfig delays must be >= 0 seconds")
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    """At most ``calls`` requests in any sliding window of ``period`` seconds."""
+
+    calls: int
+    period: float
+
+    def __post_init__(self) -> None:
+        if self.calls < 1 or self.period <= 0:
+            raise ConfigurationError(
+                f"RateBudget(calls={self.calls}, period={self.period}) needs calls >= 1 "
+                "and period > 0"
+            )
+
+
+@dataclass(frozen=True)
+class RateBudgets:
+    """The client-side budgets, one per bucket; defaults are Codegen's documented limits.
+
+    Attributes:
+        create: ``POST /v1/organizations/{org_id}/agent/run`` (10 per 60 s).
+        standard: every other endpoint (60 per 30 s).
+        logs: ``GET /v1/alpha/.../logs`` (60 per 60 s).
+    """
+
+    create: RateBudget = field(default_factory=lambda: RateBudget(10, 60.0))
+    standard: RateBudget = field(default_factory=lambda: RateBudget(60, 30.0))
+    logs: RateBudget = field(default_factory=lambda: RateBudget(60, 60.0))
+
+    def for_bucket(self, bucket: BucketName) -> RateBudget:
+        """The budget of one bucket."""
+        budget: RateBudget = getattr(self, bucket)
+        return budget
+
+
+@dataclass(frozen=True)
+class CircuitBreakerConfig:
+    """When the client stops calling a failing API for a while.
+
+    Attributes:
+        failure_threshold: consecutive transient failures (5xx, 408, timeouts, dropped
+            connections; not 429, not 4xx) that open the circuit.
+        cooldown: seconds the circuit stays open before one probe request is let through.
+    """
+
+    failure_threshold: int = 5
+    cooldown: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.failure_threshold < 1 or self.cooldown < 0:
+            raise ConfigurationError(
+                "CircuitBreakerConfig needs failure_threshold >= 1 and cooldown >= 0"
+            )
+
+
+class TokenSource:
+    """Holds the API token (or its provider) without ever showing it.
+
+    A string token is fixed. A provider is called on first use and again by
+    :meth:`refresh` (the client does that once after a 401), so a rotated token is picked
+    up without rebuilding the client.
+    """
+
+    __slots__ = ("_lock", "_provider", "_value")
+
+    def __init__(self, token: str | TokenProvider | None) -> None:
+        self._lock = threading.Lock()
+        self._provider: TokenProvider | None = None
+        self._value: str | None = None
+        if token is None:
+            for name in TOKEN_ENV_VARS:
+                token = os.environ.get(name) or None
+                if token:
+                    break
+        if token is None:
+            raise ConfigurationError(
+                "No Codegen API token: pass token=... or set the CODEGEN_API_TOKEN "
+                "environment variable (CODEGEN_TOKEN is also read)."
+            )
+        if callable(token):
+            self._provider = token
+        elif isinstance(token, str) and token.strip():
+            self._value = token.strip()
+        else:
+            raise ConfigurationError(
+                "token=... must be a non-empty string or a zero-argument callable "
+                "returning one (or set CODEGEN_API_TOKEN)."
+            )
+
+    @property
+    def is_provider(self) -> bool:
+        """Whether the token comes from a callable that can be re-read."""
+        return self._provider is not None
+
+    def get(self) -> str:
+        """The current token (calls the provider on first use)."""
+        with self._lock:
+            if self._value is None:
+                self._value = self._call_provider()
+            return self._value
+
+    def refresh(self) -> str:
+        """Re-read the provider (a fixed string stays as it is)."""
+        with self._lock:
+            if self._provider is not None:
+                self._value = self._call_provider()
+            assert self._value is not None
+            return self._value
+
+    def _call_provider(self) -> str:
+        assert self._provider is not None
+        try:
+            value = self._provider()
+        except Exception as exc:
+            # The provider's own message may carry anything; name only its type.
+            raise ConfigurationError(
+                f"The token provider raised {type(exc).__name__}; check the callable "
+                "passed as token=..."
+            ) from None
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError("The token provider must return a non-empty string.")
+        return value.strip()
+
+    def __repr__(self) -> str:
+        kind = "provider" if self._provider is not None else "static"
+        return f"TokenSource({kind}, token=***)"
+
+
+def resolve_org_id(org_id: int | str | None) -> int:
+    """The organisation id from the argument or ``CODEGEN_ORG_ID``.
+
+    Raises:
+        ConfigurationError: missing, not an integer, or not positive.
+    """
+    raw: object = org_id
+    if raw is None:
+        raw = os.environ.get(ORG_ENV_VAR) or None
+    if raw is None:
+        raise ConfigurationError(
+            "No Codegen organisation id: pass org_id=... or set the CODEGEN_ORG_ID "
+            "environment variable."
+        )
+    if isinstance(raw, bool):
+        raise ConfigurationError("org_id=... must be a positive integer, not a bool")
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"org_id=... (or CODEGEN_ORG_ID) must be a positive integer, got {raw!r}"
+        ) from None
+    if value < 1:
+        raise ConfigurationError(f"org_id=... (or CODEGEN_ORG_ID) must be positive, got {value}")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The API root from the argument, ``CODEGEN_API_BASE_URL`` or the default.
+
+    Plain ``http://`` is accepted only for loopback hosts (``127.0.0.0/8``, ``::1``,
+    ``localhost``): anywhere else it would send the token in clear text.
+
+    Raises:
+        ConfigurationError: not an http(s) URL, or ``http://`` to a non-loopback host.
+    """
+    url = base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if parts.scheme not in {"http", "https"} or not host:
+        raise ConfigurationError(
+            f"base_url=... (or CODEGEN_API_BASE_URL) must be an http(s) URL, got {url!r}"
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigurationError(
+            "base_url=... must not carry credentials, a query or a fragment; "
+            "pass the token as token=..."
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"Refusing plain http:// to {host!r}: the API token would travel in clear text. "
+            "Use https://, or http:// only for a loopback host (127.0.0.1, ::1, localhost)."
+        )
+    return url.strip().rstrip("/")

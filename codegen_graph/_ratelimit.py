@@ -1,0 +1,166 @@
+"""Client-side rate budgets: a call waits for budget instead of earning a 429.
+
+The limiter is a sliding-window log with reservations. Each bucket keeps the times of its
+granted slots (some possibly in the future). A new slot goes at the earliest time ``t`` that
+keeps every window of ``period`` seconds at or below ``calls`` slots::
+
+    t = max(now, last_slot, slot[-calls] + period)
+
+and the caller is told to wait ``t - now``. Slots are granted in order, so two consecutive
+``calls``-th neighbours are always at least ``period`` apart, which is exactly the budget.
+
+The core is pure and thread-safe: a lock is held only while computing, never while waiting.
+Sync callers then sleep with ``clock.sleep``, async callers with ``await clock.asleep``, so
+one limiter serves threads and tasks of one client alike.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import deque
+from typing import Final
+
+from ._clock import Clock
+from ._config import BucketName, RateBudget, RateBudgets
+
+__all__ = ["UNLIMITED", "RateLimiter", "bucket_for"]
+
+#: What :meth:`RateLimiter.remaining` reports when budgets are switched off.
+UNLIMITED: Final = sys.maxsize
+
+_BUCKETS: tuple[BucketName, ...] = ("create", "standard", "logs")
+
+
+def bucket_for(method: str, path: str) -> BucketName:
+    """The bucket a request draws from.
+
+    ``POST .../agent/run`` is ``create``; anything under ``/v1/alpha/`` (the logs endpoint)
+    is ``logs``; everything else is ``standard``.
+    """
+    if method.upper() == "POST" and path.rstrip("/").endswith("/agent/run"):
+        return "create"
+    if path.startswith("/v1/alpha/"):
+        return "logs"
+    return "standard"
+
+
+class _Window:
+    """One bucket's slot log. Not locked itself: :class:`RateLimiter` holds the lock."""
+
+    __slots__ = ("budget", "hold_until", "slots")
+
+    def __init__(self, budget: RateBudget) -> None:
+        self.budget = budget
+        self.slots: deque[float] = deque()
+        self.hold_until = float("-inf")
+
+    def _prune(self, now: float) -> None:
+        horizon = now - self.budget.period
+        while self.slots and self.slots[0] <= horizon:
+            self.slots.popleft()
+
+    def next_free_at(self, now: float) -> float:
+        self._prune(now)
+        t = max(now, self.hold_until)
+        if self.slots:
+            t = max(t, self.slots[-1])
+        if len(self.slots) >= self.budget.calls:
+            t = max(t, self.slots[-self.budget.calls] + self.budget.period)
+        return t
+
+    def reserve(self, now: float) -> float:
+        t = self.next_free_at(now)
+        self.slots.append(t)
+        return t - now
+
+    def remaining(self, now: float) -> int:
+        self._prune(now)
+        if self.hold_until > now:
+            return 0
+        return max(0, self.budget.calls - len(self.slots))
+
+
+class RateLimiter:
+    """The rate budgets shared by every call of one client (``client.rate_budgets``).
+
+    Args:
+        budgets: the per-bucket budgets, or ``None`` to switch limiting off.
+        clock: the clock used when a method is called without ``now``.
+
+    Buckets are ``"create"``, ``"standard"`` and ``"logs"`` (see :func:`bucket_for`).
+
+    Example:
+        >>> from codegen_graph import ManualClock, RateBudget, RateBudgets
+        >>> clock = ManualClock(start=0.0)
+        >>> limiter = RateLimiter(RateBudgets(standard=RateBudget(2, 10.0)), clock)
+        >>> limiter.reserve("standard"), limiter.reserve("standard"), limiter.reserve("standard")
+        (0.0, 0.0, 10.0)
+        >>> limiter.remaining("standard"), limiter.next_free_at("standard")
+        (0, 10.0)
+    """
+
+    def __init__(self, budgets: RateBudgets | None, clock: Clock) -> None:
+        self.budgets = budgets
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[BucketName, _Window] = (
+            {b: _Window(budgets.for_bucket(b)) for b in _BUCKETS} if budgets else {}
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether calls wait for budget at all."""
+        return self.budgets is not None
+
+    def reserve(self, bucket: BucketName, now: float | None = None) -> float:
+        """Take the next slot in ``bucket``; returns how many seconds to wait before sending.
+
+        The slot is taken at once, so concurrent callers queue up in order; the caller must
+        then wait the returned delay (``0.0`` when budget is free or limiting is off).
+        """
+        window = self._windows.get(bucket)
+        if window is None:
+            return 0.0
+        with self._lock:
+            return window.reserve(self._now(now))
+
+    def remaining(self, bucket: BucketName, now: float | None = None) -> int:
+        """How many calls ``bucket`` can take at ``now`` without waiting.
+
+        Slots reserved by callers still waiting count as used. :data:`UNLIMITED` when
+        limiting is off.
+        """
+        window = self._windows.get(bucket)
+        if window is None:
+            return UNLIMITED
+        with self._lock:
+            return window.remaining(self._now(now))
+
+    def next_free_at(self, bucket: BucketName, now: float | None = None) -> float:
+        """The clock time at which the next call in ``bucket`` could be sent (>= ``now``)."""
+        current = self._now(now)
+        window = self._windows.get(bucket)
+        if window is None:
+            return current
+        with self._lock:
+            return window.next_free_at(current)
+
+    def hold(self, bucket: BucketName, until: float) -> None:
+        """Grant no slot in ``bucket`` before ``until`` (the client does this on a 429)."""
+        window = self._windows.get(bucket)
+        if window is None:
+            return
+        with self._lock:
+            window.hold_until = max(window.hold_until, until)
+
+    def _now(self, now: float | None) -> float:
+        return self._clock.now() if now is None else now
+
+    def __repr__(self) -> str:
+        if self.budgets is None:
+            return "RateLimiter(disabled)"
+        inner = ", ".join(
+            f"{b}={w.budget.calls}/{w.budget.period:g}s" for b, w in self._windows.items()
+        )
+        return f"RateLimiter({inner})"

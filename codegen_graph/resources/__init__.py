@@ -1,0 +1,24 @@
+"""The API's resources, one module each, every one a sync and an async class.
+
+Reached through a client (``client.agent_runs``, ``client.organizations``, ``client.users``,
+``client.repos``); the classes are exported for type annotations.
+"""
+
+from __future__ import annotations
+
+from .agent_runs import IDEMPOTENCY_METADATA_KEY, AgentRuns, AsyncAgentRuns
+from .organizations import AsyncOrganizations, Organizations
+from .repos import AsyncRepos, Repos
+from .users import AsyncUsers, Users
+
+__all__ = [
+    "IDEMPOTENCY_METADATA_KEY",
+    "AgentRuns",
+    "AsyncAgentRuns",
+    "AsyncOrganizations",
+    "AsyncRepos",
+    "AsyncUsers",
+    "Organizations",
+    "Repos",
+    "Users",
+]
