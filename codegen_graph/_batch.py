@@ -106,7 +106,9 @@ def run_many_sync(
 
     def one(item: BatchItem[AgentRun], spec: dict[str, Any]) -> None:
         try:
-            item.run = client.agent_runs.start(**{**create_kwargs, **spec})
+            item.run = client.agent_runs.start(
+                **{**create_kwargs, **spec}, reuse_existing=key_prefix is not None
+            )
             item.run.wait(timeout)
         except CodegenError as exc:
             item.error = exc
@@ -138,7 +140,9 @@ async def run_many_async(
     async def one(item: BatchItem[AsyncAgentRun], spec: dict[str, Any]) -> None:
         async with gate:
             try:
-                item.run = await client.agent_runs.start(**{**create_kwargs, **spec})
+                item.run = await client.agent_runs.start(
+                    **{**create_kwargs, **spec}, reuse_existing=key_prefix is not None
+                )
                 await item.run.wait(timeout)
             except CodegenError as exc:
                 item.error = exc

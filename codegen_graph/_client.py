@@ -7,6 +7,7 @@ parsing) is in :mod:`codegen_graph._base_client`, written once.
 from __future__ import annotations
 
 import logging
+import threading
 from types import TracebackType
 from typing import TypeVar, cast
 
@@ -16,6 +17,7 @@ from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
 from ._clock import Clock
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._exceptions import ConfigurationError
+from ._watcher import AsyncRunWatcher, RunWatcher
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,
@@ -99,6 +101,8 @@ class CodegenClient(BaseClient):
             timeout=timeout, transport=transport, verify=not insecure_skip_tls_verify
         )
         self.agent_runs = AgentRuns(self)
+        self._watcher: RunWatcher | None = None
+        self._watcher_lock = threading.Lock()
         self.organizations = Organizations(self)
         self.users = Users(self)
         self.repos = Repos(self)
@@ -122,6 +126,15 @@ class CodegenClient(BaseClient):
             return cast(T, done.value)
         finally:
             plan.close()
+
+    @property
+    def watcher(self) -> RunWatcher:
+        """The client's one batched run watcher (created on first use)."""
+        if self._watcher is None:
+            with self._watcher_lock:
+                if self._watcher is None:
+                    self._watcher = RunWatcher(self)
+        return self._watcher
 
     def close(self) -> None:
         """Close the connection pool (unless the caller passed its own ``http_client``)."""
@@ -193,6 +206,7 @@ class AsyncCodegenClient(BaseClient):
             timeout=timeout, transport=transport, verify=not insecure_skip_tls_verify
         )
         self.agent_runs = AsyncAgentRuns(self)
+        self._watcher: AsyncRunWatcher | None = None
         self.organizations = AsyncOrganizations(self)
         self.users = AsyncUsers(self)
         self.repos = AsyncRepos(self)
@@ -216,6 +230,13 @@ class AsyncCodegenClient(BaseClient):
             return cast(T, done.value)
         finally:
             plan.close()
+
+    @property
+    def watcher(self) -> AsyncRunWatcher:
+        """The client's one batched run watcher (created on first use)."""
+        if self._watcher is None:
+            self._watcher = AsyncRunWatcher(self)
+        return self._watcher
 
     async def aclose(self) -> None:
         """Close the connection pool (unless the caller passed its own ``http_client``)."""

@@ -218,21 +218,25 @@ def codegen_node(
                 handle = await aclient.agent_runs.attach(run_id)
             else:
                 text, idem, iteration = launch_args(state, config)
-                found = await aclient.agent_runs.find_by_idempotency_key(idem)
-                handle = (
-                    await aclient.agent_runs.attach(found)
-                    if found is not None
-                    else await aclient.agent_runs.start(
-                        text, idempotency_key=idem, metadata=meta(config), **create_kwargs
-                    )
+                handle = await aclient.agent_runs.start(
+                    text,
+                    idempotency_key=idem,
+                    reuse_existing=True,
+                    metadata=meta(config),
+                    **create_kwargs,
                 )
             started = aclient.clock.now()
             if not wait:
                 return {"runs": {key: _launched(key, role, handle, iteration, idem, started)}}
             await handle.follow(_log_forwarder(role, key, handle.id), timeout=timeout)
             rec = run_record(
-                key, role, handle.data, iteration=iteration, idempotency_key=idem,
-                started_at=started, finished_at=aclient.clock.now(),
+                key,
+                role,
+                handle.data,
+                iteration=iteration,
+                idempotency_key=idem,
+                started_at=started,
+                finished_at=aclient.clock.now(),
             )
             return _finished_update(key, role, rec, handle.data)
 
@@ -249,21 +253,25 @@ def codegen_node(
             handle = sclient.agent_runs.attach(run_id)
         else:
             text, idem, iteration = launch_args(state, config)
-            found = sclient.agent_runs.find_by_idempotency_key(idem)
-            handle = (
-                sclient.agent_runs.attach(found)
-                if found is not None
-                else sclient.agent_runs.start(
-                    text, idempotency_key=idem, metadata=meta(config), **create_kwargs
-                )
+            handle = sclient.agent_runs.start(
+                text,
+                idempotency_key=idem,
+                reuse_existing=True,
+                metadata=meta(config),
+                **create_kwargs,
             )
         started = sclient.clock.now()
         if not wait:
             return {"runs": {key: _launched(key, role, handle, iteration, idem, started)}}
         handle.follow(_log_forwarder(role, key, handle.id), timeout=timeout)
         rec = run_record(
-            key, role, handle.data, iteration=iteration, idempotency_key=idem,
-            started_at=started, finished_at=sclient.clock.now(),
+            key,
+            role,
+            handle.data,
+            iteration=iteration,
+            idempotency_key=idem,
+            started_at=started,
+            finished_at=sclient.clock.now(),
         )
         return _finished_update(key, role, rec, handle.data)
 
@@ -315,9 +323,13 @@ def codegen_wait_node(
             handle = await aclient.agent_runs.attach(int(record["agent_run_id"]))
             await handle.follow(_log_forwarder(who, key, handle.id), timeout=timeout)
             rec = run_record(
-                key, who, handle.data, iteration=int(record.get("iteration", 1)),
+                key,
+                who,
+                handle.data,
+                iteration=int(record.get("iteration", 1)),
                 idempotency_key=record.get("idempotency_key"),
-                started_at=record.get("created_at"), finished_at=aclient.clock.now(),
+                started_at=record.get("created_at"),
+                finished_at=aclient.clock.now(),
             )
             return _finished_update(key, who, rec, handle.data)
 
@@ -332,9 +344,13 @@ def codegen_wait_node(
         handle = sclient.agent_runs.attach(int(record["agent_run_id"]))
         handle.follow(_log_forwarder(who, key, handle.id), timeout=timeout)
         rec = run_record(
-            key, who, handle.data, iteration=int(record.get("iteration", 1)),
+            key,
+            who,
+            handle.data,
+            iteration=int(record.get("iteration", 1)),
             idempotency_key=record.get("idempotency_key"),
-            started_at=record.get("created_at"), finished_at=sclient.clock.now(),
+            started_at=record.get("created_at"),
+            finished_at=sclient.clock.now(),
         )
         return _finished_update(key, who, rec, handle.data)
 

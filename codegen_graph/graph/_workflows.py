@@ -137,12 +137,13 @@ def feature_workflow(
         raise ValueError("max_iterations must be >= 1")
     merged: dict[str, PromptSpec] = {**DEFAULT_PROMPTS, **(prompts or {})}
     policy = retry_policy or codegen_retry_policy()
-    agent = {"client": client, "repo_id": repo_id, "wait": False}
 
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(FeatureState)
     for role in ("code", "tests", "docs"):
         builder.add_node(
-            role, codegen_node(role, _prompt(merged, role), **agent), retry_policy=policy
+            role,
+            codegen_node(role, _prompt(merged, role), client=client, repo_id=repo_id, wait=False),
+            retry_policy=policy,
         )
         builder.add_node(
             f"{role}_wait",
@@ -264,7 +265,10 @@ def _fix_node(
 
     def update(record: RunRecord, current: Any, iteration: int, state: FeatureState) -> Any:
         new = run_record(
-            "code", "code", current, iteration=iteration + 1,
+            "code",
+            "code",
+            current,
+            iteration=iteration + 1,
             idempotency_key=record.get("idempotency_key"),
             started_at=record.get("created_at"),
         )

@@ -7,11 +7,13 @@ Each endpoint is described once by a ``_spec_*`` function; :class:`AgentRuns` an
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .._base_client import Recovery, RequestSpec
+from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
 from .._exceptions import ConfigurationError
+from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunLogResponse,
     AgentRunResponse,
@@ -71,6 +73,16 @@ def _pick_by_key(key: str) -> Any:
         return None
 
     return pick
+
+
+def _spec_find(org: int, key: str) -> RequestSpec[AgentRunResponse | None]:
+    check_text("idempotency_key", key)
+    return RequestSpec(
+        "GET",
+        f"{_base(org)}/runs",
+        parse=lambda data: _pick_by_key(key)(Page[AgentRunResponse].model_validate(data)),
+        params={"skip": 0, "limit": _LOOKUP_WINDOW},
+    )
 
 
 def _spec_create(
@@ -275,6 +287,67 @@ class AgentRuns(SyncAPIResource):
         """Remove Codegen from the run's pull request."""
         self._run(_spec_stop(self._org, "remove-from-pr", agent_run_id))
 
+    # -- run handles -------------------------------------------------------------------------
+    def find_by_idempotency_key(self, key: str) -> AgentRunResponse | None:
+        """The run created with ``key``, among the org's 100 most recent runs (one request)."""
+        return self._run(_spec_find(self._org, key))
+
+    def attach(self, run: int | AgentRunResponse) -> AgentRun:
+        """A handle on an existing run (by id: one GET; by model: no request)."""
+        data = run if isinstance(run, AgentRunResponse) else self.get(run)
+        return AgentRun(self._client, data)
+
+    def start(self, prompt: str, *, reuse_existing: bool = False, **create_kwargs: Any) -> AgentRun:
+        """:meth:`create` a run and return a handle on it (arguments as for ``create``).
+
+        With ``reuse_existing=True`` and an ``idempotency_key``, a run already created with
+        that key (by an earlier process, say) is attached to instead of creating another.
+        """
+        key = create_kwargs.get("idempotency_key")
+        if reuse_existing and key:
+            found = self.find_by_idempotency_key(key)
+            if found is not None:
+                return AgentRun(self._client, found)
+        return AgentRun(self._client, self.create(prompt, **create_kwargs))
+
+    def create_and_wait(
+        self,
+        prompt: str,
+        *,
+        timeout: float | None = None,
+        raise_on_failure: bool = False,
+        **create_kwargs: Any,
+    ) -> AgentRun:
+        """Create a run and wait for it through the client's watcher; returns the handle."""
+        run = self.start(prompt, **create_kwargs)
+        return run.wait(timeout, raise_on_failure=raise_on_failure)
+
+    def run_many(
+        self,
+        prompts: Sequence[PromptSpec],
+        *,
+        concurrency: int = 10,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchProgress], Any] | None = None,
+        key_prefix: str | None = None,
+        **create_kwargs: Any,
+    ) -> list[BatchItem[AgentRun]]:
+        """Create many runs under the create budget and wait for all; see :mod:`._batch`.
+
+        Returns one :class:`BatchItem` per prompt, in input order; a failure is reported on
+        its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
+        re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
+        """
+        return run_many_sync(
+            self._client,
+            prompts,
+            concurrency=concurrency,
+            timeout=timeout,
+            on_progress=on_progress,
+            key_prefix=key_prefix,
+            **create_kwargs,
+        )
+
 
 class AsyncAgentRuns(AsyncAPIResource):
     """Agent runs of the client's organisation (``client.agent_runs``), async."""
@@ -379,3 +452,62 @@ class AsyncAgentRuns(AsyncAPIResource):
     async def remove_from_pr(self, agent_run_id: int) -> None:
         """Remove Codegen from the run's pull request."""
         await self._run(_spec_stop(self._org, "remove-from-pr", agent_run_id))
+
+    # -- run handles -------------------------------------------------------------------------
+    async def find_by_idempotency_key(self, key: str) -> AgentRunResponse | None:
+        """The run created with ``key``, among the org's 100 most recent runs (one request)."""
+        return await self._run(_spec_find(self._org, key))
+
+    async def attach(self, run: int | AgentRunResponse) -> AsyncAgentRun:
+        """A handle on an existing run (by id: one GET; by model: no request)."""
+        data = run if isinstance(run, AgentRunResponse) else await self.get(run)
+        return AsyncAgentRun(self._client, data)
+
+    async def start(
+        self, prompt: str, *, reuse_existing: bool = False, **create_kwargs: Any
+    ) -> AsyncAgentRun:
+        """:meth:`create` a run and return a handle on it; see :meth:`AgentRuns.start`."""
+        key = create_kwargs.get("idempotency_key")
+        if reuse_existing and key:
+            found = await self.find_by_idempotency_key(key)
+            if found is not None:
+                return AsyncAgentRun(self._client, found)
+        return AsyncAgentRun(self._client, await self.create(prompt, **create_kwargs))
+
+    async def create_and_wait(
+        self,
+        prompt: str,
+        *,
+        timeout: float | None = None,
+        raise_on_failure: bool = False,
+        **create_kwargs: Any,
+    ) -> AsyncAgentRun:
+        """Create a run and wait for it through the client's watcher; returns the handle."""
+        run = await self.start(prompt, **create_kwargs)
+        return await run.wait(timeout, raise_on_failure=raise_on_failure)
+
+    async def run_many(
+        self,
+        prompts: Sequence[PromptSpec],
+        *,
+        concurrency: int = 10,
+        timeout: float | None = None,
+        on_progress: Callable[[BatchProgress], Any] | None = None,
+        key_prefix: str | None = None,
+        **create_kwargs: Any,
+    ) -> list[BatchItem[AsyncAgentRun]]:
+        """Create many runs under the create budget and wait for all; see :mod:`._batch`.
+
+        Returns one :class:`BatchItem` per prompt, in input order; a failure is reported on
+        its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
+        re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
+        """
+        return await run_many_async(
+            self._client,
+            prompts,
+            concurrency=concurrency,
+            timeout=timeout,
+            on_progress=on_progress,
+            key_prefix=key_prefix,
+            **create_kwargs,
+        )
