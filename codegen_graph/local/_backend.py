@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -79,9 +80,14 @@ class LocalCodegen:
             raise ValueError("pass either clock= or time_scale=, not both")
         if quota is not None and quota < 0:
             raise ValueError("quota must be >= 0 (or None for no limit)")
-        self.clock: Clock = clock if clock is not None else ScaledClock(time_scale)
-        self.base_url = base_url.rstrip("/")
         self.store = Store(db)
+        self._closed = False
+        if clock is None:
+            # Simulated time never runs backwards across a restart on the same database.
+            saved = float(self.store.get_meta("clock_now") or 0.0)
+            clock = ScaledClock(time_scale, start=max(time.time(), saved))
+        self.clock: Clock = clock
+        self.base_url = base_url.rstrip("/")
         agent: AgentBehavior = behavior if behavior is not None else ScriptedBehavior()
         if scenario is not None:
             agent = ScenarioBehavior(scenario, fallback=agent)
@@ -181,7 +187,11 @@ class LocalCodegen:
         )
 
     def close(self) -> None:
-        """Close the database."""
+        """Save the simulated time and close the database (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.store.set_meta("clock_now", repr(self.clock.now()))
         self.store.close()
 
     def __enter__(self) -> LocalCodegen:

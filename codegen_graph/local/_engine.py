@@ -103,7 +103,7 @@ class Engine:
         start = now + min(self.pending_seconds, outcome.duration / 4)
         run["events"].append({"at": start, "kind": "status", "status": "ACTIVE"})
         self._lay_out(run, outcome, start, now + outcome.duration)
-        self.store.save_run(run)
+        self.store.save_run(run, now)
         return self.view(run, now)
 
     def resume(self, run: dict[str, Any], prompt: str) -> dict[str, Any]:
@@ -117,7 +117,7 @@ class Engine:
         run["events"].append({"at": now, "kind": "status", "status": "ACTIVE"})
         outcome = self._plan(run)
         self._lay_out(run, outcome, now, now + outcome.duration)
-        self.store.save_run(run)
+        self.store.save_run(run, now)
         return self.view(run, now)
 
     def stop(self, run: dict[str, Any], reason: str) -> None:
@@ -130,7 +130,7 @@ class Engine:
         run["events"].append(
             {"at": now, "kind": "finish", "status": "STOPPED", "result": None, "summary": None}
         )
-        self.store.save_run(run)
+        self.store.save_run(run, now)
 
     def _plan(self, run: dict[str, Any]) -> Outcome:
         try:

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_org ON runs (org_id, created_at);
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL,
@@ -99,6 +100,16 @@ class Store:
             row = c.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
         return int(row[0])
 
+    # -- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     # -- tokens -------------------------------------------------------------------------
     def add_token(self, token: str, user_id: int, org_id: int, *, primary: bool = False) -> None:
         with self.transaction() as c:
@@ -157,9 +168,13 @@ class Store:
             )
         return run_id
 
-    def save_run(self, run: dict[str, Any]) -> None:
+    def save_run(self, run: dict[str, Any], now: float) -> None:
+        """Save a run, and ``now`` as the simulated time a restarted backend resumes from."""
         with self.transaction() as c:
             c.execute("UPDATE runs SET data = ? WHERE id = ?", (json.dumps(run), run["id"]))
+            c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('clock_now', ?)", (repr(now),)
+            )
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:
         if not 0 <= run_id <= INT64_MAX:
