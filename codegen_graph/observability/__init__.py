@@ -24,6 +24,8 @@ from ._langsmith import (
     tracing,
     tracing_is_enabled,
 )
+from ._metrics import Metrics
+from ._otel import span
 from ._redact import (
     DEFAULT_SECRET_ENV_VARS,
     DEFAULT_SECRET_PATTERNS,
@@ -39,6 +41,7 @@ __all__ = [
     "DEFAULT_SENSITIVE_KEYS",
     "REDACTED",
     "LangSmithSink",
+    "Metrics",
     "OperationTrace",
     "Redactor",
     "SinkRequest",
@@ -49,6 +52,7 @@ __all__ = [
     "get_redactor",
     "log_entry_run_type",
     "run_metadata",
+    "span",
     "trace_log_entries",
     "trace_log_entry",
     "trace_operation",
