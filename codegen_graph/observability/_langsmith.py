@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     import langsmith
     from langsmith.run_trees import RunTree
 
-    from ..models import AgentRun, AgentRunLog, AgentRunWithLogs
+    from ..models import AgentRunLogResponse, AgentRunResponse, AgentRunWithLogsResponse
 
 __all__ = [
     "OperationTrace",
@@ -221,7 +221,7 @@ def tracing(
 # -- metadata ---------------------------------------------------------------------------
 
 
-def run_metadata(run: AgentRun | AgentRunWithLogs) -> dict[str, Any]:
+def run_metadata(run: AgentRunResponse | AgentRunWithLogsResponse) -> dict[str, Any]:
     """The trace metadata of an agent run: id, org, status, web URL and PR URLs."""
     prs = getattr(run, "github_pull_requests", None) or []
     status = run.status
@@ -259,7 +259,7 @@ class OperationTrace:
         if self.run_tree is not None and self._redactor is not None:
             self.run_tree.add_metadata(self._redactor.redact(metadata))
 
-    def record_run(self, run: AgentRun | AgentRunWithLogs) -> None:
+    def record_run(self, run: AgentRunResponse | AgentRunWithLogsResponse) -> None:
         """Put the agent run's id, org, status, web URL and PR URLs in the metadata."""
         if self.run_tree is not None:
             self.add_metadata(**run_metadata(run))
@@ -269,7 +269,7 @@ class OperationTrace:
         if self.run_tree is not None and self._redactor is not None:
             self.run_tree.add_outputs(self._redactor.redact(dict(outputs)))
 
-    def log_entries(self, entries: Iterable[AgentRunLog]) -> int:
+    def log_entries(self, entries: Iterable[AgentRunLogResponse]) -> int:
         """Record remote log entries as children of this operation, in order.
 
         Returns:
@@ -401,7 +401,7 @@ _last_start: OrderedDict[str, datetime] = OrderedDict()
 _LAST_START_MAX = 1024
 
 
-def log_entry_run_type(entry: AgentRunLog) -> RunType:
+def log_entry_run_type(entry: AgentRunLogResponse) -> RunType:
     """``"tool"`` for ``ACTION`` entries (tool calls), ``"chain"`` for every other kind."""
     return "tool" if (entry.message_type or "").upper() == "ACTION" else "chain"
 
@@ -416,7 +416,9 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _entry_fields(entry: AgentRunLog) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
+def _entry_fields(
+    entry: AgentRunLogResponse,
+) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
     kind = (entry.message_type or "LOG").upper()
     if kind == "ACTION":
         outputs: dict[str, Any] = dict(entry.tool_output or {})
@@ -432,7 +434,7 @@ def _entry_fields(entry: AgentRunLog) -> tuple[str, dict[str, Any], dict[str, An
 
 
 def trace_log_entry(
-    entry: AgentRunLog,
+    entry: AgentRunLogResponse,
     *,
     parent: RunTree | None = None,
     index: int | None = None,
@@ -502,7 +504,7 @@ def trace_log_entry(
 
 
 def trace_log_entries(
-    entries: Iterable[AgentRunLog],
+    entries: Iterable[AgentRunLogResponse],
     *,
     parent: RunTree | None = None,
     start_index: int = 0,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..observability._langsmith import get_redactor
 
 if TYPE_CHECKING:
-    from ..models import AgentRun
+    from ..models import AgentRunResponse
 
 __all__ = ["ENTRY_POINT_GROUP", "Plugin", "PluginContext", "PluginManager"]
 
@@ -35,7 +35,7 @@ ENTRY_POINT_GROUP = "codegen_graph.plugins"
 
 logger = logging.getLogger("codegen_graph.plugins")
 
-_RunT = TypeVar("_RunT", bound="AgentRun")
+_RunT = TypeVar("_RunT", bound="AgentRunResponse")
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,10 @@ class Plugin:
         """Return the prompt to send instead of ``prompt``."""
         return prompt
 
-    def on_create(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_create(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         """Called after a run was created (``ctx.action == "create"``) or resumed."""
 
-    def on_complete(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_complete(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         """Called after a run reached a terminal status."""
 
     def on_error(self, exc: BaseException, ctx: PluginContext) -> None:
@@ -224,7 +224,7 @@ class PluginManager:
                 changes[name] = self.filter_output(value, ctx)
         return run.model_copy(update=changes) if changes else run
 
-    def on_create(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_create(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         """Run every plugin's ``on_create``."""
         for plugin in self._plugins:
             try:
@@ -232,7 +232,7 @@ class PluginManager:
             except BaseException as exc:
                 self._failed(plugin, "on_create", exc)
 
-    def on_complete(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_complete(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         """Run every plugin's ``on_complete``."""
         for plugin in self._plugins:
             try:

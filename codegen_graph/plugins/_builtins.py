@@ -18,7 +18,7 @@ from ..observability._redact import Redactor
 from ._base import Plugin, PluginContext
 
 if TYPE_CHECKING:
-    from ..models import AgentRun
+    from ..models import AgentRunResponse
 
 __all__ = ["AuditLog", "ConventionsPlugin", "OutputFilter"]
 
@@ -110,7 +110,7 @@ class AuditLog(Plugin):
         action: str,
         ctx: PluginContext,
         *,
-        run: AgentRun | None = None,
+        run: AgentRunResponse | None = None,
         **fields: str | int | None,
     ) -> dict[str, Any]:
         """Append one line and return it as a dict."""
@@ -135,11 +135,11 @@ class AuditLog(Plugin):
                 f.write(line)
         return entry
 
-    def on_create(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_create(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         """Record the create (or resume: ``ctx.action``)."""
         self.record(ctx.action, ctx, run=run)
 
-    def on_complete(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_complete(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         """Record the run's terminal status."""
         status = run.status.canonical if run.status is not None else None
         self.record("complete", ctx, run=run, status=status)

@@ -11,7 +11,7 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 from langsmith import traceable
 
-from codegen_graph.models import AgentRun, AgentRunLog, GithubPullRequest
+from codegen_graph.models import AgentRunLogResponse, AgentRunResponse, GithubPullRequestResponse
 from codegen_graph.observability import (
     LangSmithSink,
     Redactor,
@@ -26,13 +26,13 @@ from codegen_graph.observability import (
 CANARY = "canary-7f3a9c1e-do-not-leak"
 
 LOGS = [
-    AgentRunLog(
+    AgentRunLogResponse(
         agent_run_id=7,
         created_at="2025-01-01T00:00:02Z",
         message_type="PLAN_EVALUATION",
         thought="read the code, then add the endpoint",
     ),
-    AgentRunLog(
+    AgentRunLogResponse(
         agent_run_id=7,
         created_at="2025-01-01T00:00:02Z",  # same instant: order must still hold
         message_type="ACTION",
@@ -41,7 +41,7 @@ LOGS = [
         tool_input={"path": "app.py", "note": f"token {CANARY}"},
         tool_output={"content": "app = FastAPI()"},
     ),
-    AgentRunLog(
+    AgentRunLogResponse(
         agent_run_id=7,
         created_at="2025-01-01T00:00:01Z",  # earlier than the previous: order must still hold
         message_type="ACTION",
@@ -50,7 +50,7 @@ LOGS = [
         tool_output=None,
         observation="wrote 12 lines",
     ),
-    AgentRunLog(
+    AgentRunLogResponse(
         agent_run_id=7,
         created_at="2025-01-01T00:00:05Z",
         message_type="FINAL_ANSWER",
@@ -58,13 +58,15 @@ LOGS = [
     ),
 ]
 
-RUN = AgentRun(
+RUN = AgentRunResponse(
     id=7,
     organization_id=42,
     status="COMPLETE",
     web_url="https://codegen.example/agent/trace/7",
     github_pull_requests=[
-        GithubPullRequest(id=1, url="https://github.com/o/r/pull/1", created_at="2025-01-01")
+        GithubPullRequestResponse(
+            id=1, url="https://github.com/o/r/pull/1", created_at="2025-01-01"
+        )
     ],
 )
 
@@ -241,7 +243,7 @@ def test_operation_errors_are_recorded_redacted() -> None:
 
 
 def test_error_log_entries_mark_the_step_failed() -> None:
-    entry = AgentRunLog(agent_run_id=7, message_type="ERROR", observation="sandbox crashed")
+    entry = AgentRunLogResponse(agent_run_id=7, message_type="ERROR", observation="sandbox crashed")
     with LangSmithSink() as sink:
         with tracing(endpoint=sink.url, api_key="fake-key"), trace_operation("codegen.wait"):
             trace_log_entry(entry)

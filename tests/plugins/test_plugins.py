@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from codegen_graph import CodegenError, ConfigurationError
-from codegen_graph.models import AgentRun
+from codegen_graph.models import AgentRunResponse
 from codegen_graph.observability import Redactor
 from codegen_graph.plugins import (
     AuditLog,
@@ -37,8 +37,10 @@ INJECTED_TEST_OUTPUT = textwrap.dedent(
 )
 
 
-def _run(**kw: object) -> AgentRun:
-    return AgentRun.model_validate({"id": 7, "organization_id": 42, "status": "COMPLETE", **kw})
+def _run(**kw: object) -> AgentRunResponse:
+    return AgentRunResponse.model_validate(
+        {"id": 7, "organization_id": 42, "status": "COMPLETE", **kw}
+    )
 
 
 # -- discovery ---------------------------------------------------------------------------
@@ -90,10 +92,10 @@ class _Recorder(Plugin):
         self.calls.append(f"{self.tag}:prompt")
         return f"{prompt}+{self.tag}"
 
-    def on_create(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_create(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         self.calls.append(f"{self.tag}:create:{ctx.action}")
 
-    def on_complete(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_complete(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         self.calls.append(f"{self.tag}:complete")
 
     def on_error(self, exc: BaseException, ctx: PluginContext) -> None:
@@ -104,7 +106,7 @@ class _Broken(Plugin):
     def transform_prompt(self, prompt: str, ctx: PluginContext) -> str:
         raise RuntimeError(f"boom {TOKEN}")
 
-    def on_create(self, run: AgentRun, ctx: PluginContext) -> None:
+    def on_create(self, run: AgentRunResponse, ctx: PluginContext) -> None:
         raise RuntimeError("boom")
 
     def filter_output(self, text: str, ctx: PluginContext) -> str:
