@@ -33,3 +33,50 @@ def _root(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
+    port: int = typer.Option(8787, help="TCP port."),
+    token: str | None = typer.Option(None, help="API token to accept (generated if omitted)."),
+    org_id: int | None = typer.Option(None, "--org-id", help="Organization id (generated)."),
+    time_scale: float = typer.Option(1.0, "--time-scale", help="Simulated seconds per second."),
+    scenario: str | None = typer.Option(None, help="Scenario file (JSON/YAML) or bundled name."),
+    db: str | None = typer.Option(None, help="SQLite file keeping runs and logs across restarts."),
+    faults: str | None = typer.Option(None, help="Fault injection: inline JSON or a JSON file."),
+    rate_limits: bool = typer.Option(True, help="Enforce the documented rate limits."),
+    quota: int | None = typer.Option(None, help="Runs allowed before create answers 402."),
+) -> None:
+    """Serve the local Codegen API (spec-faithful, offline) with uvicorn."""
+    try:
+        from ..local import serve as serve_local
+    except ImportError:
+        typer.echo(
+            "error: the local backend needs FastAPI and uvicorn: "
+            "pip install 'codegen-graph[local]'",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        typer.echo("error: uvicorn is missing: pip install 'codegen-graph[local]'", err=True)
+        raise typer.Exit(1) from None
+    try:
+        serve_local(
+            host=host,
+            port=port,
+            token=token,
+            org_id=org_id,
+            time_scale=time_scale,
+            scenario=scenario,
+            db=db,
+            faults=faults,
+            rate_limits=rate_limits,
+            quota=quota,
+            echo=typer.echo,
+        )
+    except ValueError as exc:  # bad --faults / --scenario / --time-scale
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None

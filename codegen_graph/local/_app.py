@@ -1,0 +1,445 @@
+"""The FastAPI application: the Codegen API's paths, parameters, status codes and bodies.
+
+Authentication, organization access, rate limits and fault injection live in :class:`_Gate`,
+a plain ASGI middleware in front of FastAPI, so they apply before request validation (as a
+gateway in front of the real API would) and are counted per route for ``/_local/stats``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .._clock import Clock
+from ..models import (
+    AgentRunLogResponse,
+    AgentRunResponse,
+    AgentRunWithLogsResponse,
+    OrganizationResponse,
+    OrganizationSettings,
+    Page,
+    RepoResponse,
+    SourceType,
+    UserResponse,
+)
+from ._engine import Engine
+from ._limits import FaultDice, Faults, RateLimiter, Stats, retry_after_header
+from ._store import Identity, Store, token_hash
+
+__all__ = ["MAX_PROMPT_CHARS", "BackendState", "build_app"]
+
+MAX_PROMPT_CHARS = 100_000
+"""Longest prompt accepted (create and resume); longer prompts get a 422."""
+
+TRANSPORT_HEADER = "x-codegen-graph-local-transport"
+FAULT_HEADER = "x-codegen-graph-local-fault"
+
+_MSG_RATE = "Rate limit exceeded. Please try again later."
+_MSG_QUOTA = (
+    "Alloted agent runs for the current billing plan have been reached. "
+    "Please upgrade your plan to continue."
+)
+_MSG_FORBIDDEN = "You do not have access to this organization."
+_MSG_RUN_404 = "Agent run not found."
+_MSG_USER_404 = "User not found."
+_MSG_REPO_404 = "No repos found in the organization. Please add some repos and try again."
+
+_ORG = r"/v1/organizations/(?P<org>[^/]+)"
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile(_ORG + r"/agent/run"), "create"),
+    ("POST", re.compile(_ORG + r"/agent/run/resume"), "resume"),
+    ("POST", re.compile(_ORG + r"/agent/run/ban"), "ban"),
+    ("POST", re.compile(_ORG + r"/agent/run/unban"), "unban"),
+    ("POST", re.compile(_ORG + r"/agent/run/remove-from-pr"), "remove_from_pr"),
+    ("GET", re.compile(_ORG + r"/agent/run/[^/]+"), "get"),
+    ("GET", re.compile(_ORG + r"/agent/runs"), "list"),
+    ("GET", re.compile(r"/v1/alpha/organizations/(?P<org>[^/]+)/agent/run/[^/]+/logs"), "logs"),
+    ("GET", re.compile(r"/v1/organizations"), "organizations"),
+    ("GET", re.compile(r"/v1/users/me"), "me"),
+    ("GET", re.compile(_ORG + r"/users"), "users"),
+    ("GET", re.compile(_ORG + r"/users/[^/]+"), "user"),
+    ("GET", re.compile(_ORG + r"/repos"), "repos"),
+]
+
+
+def classify(method: str, path: str) -> tuple[str, str | None] | None:
+    """The route name and raw ``org_id`` of a request, or ``None`` outside the API."""
+    for m, pattern, name in _ROUTES:
+        if m == method:
+            match = pattern.fullmatch(path)
+            if match:
+                return name, match.groupdict().get("org")
+    return None
+
+
+@dataclass
+class BackendState:
+    """Everything the app reads; built by :class:`~codegen_graph.local.LocalCodegen`."""
+
+    engine: Engine
+    store: Store
+    clock: Clock
+    stats: Stats
+    limiter: RateLimiter | None = None
+    faults: Faults | None = None
+    quota: int | None = None
+    started_at: float = 0.0
+    dice: FaultDice = field(default_factory=lambda: FaultDice(0))
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message, "status_code": status}, status, headers=headers)
+
+
+class _Gate:
+    """Auth, org access, storms, rate limits and faults, in that order."""
+
+    def __init__(self, app: ASGIApp, state: BackendState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        found = classify(scope["method"], scope["path"])
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        route, raw_org = found
+        st = self.state
+        st.stats.request(route)
+
+        async def counted_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                st.stats.response(route, int(message["status"]))
+            await send(message)
+
+        early = self._admit(scope, route, raw_org)
+        if early is not None:
+            await early(scope, receive, counted_send)
+            return
+        rf = st.faults.for_route(route) if st.faults else None
+        if rf is not None and rf.latency > 0:
+            st.stats.fault(route, "latency")
+            await st.clock.asleep(rf.latency)
+        if rf is not None and st.dice.roll(rf.error_rate):
+            st.stats.fault(route, "error")
+            await _error(rf.error_status, "Injected fault: internal server error.")(
+                scope, receive, counted_send
+            )
+            return
+        lost = None
+        if rf is not None and st.dice.roll(rf.drop_rate):
+            lost = "drop"
+        elif rf is not None and st.dice.roll(rf.timeout_rate):
+            lost = "timeout"
+        if lost is None:
+            await self.app(scope, receive, counted_send)
+            return
+        st.stats.fault(route, lost)
+        await self._lose(scope, receive, send, lost)
+
+    def _admit(self, scope: Scope, route: str, raw_org: str | None) -> ASGIApp | None:
+        """Return an error response for a request that may not proceed, else ``None``."""
+        st = self.state
+        headers = dict(scope["headers"])
+        auth = headers.get(b"authorization", b"").decode("latin-1").strip()
+        scheme, _, token = auth.partition(" ")
+        if not auth or scheme.lower() != "bearer" or not token.strip():
+            return _error(
+                401, "Not authenticated: send the header 'Authorization: Bearer <token>'."
+            )
+        token = token.strip()
+        identity = st.store.identity(token)
+        if identity is None:
+            return _error(401, "Invalid or expired API token.")
+        scope.setdefault("state", {})["identity"] = identity
+        if (
+            raw_org is not None
+            and raw_org.lstrip("-").isdigit()
+            and int(raw_org) != identity.org_id
+        ):
+            return _error(403, _MSG_FORBIDDEN)
+        now = st.clock.now()
+        rf = st.faults.for_route(route) if st.faults else None
+        storm = rf.storm_left(now - st.started_at) if rf else None
+        if storm is not None:
+            st.stats.fault(route, "storm")
+            return _error(429, _MSG_RATE, {"Retry-After": retry_after_header(storm)})
+        if st.limiter is not None:
+            wait = st.limiter.check(token_hash(token), route, now)
+            if wait is not None:
+                return _error(429, _MSG_RATE, {"Retry-After": retry_after_header(wait)})
+        return None
+
+    async def _lose(self, scope: Scope, receive: Receive, send: Send, kind: str) -> None:
+        """Process the request, then lose the response (drop or time out)."""
+        started: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.append(message)
+
+        await self.app(scope, receive, capture)
+        status = int(started[0]["status"]) if started else 200
+        in_process = any(k == TRANSPORT_HEADER.encode() for k, _ in scope["headers"])
+        if in_process:
+            # Our httpx transports turn this marker into RemoteProtocolError / ReadTimeout.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(FAULT_HEADER.encode(), kind.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if kind == "timeout" and self.state.faults is not None:
+            await self.state.clock.asleep(self.state.faults.timeout_hold)
+        # Announce a body and never send it: uvicorn closes the connection mid-response.
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+            }
+        )
+
+
+class _CreateBody(BaseModel):
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    images: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    repo_id: int | None = None
+    model: str | None = None
+    agent_type: Literal["codegen", "claude_code"] | None = None
+
+
+class _ResumeBody(BaseModel):
+    agent_run_id: int
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    images: list[str] | None = None
+
+
+class _StopBody(BaseModel):
+    agent_run_id: int
+    before_card_order_id: str | None = None
+    after_card_order_id: str | None = None
+
+
+def _page(items: list[Any], total: int, skip: int, limit: int) -> dict[str, Any]:
+    return {
+        "items": items,
+        "total": total,
+        "page": skip // limit + 1,
+        "size": limit,
+        "pages": math.ceil(total / limit),
+    }
+
+
+def _dump(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    return model.model_validate(data).model_dump(mode="json")
+
+
+def _repos(org_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": 1 + i,
+            "name": name,
+            "full_name": f"local-org-{org_id}/{name}",
+            "description": desc,
+            "github_id": str(900_000 + i),
+            "organization_id": org_id,
+            "visibility": "PRIVATE",
+            "archived": False,
+            "setup_status": "COMPLETED",
+            "language": lang,
+        }
+        for i, (name, desc, lang) in enumerate(
+            [("demo-app", "A demo web service", "Python"), ("demo-lib", None, "TypeScript")]
+        )
+    ]
+
+
+def _user(user_id: int) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "email": f"dev{user_id}@localhost",
+        "github_user_id": str(100_000 + user_id),
+        "github_username": f"local-dev-{user_id}",
+        "avatar_url": None,
+        "full_name": f"Local Developer {user_id}",
+        "role": "ADMIN",
+        "is_admin": True,
+    }
+
+
+def build_app(state: BackendState) -> ASGIApp:
+    """Build the ASGI app serving the Codegen API over ``state``."""
+    api = FastAPI(title="codegen-graph local Codegen API", docs_url=None, redoc_url=None)
+    engine, store = state.engine, state.store
+
+    def who(request: Request) -> Identity:
+        identity: Identity = request.state.identity
+        return identity
+
+    def load(org_id: int, run_id: int) -> dict[str, Any] | None:
+        run = store.get_run(run_id)
+        return run if run is not None and run["org_id"] == org_id else None
+
+    @api.post("/v1/organizations/{org_id}/agent/run")
+    def create(request: Request, org_id: int, body: _CreateBody) -> JSONResponse:
+        me = who(request)
+        if state.quota is not None and store.count_runs(org_id) >= state.quota:
+            return _error(402, _MSG_QUOTA)
+        if body.repo_id is not None and body.repo_id not in {r["id"] for r in _repos(org_id)}:
+            return _error(404, _MSG_REPO_404)
+        view = engine.create(
+            org_id=org_id,
+            user_id=me.user_id,
+            prompt=body.prompt,
+            metadata=body.metadata,
+            repo_id=body.repo_id,
+            model=body.model,
+            agent_type=body.agent_type,
+            images=body.images,
+        )
+        state.stats.run_created()
+        return JSONResponse(_dump(AgentRunResponse, view))
+
+    @api.get("/v1/organizations/{org_id}/agent/run/{agent_run_id}")
+    def get_run(org_id: int, agent_run_id: int) -> JSONResponse:
+        run = load(org_id, agent_run_id)
+        if run is None:
+            return _error(404, _MSG_RUN_404)
+        return JSONResponse(_dump(AgentRunResponse, engine.view(run)))
+
+    @api.get("/v1/organizations/{org_id}/agent/runs")
+    def list_runs(
+        org_id: int,
+        user_id: int | None = None,
+        source_type: SourceType | None = None,
+        skip: int = Query(0, ge=0),
+        limit: int = Query(100, ge=1, le=100),
+    ) -> JSONResponse:
+        runs, total = store.list_runs(
+            org_id,
+            user_id=user_id,
+            source_type=source_type.value if source_type else None,
+            skip=skip,
+            limit=limit,
+        )
+        now = state.clock.now()
+        items = [engine.view(r, now) for r in runs]
+        return JSONResponse(_dump(Page[AgentRunResponse], _page(items, total, skip, limit)))
+
+    @api.post("/v1/organizations/{org_id}/agent/run/resume")
+    def resume(org_id: int, body: _ResumeBody) -> JSONResponse:
+        run = load(org_id, body.agent_run_id)
+        if run is None:
+            return _error(404, _MSG_RUN_404)
+        view = engine.resume(run, body.prompt)
+        state.stats.run_resumed()
+        return JSONResponse(_dump(AgentRunResponse, view))
+
+    def _stop_route(path: str, action: str) -> None:
+        @api.post(path, name=action)
+        def stop(org_id: int, body: _StopBody) -> JSONResponse:
+            run = load(org_id, body.agent_run_id)
+            if run is None:
+                return _error(404, _MSG_RUN_404)
+            if action == "ban":
+                engine.stop(run, "All checks banned for this PR; the agent was stopped.")
+            return JSONResponse({"message": f"{action} applied", "agent_run_id": run["id"]})
+
+    _stop_route("/v1/organizations/{org_id}/agent/run/ban", "ban")
+    _stop_route("/v1/organizations/{org_id}/agent/run/unban", "unban")
+    _stop_route("/v1/organizations/{org_id}/agent/run/remove-from-pr", "remove_from_pr")
+
+    @api.get("/v1/alpha/organizations/{org_id}/agent/run/{agent_run_id}/logs")
+    def logs(
+        org_id: int,
+        agent_run_id: int,
+        skip: int = Query(0, ge=0),
+        limit: int = Query(100, ge=1, le=100),
+        reverse: bool = False,
+    ) -> JSONResponse:
+        run = load(org_id, agent_run_id)
+        if run is None:
+            return _error(404, _MSG_RUN_404)
+        now = state.clock.now()
+        view, entries = engine.view(run, now), engine.logs(run, now)
+        if reverse:
+            entries.reverse()
+        body = {
+            **{k: view[k] for k in ("id", "organization_id", "status", "created_at", "web_url")},
+            "result": view["result"],
+            "metadata": view["metadata"],
+            "logs": [_dump(AgentRunLogResponse, e) for e in entries[skip : skip + limit]],
+            "total_logs": len(entries),
+            "page": skip // limit + 1,
+            "size": limit,
+            "pages": math.ceil(len(entries) / limit),
+        }
+        return JSONResponse(_dump(AgentRunWithLogsResponse, body))
+
+    @api.get("/v1/organizations")
+    def organizations(
+        request: Request, skip: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=100)
+    ) -> JSONResponse:
+        me = who(request)
+        org = OrganizationResponse(
+            id=me.org_id, name=f"Local Org {me.org_id}", settings=OrganizationSettings()
+        ).model_dump(mode="json")
+        return JSONResponse(
+            _dump(Page[OrganizationResponse], _page([org][skip : skip + limit], 1, skip, limit))
+        )
+
+    @api.get("/v1/users/me")
+    def users_me(request: Request) -> JSONResponse:
+        return JSONResponse(_dump(UserResponse, _user(who(request).user_id)))
+
+    @api.get("/v1/organizations/{org_id}/users")
+    def users(
+        org_id: int, skip: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=100)
+    ) -> JSONResponse:
+        ids = store.users(org_id)
+        items = [_user(u) for u in ids[skip : skip + limit]]
+        return JSONResponse(_dump(Page[UserResponse], _page(items, len(ids), skip, limit)))
+
+    @api.get("/v1/organizations/{org_id}/users/{user_id}")
+    def user(org_id: int, user_id: int) -> JSONResponse:
+        if user_id not in store.users(org_id):
+            return _error(404, _MSG_USER_404)
+        return JSONResponse(_dump(UserResponse, _user(user_id)))
+
+    @api.get("/v1/organizations/{org_id}/repos")
+    def repos(
+        org_id: int, skip: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=100)
+    ) -> JSONResponse:
+        all_repos = _repos(org_id)
+        items = all_repos[skip : skip + limit]
+        return JSONResponse(_dump(Page[RepoResponse], _page(items, len(all_repos), skip, limit)))
+
+    @api.get("/_local/stats", include_in_schema=False)
+    def stats() -> JSONResponse:
+        return JSONResponse(local_stats(state))
+
+    return _Gate(api, state)
+
+
+def local_stats(state: BackendState) -> dict[str, Any]:
+    """The stats document served at ``/_local/stats``."""
+    return {
+        **state.stats.snapshot(),
+        "runs_total": state.store.count_runs(),
+        "duplicates": state.store.duplicates(),
+    }

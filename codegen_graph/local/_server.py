@@ -1,0 +1,68 @@
+"""``codegen-graph serve``: the local backend behind uvicorn on a real socket."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._backend import LocalCodegen
+
+__all__ = ["parse_faults", "serve"]
+
+
+def parse_faults(raw: str | None) -> Mapping[str, Any] | None:
+    """Parse ``--faults``: inline JSON or a path to a JSON file."""
+    if raw is None:
+        return None
+    text = Path(raw).read_text(encoding="utf-8") if Path(raw).is_file() else raw
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--faults is neither a JSON object nor a JSON file: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ValueError("--faults must be a JSON object of route -> settings")
+    return doc
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    token: str | None = None,
+    org_id: int | None = None,
+    time_scale: float = 1.0,
+    scenario: str | None = None,
+    db: str | None = None,
+    faults: str | Mapping[str, Any] | None = None,
+    rate_limits: bool = True,
+    quota: int | None = None,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Run the local backend under uvicorn until interrupted.
+
+    Prints the base URL, and the token and organization id when they were generated.
+    """
+    import uvicorn
+
+    backend = LocalCodegen(
+        token,
+        org_id,
+        time_scale=time_scale,
+        scenario=scenario,
+        faults=parse_faults(faults) if isinstance(faults, str) else faults,
+        rate_limits=rate_limits,
+        quota=quota,
+        db=db,
+        base_url=f"http://{host}:{port}",
+    )
+    echo(f"codegen-graph local backend: {backend.base_url} (time_scale={time_scale:g})")
+    if token is None:
+        echo(f"CODEGEN_API_TOKEN={backend.token}")
+    if org_id is None:
+        echo(f"CODEGEN_ORG_ID={backend.org_id}")
+    try:
+        uvicorn.run(backend.app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        backend.close()

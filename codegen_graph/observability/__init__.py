@@ -1,0 +1,61 @@
+"""Observability for codegen-graph: LangSmith traces, redaction, metrics and spans.
+
+* :func:`enable_tracing` / :func:`tracing` turn LangSmith tracing on with redaction;
+  :func:`trace_operation` and :func:`trace_log_entry` put Codegen operations and the remote
+  agent's steps into the trace.
+* :class:`Redactor` removes known secrets and secret-shaped text from anything.
+* :class:`LangSmithSink` captures traces on 127.0.0.1 for tests and demos.
+* :class:`Metrics` (Prometheus, optional) and :func:`span` (OpenTelemetry, optional).
+"""
+
+from __future__ import annotations
+
+from ._langsmith import (
+    OperationTrace,
+    disable_tracing,
+    enable_tracing,
+    flush_tracing,
+    get_redactor,
+    log_entry_run_type,
+    run_metadata,
+    trace_log_entries,
+    trace_log_entry,
+    trace_operation,
+    tracing,
+    tracing_is_enabled,
+)
+from ._metrics import Metrics
+from ._otel import span
+from ._redact import (
+    DEFAULT_SECRET_ENV_VARS,
+    DEFAULT_SECRET_PATTERNS,
+    DEFAULT_SENSITIVE_KEYS,
+    REDACTED,
+    Redactor,
+)
+from ._sink import LangSmithSink, SinkRequest, TraceNode
+
+__all__ = [
+    "DEFAULT_SECRET_ENV_VARS",
+    "DEFAULT_SECRET_PATTERNS",
+    "DEFAULT_SENSITIVE_KEYS",
+    "REDACTED",
+    "LangSmithSink",
+    "Metrics",
+    "OperationTrace",
+    "Redactor",
+    "SinkRequest",
+    "TraceNode",
+    "disable_tracing",
+    "enable_tracing",
+    "flush_tracing",
+    "get_redactor",
+    "log_entry_run_type",
+    "run_metadata",
+    "span",
+    "trace_log_entries",
+    "trace_log_entry",
+    "trace_operation",
+    "tracing",
+    "tracing_is_enabled",
+]

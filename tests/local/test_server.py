@@ -1,0 +1,159 @@
+"""A generic HTTP client (plain httpx, no project code) against `codegen-graph serve`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+TOKEN = "srv-token"
+ORG = 777
+SCALE = "500"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(*extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", str(port), *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base}/_local/stats", timeout=0.5)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(proc.stderr.read() if proc.stderr else "no output") from None
+                time.sleep(0.05)  # waiting for a real process to bind its socket
+        yield base, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def _wait_terminal(http: httpx.Client, run_id: int) -> dict[str, object]:
+    for _ in range(400):
+        body = http.get(f"/v1/organizations/{ORG}/agent/run/{run_id}").json()
+        if body["status"] in ("COMPLETE", "FAILED", "ERROR", "CANCELLED", "STOPPED"):
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.02)  # 10 simulated seconds at time_scale 500
+    raise AssertionError("run never finished")
+
+
+def test_generic_client_create_poll_list_resume_logs(tmp_path: Path) -> None:
+    faults = json.dumps(
+        {"repos": {"drop_rate": 1.0}, "unban": {"timeout_rate": 1.0}, "timeout_hold": 300}
+    )
+    db = tmp_path / "srv.db"
+    args = (
+        "--token",
+        TOKEN,
+        "--org-id",
+        str(ORG),
+        "--time-scale",
+        SCALE,
+        "--db",
+        str(db),
+        "--faults",
+        faults,
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with serve(*args) as (base, _), httpx.Client(base_url=base, headers=headers) as http:
+        created = http.post(
+            f"/v1/organizations/{ORG}/agent/run",
+            json={"prompt": "Add a /health endpoint", "metadata": {"ticket": 7}},
+        )
+        assert created.status_code == 200
+        run = created.json()
+        assert run["status"] == "PENDING"
+        assert run["web_url"] == f"{base}/agent/trace/{run['id']}"
+        done = _wait_terminal(http, run["id"])
+        assert done["status"] == "COMPLETE"
+        assert done["github_pull_requests"]
+        listing = http.get(f"/v1/organizations/{ORG}/agent/runs", params={"limit": 10}).json()
+        assert [r["id"] for r in listing["items"]] == [run["id"]]
+        assert listing["items"][0]["metadata"] == {"ticket": 7}
+        resumed = http.post(
+            f"/v1/organizations/{ORG}/agent/run/resume",
+            json={"agent_run_id": run["id"], "prompt": "Add a test too"},
+        )
+        assert resumed.json()["status"] == "ACTIVE"
+        _wait_terminal(http, run["id"])
+        logs = http.get(f"/v1/alpha/organizations/{ORG}/agent/run/{run['id']}/logs").json()
+        kinds = [e["message_type"] for e in logs["logs"]]
+        assert kinds.count("FINAL_ANSWER") == 2
+        assert "USER_MESSAGE" in kinds
+        assert (
+            http.get(
+                f"/v1/organizations/{ORG}/agent/run/{run['id']}",
+                headers={"Authorization": "Bearer wrong"},
+            ).status_code
+            == 401
+        )
+        assert (
+            http.get(f"/v1/organizations/{ORG}/agent/runs", params={"limit": 101}).status_code
+            == 422
+        )
+        # faults over a real socket: a dropped connection, and a response that never comes
+        with pytest.raises(httpx.RemoteProtocolError):
+            http.get(f"/v1/organizations/{ORG}/repos")
+        with pytest.raises(httpx.ReadTimeout):
+            http.post(
+                f"/v1/organizations/{ORG}/agent/run/unban",
+                json={"agent_run_id": run["id"]},
+                timeout=0.2,
+            )
+        stats = httpx.get(f"{base}/_local/stats").json()
+        assert stats["faults"]["repos"] == {"drop": 1}
+        assert stats["runs_created"] == 1
+    # restart on the same database: every run and log is still served
+    with serve(*args) as (base, _), httpx.Client(base_url=base, headers=headers) as http:
+        again = http.get(f"/v1/alpha/organizations/{ORG}/agent/run/{run['id']}/logs").json()
+        assert again["logs"] == logs["logs"]
+        assert http.get(f"/v1/organizations/{ORG}/agent/runs").json()["total"] == 1
+
+
+def test_serve_generates_and_prints_credentials() -> None:
+    with serve("--time-scale", SCALE, "--no-rate-limits") as (base, proc):
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().strip() for _ in range(3)]
+        assert lines[0].startswith("codegen-graph local backend: http://127.0.0.1:")
+        token = lines[1].removeprefix("CODEGEN_API_TOKEN=")
+        org = int(lines[2].removeprefix("CODEGEN_ORG_ID="))
+        me = httpx.get(f"{base}/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+        orgs = httpx.get(f"{base}/v1/organizations", headers={"Authorization": f"Bearer {token}"})
+        assert orgs.json()["items"][0]["id"] == org
+
+
+def test_serve_rejects_bad_faults_with_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "codegen_graph", "serve", "--faults", "{nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: --faults")
+    assert len(proc.stderr.strip().splitlines()) == 1
