@@ -6,6 +6,7 @@ underscore is private.
 
 from __future__ import annotations
 
+from ._batch import BatchItem, BatchProgress
 from ._circuit import CircuitBreaker
 from ._client import AsyncCodegenClient, CodegenClient
 from ._clock import Clock, ManualClock, ScaledClock, SystemClock
@@ -39,8 +40,10 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._ratelimit import RateLimiter
+from ._runs import AgentRun, AsyncAgentRun
 from ._status import AgentRunStatus
 from ._version import __version__
+from ._watcher import AsyncRunWatcher, RunWatcher, WatcherStats
 from .resources import IDEMPOTENCY_METADATA_KEY
 
 # Plain sorted() order, which tests/test_public_surface.py checks (not ruff's isort style).
@@ -49,12 +52,17 @@ __all__ = [  # noqa: RUF022
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentRun",
     "AgentRunFailedError",
     "AgentRunLimitReachedError",
     "AgentRunStatus",
+    "AsyncAgentRun",
     "AsyncCodegenClient",
+    "AsyncRunWatcher",
     "AuthenticationError",
     "BadRequestError",
+    "BatchItem",
+    "BatchProgress",
     "CircuitBreaker",
     "CircuitBreakerConfig",
     "CircuitOpenError",
@@ -75,10 +83,12 @@ __all__ = [  # noqa: RUF022
     "ResponseValidationError",
     "RetryConfig",
     "RunTimeoutError",
+    "RunWatcher",
     "ScaledClock",
     "ServerError",
     "SystemClock",
     "TokenProvider",
     "UnprocessableEntityError",
+    "WatcherStats",
     "__version__",
 ]

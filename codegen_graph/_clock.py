@@ -19,6 +19,10 @@ from typing import Protocol, runtime_checkable
 
 __all__ = ["Clock", "ManualClock", "ScaledClock", "SystemClock"]
 
+# Event-loop rounds a ManualClock sleeper yields before advancing time: enough for a future
+# resolved with call_soon_threadsafe to resume the task awaiting it.
+_READY_ROUNDS = 4
+
 
 @runtime_checkable
 class Clock(Protocol):
@@ -108,6 +112,10 @@ class ManualClock:
 
     async def asleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
+        # Let the tasks that are ready now run at the current time before time moves on
+        # (a woken waiter must see the time it was woken at, not the sleeper's wake-up).
+        for _ in range(_READY_ROUNDS):
+            await asyncio.sleep(0)
         self.advance(seconds)
         await asyncio.sleep(0)
 

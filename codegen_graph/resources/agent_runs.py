@@ -6,6 +6,7 @@ Each endpoint is described once by a ``_spec_*`` function; :class:`AgentRuns` an
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -331,7 +332,7 @@ class AgentRuns(SyncAPIResource):
         on_progress: Callable[[BatchProgress], Any] | None = None,
         key_prefix: str | None = None,
         **create_kwargs: Any,
-    ) -> list[BatchItem[AgentRun]]:
+    ) -> builtins.list[BatchItem[AgentRun]]:
         """Create many runs under the create budget and wait for all; see :mod:`._batch`.
 
         Returns one :class:`BatchItem` per prompt, in input order; a failure is reported on
@@ -495,7 +496,7 @@ class AsyncAgentRuns(AsyncAPIResource):
         on_progress: Callable[[BatchProgress], Any] | None = None,
         key_prefix: str | None = None,
         **create_kwargs: Any,
-    ) -> list[BatchItem[AsyncAgentRun]]:
+    ) -> builtins.list[BatchItem[AsyncAgentRun]]:
         """Create many runs under the create budget and wait for all; see :mod:`._batch`.
 
         Returns one :class:`BatchItem` per prompt, in input order; a failure is reported on

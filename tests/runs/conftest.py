@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from codegen_graph.local import AgentBehavior, LocalCodegen, Outcome, RunContext, Step
 
 from codegen_graph import ManualClock
+from codegen_graph.local import AgentBehavior, LocalCodegen, Outcome, RunContext, Step
 
 
 class TimedBehavior:
