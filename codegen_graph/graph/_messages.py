@@ -53,7 +53,8 @@ _SUMMARY_KEY = "codegen_graph_summary"
 #: message (if any) followed by the messages trimmed now, and must be deterministic.
 Summarizer = Callable[[Sequence[BaseMessage]], str]
 
-MessagesUpdate = list[Any] | Any
+#: A message, a list of messages, or anything ``add_messages`` coerces (dicts, tuples...).
+MessagesUpdate = Any
 
 
 def merge_messages(
