@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ._keys import launch_key
 from ._messages import Summarizer, merge_messages, windowed_messages
+from ._nodes import LOG_EVENT, PromptSpec, codegen_node, codegen_wait_node, render_prompt
 from ._retry import codegen_retry_policy, is_retryable_codegen_error
 from ._state import (
     ErrorRecord,
@@ -16,18 +17,28 @@ from ._state import (
     merge_dicts,
     merge_runs,
 )
+from ._workflows import DEFAULT_PROMPTS, FeatureState, feature_workflow, tests_failed
 
-__all__ = [
+__all__ = [  # noqa: RUF022
+    "DEFAULT_PROMPTS",
     "ErrorRecord",
+    "FeatureState",
     "GraphState",
+    "LOG_EVENT",
+    "PromptSpec",
     "RunRecord",
     "Summarizer",
+    "codegen_node",
     "codegen_retry_policy",
+    "codegen_wait_node",
+    "feature_workflow",
     "is_retryable_codegen_error",
     "launch_key",
     "merge_counters",
     "merge_dicts",
     "merge_messages",
     "merge_runs",
+    "render_prompt",
+    "tests_failed",
     "windowed_messages",
 ]
