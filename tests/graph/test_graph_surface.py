@@ -7,7 +7,16 @@ import types
 import codegen_graph.graph as graph
 
 EXPECTED = {
+    "DEFAULT_PROMPTS",
     "ErrorRecord",
+    "FeatureState",
+    "LOG_EVENT",
+    "PromptSpec",
+    "codegen_node",
+    "codegen_wait_node",
+    "feature_workflow",
+    "render_prompt",
+    "tests_failed",
     "GraphState",
     "RunRecord",
     "Summarizer",

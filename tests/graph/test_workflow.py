@@ -57,7 +57,7 @@ def _compile(
 
 async def test_happy_path_parallel_branches_and_report(local: LocalCodegen) -> None:
     async with local.async_client() as client:
-        custom, end = await _drive(_compile(client), {"task": TASK})
+        _, end = await _drive(_compile(client), {"task": TASK})
     values = end["values"]
     report = values["report"]
     assert report["verdict"] == "passed"
