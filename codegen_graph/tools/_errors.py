@@ -129,6 +129,11 @@ def describe_error(exc: CodegenError, tool_name: str, args: Mapping[str, Any]) -
                 f"There is no agent run{_run_id(args)} in this organization (HTTP 404). Check "
                 "the id with codegen_list_agent_runs."
             )
+        if args.get("repo_id") is not None:
+            return (
+                f"There is no repository {args['repo_id']} in this organization (HTTP 404). "
+                "Check the id with codegen_list_repos, or omit repo_id."
+            )
         return f"Not found (HTTP 404): {exc.message}."
     if isinstance(exc, UnprocessableEntityError):
         return _unprocessable(exc)
