@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -41,6 +41,8 @@ class ScriptedToolModel(GenericFakeChatModel):
     steps: list[Any] = Field(default_factory=list)
     transcripts: list[list[BaseMessage]] = Field(default_factory=list)
     messages: Iterator[AIMessage | str] = Field(default_factory=lambda: iter(()))
+    # GenericFakeChatModel streams content word by word and drops tool calls; answer whole.
+    disable_streaming: bool | Literal["tool_calling"] = True
 
     def bind_tools(
         self, tools: Sequence[Any], **kwargs: Any
