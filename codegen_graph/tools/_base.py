@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, ToolException
+from langchain_core.tools.base import ToolExceptionHandlerOutput
 from pydantic import BaseModel, Field, ValidationError
 
 from .._client import AsyncCodegenClient, CodegenClient
@@ -71,8 +72,10 @@ class CodegenTool(BaseTool):
     default_timeout: float | None = Field(default=DEFAULT_TIMEOUT, gt=0)
     max_result_chars: int = Field(default=2000, ge=100)
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
-    handle_tool_error: Any = True
-    handle_validation_error: Any = describe_validation_error
+    handle_tool_error: bool | str | Callable[[ToolException], ToolExceptionHandlerOutput] | None = (
+        True
+    )
+    handle_validation_error: bool | str | Callable[[Any], str] | None = describe_validation_error
 
     def __init__(
         self,

@@ -173,6 +173,7 @@ async def test_error_becomes_an_error_tool_message(name: str, mode: str) -> None
         for phrase in case.says:
             assert phrase in message.content, (phrase, message.content)
         assert local.token not in message.content
+        assert case.token is None or case.token not in message.content
 
 
 @pytest.mark.parametrize("name", list(CASES))
