@@ -1,0 +1,158 @@
+"""``CodegenTool``: what every Codegen tool shares (clients, errors, sync/async, output)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, cast
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.tools import BaseTool, ToolException
+from langchain_core.tools.base import ToolExceptionHandlerOutput
+from pydantic import BaseModel, Field, ValidationError
+
+from .._client import AsyncCodegenClient, CodegenClient
+from .._exceptions import CodegenError, ConfigurationError
+from ._bridge import (
+    AsyncLogSink,
+    SyncLogSink,
+    async_emitter,
+    in_thread,
+    on_private_loop,
+    sync_emitter,
+)
+from ._errors import wrap_error
+
+__all__ = ["DEFAULT_TIMEOUT", "CodegenTool"]
+
+#: Seconds a waiting tool waits for a run when the call gives no ``timeout``.
+DEFAULT_TIMEOUT = 1800.0
+
+
+def describe_validation_error(exc: Exception) -> str:
+    """The ``handle_validation_error`` of the tools: which argument is wrong and why."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+    else:  # pragma: no cover - pydantic.v1 errors only come from v1 schemas
+        problems = str(exc)
+    return f"Invalid arguments: {problems}. Fix them and call the tool again."
+
+
+class CodegenTool(BaseTool):
+    """Base class of the Codegen tools.
+
+    A tool needs a client for the mode it is called in, but one is enough:
+
+    * ``client`` only: ``invoke``/``run`` use it directly; ``ainvoke``/``arun`` run the
+      sync code in ``asyncio.to_thread``.
+    * ``async_client`` only: ``ainvoke`` uses it directly; ``invoke`` runs the coroutine
+      on a private event loop in a daemon thread (one per process), so don't use that
+      same async client from another event loop at the same time.
+
+    Output is ``(content, artifact)`` (``response_format="content_and_artifact"``): invoked
+    with a tool call, the tool returns a ``ToolMessage`` whose content is short text for
+    the model and whose ``artifact`` is the full wire model. A Codegen API error is raised
+    as :class:`~codegen_graph.tools.CodegenToolError` (a ``ToolException``) and, with the
+    default ``handle_tool_error=True``, returned as a ``ToolMessage(status="error")``
+    carrying an actionable sentence. Bad arguments from the model are answered the same
+    way (``handle_validation_error``). Other exceptions are bugs and propagate.
+
+    Attributes:
+        client: the sync client (not serialised, not in the repr).
+        async_client: the async client (not serialised, not in the repr).
+        default_timeout: seconds a waiting call waits when the model gives no ``timeout``.
+        max_result_chars: longer run results are cut in the content (the artifact keeps
+            them whole), and the content says so.
+    """
+
+    client: CodegenClient | None = Field(default=None, exclude=True, repr=False)
+    async_client: AsyncCodegenClient | None = Field(default=None, exclude=True, repr=False)
+    default_timeout: float | None = Field(default=DEFAULT_TIMEOUT, gt=0)
+    max_result_chars: int = Field(default=2000, ge=100)
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    handle_tool_error: bool | str | Callable[[ToolException], ToolExceptionHandlerOutput] | None = (
+        True
+    )
+    handle_validation_error: bool | str | Callable[[Any], str] | None = describe_validation_error
+
+    def __init__(
+        self,
+        *,
+        client: CodegenClient | None = None,
+        async_client: AsyncCodegenClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if client is None and async_client is None:
+            raise ConfigurationError(
+                f"{type(self).__name__} needs a client: pass client=CodegenClient(...) "
+                "and/or async_client=AsyncCodegenClient(...)"
+            )
+        if client is not None and not isinstance(client, CodegenClient):
+            raise ConfigurationError(
+                f"client must be a CodegenClient, got {type(client).__name__}"
+                + (
+                    " (pass it as async_client=...)"
+                    if isinstance(client, AsyncCodegenClient)
+                    else ""
+                )
+            )
+        if async_client is not None and not isinstance(async_client, AsyncCodegenClient):
+            raise ConfigurationError(
+                f"async_client must be an AsyncCodegenClient, got {type(async_client).__name__}"
+            )
+        super().__init__(client=client, async_client=async_client, **kwargs)
+
+    # -- what each tool defines --------------------------------------------------------
+    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> BaseModel:
+        """Do the work with the sync client; return the artifact."""
+        raise NotImplementedError
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> BaseModel:
+        """Do the work with the async client; return the artifact."""
+        raise NotImplementedError
+
+    def _content(self, artifact: Any, params: Any) -> str:
+        """The text the model reads for ``artifact``."""
+        raise NotImplementedError
+
+    # -- shared machinery --------------------------------------------------------------
+    def _timeout(self, requested: float | None) -> float | None:
+        return requested if requested is not None else self.default_timeout
+
+    def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
+        # BaseTool passes only the arguments the caller gave; validate again for defaults.
+        return cast(type[BaseModel], self.args_schema).model_validate(dict(kwargs))
+
+    def _run(
+        self, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> tuple[str, BaseModel]:
+        params = self._params(kwargs)
+        emit = sync_emitter(run_manager)
+        try:
+            if self.client is not None:
+                artifact = self._call(self.client, params, emit)
+            else:
+                aclient = cast(AsyncCodegenClient, self.async_client)
+                artifact = on_private_loop(lambda sink: self._acall(aclient, params, sink), emit)
+        except CodegenError as exc:
+            raise wrap_error(exc, self.name, kwargs) from exc
+        return self._content(artifact, params), artifact
+
+    async def _arun(
+        self, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
+    ) -> tuple[str, BaseModel]:
+        params = self._params(kwargs)
+        emit = async_emitter(run_manager)
+        try:
+            if self.async_client is not None:
+                artifact = await self._acall(self.async_client, params, emit)
+            else:
+                client = cast(CodegenClient, self.client)
+                artifact = await in_thread(lambda sink: self._call(client, params, sink), emit)
+        except CodegenError as exc:
+            raise wrap_error(exc, self.name, kwargs) from exc
+        return self._content(artifact, params), artifact

@@ -1,0 +1,335 @@
+"""The six Codegen tools: run, get, resume, list runs, read logs, list repositories.
+
+Each tool's work is a short sync/async pair over the client and its run handles; waiting is
+``handle.follow(on_log, timeout=...)`` from the runs layer (batched watcher + incremental log
+stream), never a polling loop of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.tools import ArgsSchema
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._client import AsyncCodegenClient, CodegenClient
+from ..models import (
+    AgentRunResponse,
+    AgentRunWithLogsResponse,
+    AgentType,
+    Page,
+    RepoResponse,
+)
+from ._base import CodegenTool
+from ._bridge import AsyncLogSink, SyncLogSink, skip_first
+from ._format import describe_logs, describe_repos, describe_run, describe_runs
+
+__all__ = [
+    "CodegenGetAgentRunLogsTool",
+    "CodegenGetAgentRunTool",
+    "CodegenListAgentRunsTool",
+    "CodegenListReposTool",
+    "CodegenResumeAgentRunTool",
+    "CodegenRunAgentTool",
+]
+
+_RUN_ID = (
+    "Id of the agent run, as returned by codegen_run_agent or listed by codegen_list_agent_runs."
+)
+_TIMEOUT = (
+    "Seconds to wait at most (default: 30 minutes). If the run is not finished by then it "
+    "keeps going and you get its id to check later with codegen_get_agent_run."
+)
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunAgentArgs(_Args):
+    """Arguments of ``codegen_run_agent``."""
+
+    prompt: str = Field(
+        min_length=1,
+        description=(
+            "The complete task for the Codegen coding agent, in plain language: what to "
+            "change, where, and how to check it (tests to run, behaviour expected). The agent "
+            "works in the repository on its own and usually opens a pull request."
+        ),
+    )
+    repo_id: int | None = Field(
+        default=None,
+        gt=0,
+        description="Id of the repository to work in (see codegen_list_repos). Omit for the "
+        "organization's default repository.",
+    )
+    model: str | None = Field(
+        default=None,
+        description="Model for the agent. Omit unless the user asked for a specific model.",
+    )
+    agent_type: AgentType | None = Field(
+        default=None,
+        description="Agent implementation: 'codegen' or 'claude_code'. Omit for the default.",
+    )
+    wait: bool = Field(
+        default=True,
+        description="True (default): wait until the run ends and return its result. False: "
+        "return the new run's id at once; check it later with codegen_get_agent_run.",
+    )
+    timeout: float | None = Field(default=None, gt=0, description=_TIMEOUT)
+
+
+class GetAgentRunArgs(_Args):
+    """Arguments of ``codegen_get_agent_run``."""
+
+    agent_run_id: int = Field(gt=0, description=_RUN_ID)
+    wait: bool = Field(
+        default=False,
+        description="False (default): report the run's state now. True: wait until it ends.",
+    )
+    timeout: float | None = Field(default=None, gt=0, description=_TIMEOUT)
+
+
+class ResumeAgentRunArgs(_Args):
+    """Arguments of ``codegen_resume_agent_run``."""
+
+    agent_run_id: int = Field(gt=0, description=_RUN_ID)
+    prompt: str = Field(
+        min_length=1,
+        description="Follow-up instructions for the same agent, which keeps its context: "
+        "review feedback, a failing test to fix, a change of plan.",
+    )
+    wait: bool = Field(
+        default=True,
+        description="True (default): wait until the agent is done again and return its "
+        "result. False: return at once; check later with codegen_get_agent_run.",
+    )
+    timeout: float | None = Field(default=None, gt=0, description=_TIMEOUT)
+
+
+class ListAgentRunsArgs(_Args):
+    """Arguments of ``codegen_list_agent_runs``."""
+
+    limit: int = Field(default=10, ge=1, le=100, description="How many runs to list (1-100).")
+    skip: int = Field(default=0, ge=0, description="How many of the newest runs to skip.")
+
+
+class GetAgentRunLogsArgs(_Args):
+    """Arguments of ``codegen_get_agent_run_logs``."""
+
+    agent_run_id: int = Field(gt=0, description=_RUN_ID)
+    limit: int = Field(default=20, ge=1, le=100, description="How many entries (1-100).")
+    skip: int = Field(default=0, ge=0, description="How many entries to skip.")
+    newest_first: bool = Field(
+        default=False, description="True: the latest steps first. False: in order."
+    )
+
+
+class ListReposArgs(_Args):
+    """Arguments of ``codegen_list_repos``."""
+
+    limit: int = Field(default=50, ge=1, le=100, description="How many repositories (1-100).")
+    skip: int = Field(default=0, ge=0, description="How many repositories to skip.")
+
+
+def _log_count(page: AgentRunWithLogsResponse) -> int:
+    return page.total_logs if page.total_logs is not None else len(page.logs)
+
+
+class _RunTool(CodegenTool):
+    """A tool whose artifact is one run (``AgentRunResponse``)."""
+
+    def _content(self, artifact: Any, params: Any) -> str:
+        return describe_run(artifact, max_result_chars=self.max_result_chars)
+
+
+class CodegenRunAgentTool(_RunTool):
+    """``codegen_run_agent``: start a Codegen agent run and (by default) wait for its result.
+
+    While waiting, each new remote log entry is dispatched as a ``codegen_log`` custom
+    event. A run that ends ``FAILED``/``ERROR``/``CANCELLED`` is an error message naming
+    the status and result; a wait that times out is an error message with the run id (the
+    run goes on).
+    """
+
+    name: str = "codegen_run_agent"
+    description: str = (
+        "Hand a coding task to a Codegen cloud agent, which works in the repository on its own "
+        "(edits code, runs tests, opens a pull request). Returns the run id, status, result "
+        "and pull request links. Use codegen_resume_agent_run for follow-ups on the same run."
+    )
+    args_schema: ArgsSchema | None = RunAgentArgs
+
+    @staticmethod
+    def _create_kwargs(p: RunAgentArgs) -> dict[str, Any]:
+        return {"repo_id": p.repo_id, "model": p.model, "agent_type": p.agent_type}
+
+    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
+        p: RunAgentArgs = params
+        if not p.wait:
+            return client.agent_runs.create(p.prompt, **self._create_kwargs(p))
+        run = client.agent_runs.start(p.prompt, **self._create_kwargs(p))
+        run.follow(on_log, timeout=self._timeout(p.timeout), raise_on_failure=True)
+        return run.data
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> AgentRunResponse:
+        p: RunAgentArgs = params
+        if not p.wait:
+            return await client.agent_runs.create(p.prompt, **self._create_kwargs(p))
+        run = await client.agent_runs.start(p.prompt, **self._create_kwargs(p))
+        await run.follow(on_log, timeout=self._timeout(p.timeout), raise_on_failure=True)
+        return run.data
+
+
+class CodegenGetAgentRunTool(_RunTool):
+    """``codegen_get_agent_run``: a run's status and result, optionally waiting for its end.
+
+    A failed run is reported, not treated as an error: reading it succeeded. With
+    ``wait=true``, log entries that appear while waiting are ``codegen_log`` events.
+    """
+
+    name: str = "codegen_get_agent_run"
+    description: str = (
+        "Get the status, result and pull request links of a Codegen agent run by id. Set "
+        "wait=true to wait until a run that is still going has finished."
+    )
+    args_schema: ArgsSchema | None = GetAgentRunArgs
+
+    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
+        p: GetAgentRunArgs = params
+        run = client.agent_runs.attach(p.agent_run_id)
+        if p.wait and not run.is_terminal:
+            seen = _log_count(client.agent_runs.logs(run.id, limit=1))
+            run.follow(skip_first(seen, on_log), timeout=self._timeout(p.timeout))
+        return run.data
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> AgentRunResponse:
+        p: GetAgentRunArgs = params
+        run = await client.agent_runs.attach(p.agent_run_id)
+        if p.wait and not run.is_terminal:
+            seen = _log_count(await client.agent_runs.logs(run.id, limit=1))
+            await run.follow(skip_first(seen, on_log), timeout=self._timeout(p.timeout))
+        return run.data
+
+
+class CodegenResumeAgentRunTool(_RunTool):
+    """``codegen_resume_agent_run``: send a follow-up to a run and (by default) wait again.
+
+    Progress events cover only the entries written after the follow-up was sent.
+    """
+
+    name: str = "codegen_resume_agent_run"
+    description: str = (
+        "Send follow-up instructions (review feedback, a failure to fix) to an existing "
+        "Codegen agent run; the same agent continues with its context. Returns the new status, "
+        "result and pull request links."
+    )
+    args_schema: ArgsSchema | None = ResumeAgentRunArgs
+
+    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
+        p: ResumeAgentRunArgs = params
+        run = client.agent_runs.attach(p.agent_run_id)
+        seen = _log_count(client.agent_runs.logs(run.id, limit=1)) if p.wait else 0
+        run.resume(p.prompt)
+        if p.wait:
+            run.follow(
+                skip_first(seen, on_log),
+                timeout=self._timeout(p.timeout),
+                raise_on_failure=True,
+            )
+        return run.data
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> AgentRunResponse:
+        p: ResumeAgentRunArgs = params
+        run = await client.agent_runs.attach(p.agent_run_id)
+        seen = _log_count(await client.agent_runs.logs(run.id, limit=1)) if p.wait else 0
+        await run.resume(p.prompt)
+        if p.wait:
+            await run.follow(
+                skip_first(seen, on_log),
+                timeout=self._timeout(p.timeout),
+                raise_on_failure=True,
+            )
+        return run.data
+
+
+class CodegenListAgentRunsTool(CodegenTool):
+    """``codegen_list_agent_runs``: the organization's runs, newest first (one page)."""
+
+    name: str = "codegen_list_agent_runs"
+    description: str = (
+        "List the organization's Codegen agent runs, newest first, with id, status and a "
+        "short result. Use it to find a run id."
+    )
+    args_schema: ArgsSchema | None = ListAgentRunsArgs
+
+    def _call(
+        self, client: CodegenClient, params: Any, on_log: SyncLogSink
+    ) -> Page[AgentRunResponse]:
+        return client.agent_runs.list(skip=params.skip, limit=params.limit)
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> Page[AgentRunResponse]:
+        return await client.agent_runs.list(skip=params.skip, limit=params.limit)
+
+    def _content(self, artifact: Any, params: Any) -> str:
+        return describe_runs(artifact, skip=params.skip)
+
+
+class CodegenGetAgentRunLogsTool(CodegenTool):
+    """``codegen_get_agent_run_logs``: one page of a run's steps (plans, tool calls, answers)."""
+
+    name: str = "codegen_get_agent_run_logs"
+    description: str = (
+        "Read the steps a Codegen agent run took (its plan, tool calls and their outputs, "
+        "final answer), to see what it did or why it failed."
+    )
+    args_schema: ArgsSchema | None = GetAgentRunLogsArgs
+
+    def _call(
+        self, client: CodegenClient, params: Any, on_log: SyncLogSink
+    ) -> AgentRunWithLogsResponse:
+        p: GetAgentRunLogsArgs = params
+        return client.agent_runs.logs(
+            p.agent_run_id, skip=p.skip, limit=p.limit, reverse=p.newest_first
+        )
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> AgentRunWithLogsResponse:
+        p: GetAgentRunLogsArgs = params
+        return await client.agent_runs.logs(
+            p.agent_run_id, skip=p.skip, limit=p.limit, reverse=p.newest_first
+        )
+
+    def _content(self, artifact: Any, params: Any) -> str:
+        return describe_logs(artifact, skip=params.skip)
+
+
+class CodegenListReposTool(CodegenTool):
+    """``codegen_list_repos``: the organization's repositories, with the ids ``repo_id`` takes."""
+
+    name: str = "codegen_list_repos"
+    description: str = (
+        "List the repositories the Codegen agent can work in, with the repo_id to pass to "
+        "codegen_run_agent."
+    )
+    args_schema: ArgsSchema | None = ListReposArgs
+
+    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> Page[RepoResponse]:
+        return client.repos.list(skip=params.skip, limit=params.limit)
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> Page[RepoResponse]:
+        return await client.repos.list(skip=params.skip, limit=params.limit)
+
+    def _content(self, artifact: Any, params: Any) -> str:
+        return describe_repos(artifact, skip=params.skip)
