@@ -7,7 +7,7 @@ import logging
 import typer
 
 from .._version import __version__
-from ._common import CliState
+from ._common import CliState, set_cli_state
 from ._review import review_pr
 from ._runs import runs_app
 
@@ -39,7 +39,7 @@ def _root(
     Without CODEGEN_API_TOKEN the commands use the embedded local backend. Exit codes:
     0 ok, 1 run failed, 2 usage or configuration, 3 API refused, 4 transient, 130 interrupted.
     """
-    ctx.obj = CliState(debug=debug)
+    set_cli_state(CliState(debug=debug))
     _quiet_library_logs(ctx, debug)
 
 

@@ -23,6 +23,7 @@ token is configured, otherwise an in-process :class:`~codegen_graph.local.LocalC
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import os
@@ -32,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
-import click
 import typer
 from rich.console import Console
 
@@ -73,6 +73,7 @@ __all__ = [
     "handle_errors",
     "hint_for",
     "print_json",
+    "set_cli_state",
 ]
 
 EXIT_OK = 0
@@ -117,15 +118,23 @@ class CliState:
         return Console(file=sys.stderr, highlight=False)
 
 
+# A context variable rather than ``ctx.obj``: typer vendors its own click in recent
+# versions, so the click context API is not a stable thing to import.
+_STATE: contextvars.ContextVar[CliState] = contextvars.ContextVar("codegen_graph_cli_state")
+
+
+def set_cli_state(state: CliState) -> None:
+    """Install the state of a new invocation (the root command does this)."""
+    _STATE.set(state)
+
+
 def cli_state() -> CliState:
-    """The :class:`CliState` of the running command (a default one outside a command)."""
-    ctx = click.get_current_context(silent=True)
-    root = ctx.find_root() if ctx is not None else None
-    if root is not None:
-        if not isinstance(root.obj, CliState):
-            root.obj = CliState()
-        return root.obj
-    return CliState()
+    """The :class:`CliState` of the running invocation (created on first use)."""
+    state = _STATE.get(None)
+    if state is None:
+        state = CliState()
+        _STATE.set(state)
+    return state
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -214,7 +223,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         state = cli_state()
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
