@@ -1,0 +1,341 @@
+"""Prebuilt workflows: code, test and docs agents coordinating in one ``StateGraph``.
+
+``feature_workflow`` (uncompiled; you choose the checkpointer)::
+
+    START -> code -> code_wait -> tests -> tests_wait --> gate --> approval --> report -> END
+                              \\-> docs  -> docs_wait  -/    |         |
+                                                            v         v (reject + feedback)
+                                                           fix -> code_wait (then tests again)
+
+* The code agent implements the task; the tests and docs agents then run **in parallel** on
+  its result.
+* ``gate`` (a deferred node: it runs once both branches are done) reads the tests agent's
+  report. On failures it resumes the code agent's run with the report (``fix``), then runs
+  the tests again, up to ``max_iterations`` code iterations.
+* With ``require_approval=True``, ``approval`` pauses the graph with ``interrupt()``; resume it
+  with ``Command(resume=True)`` to approve, or ``Command(resume={"approve": False,
+  "feedback": "..."})`` to send the feedback to the code agent and go round again.
+* ``report`` writes a final report into the state: PR links, summaries, run links, per-agent
+  timings, iterations.
+
+Every launch is exactly-once (see :mod:`codegen_graph.graph._nodes`); ``fix`` resumes a run
+at most once per iteration even if it is re-executed after a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import RetryPolicy, interrupt
+
+from .._client import AsyncCodegenClient, CodegenClient
+from ._nodes import (
+    PromptSpec,
+    _recorded,
+    codegen_node,
+    codegen_wait_node,
+    render_prompt,
+    run_record,
+)
+from ._retry import codegen_retry_policy
+from ._state import GraphState, RunRecord
+
+__all__ = ["DEFAULT_PROMPTS", "FeatureState", "feature_workflow", "tests_failed"]
+
+
+class FeatureState(GraphState, total=False):
+    """:class:`GraphState` plus what the feature workflow's gate and approval need."""
+
+    feedback: str | None
+    """The text the next ``fix`` sends to the code agent (test failures or a reviewer's)."""
+    feedback_source: str | None
+    verdict: str | None
+    """``passed``, ``tests_failed`` (iterations exhausted), ``approved`` or ``rejected``."""
+
+
+DEFAULT_PROMPTS: dict[str, str] = {
+    "code": (
+        "Implement the following feature and open a pull request with the change.\n\n"
+        "Feature:\n{task}"
+    ),
+    "tests": (
+        "You are the testing agent. Write and run tests for the feature below, as implemented "
+        "by the coding agent ({code_ref}). Report the outcome: say 'TESTS PASSED', or "
+        "'TESTS FAILED' followed by each failing test and why.\n\nFeature:\n{task}"
+    ),
+    "docs": (
+        "You are the documentation agent. Write the user documentation for the feature "
+        "below, as implemented by the coding agent ({code_ref}).\n\nFeature:\n{task}"
+    ),
+    "fix": (
+        "Feedback from the {feedback_source}. Update your change so that it addresses all "
+        "of it, and push to the same pull request.\n\n{feedback}"
+    ),
+}
+
+_FAIL = re.compile(r"TESTS?\s+FAIL|\b[1-9]\d*\s+(?:TESTS?\s+)?FAIL(?:ED|URES?)\b")
+_PASS = re.compile(r"TESTS?\s+PASS|\bALL\s+TESTS\s+PASS|\bPASSED\b")
+
+
+def tests_failed(record: Mapping[str, Any] | None) -> bool:
+    """Whether a tests agent's run reports failures (the default gate predicate).
+
+    A run that ended badly counts as failed; otherwise its result is read for
+    ``TESTS FAILED`` / ``N failed`` versus ``TESTS PASSED``.
+    """
+    if not record:
+        return True
+    if record.get("status") in {"FAILED", "ERROR", "CANCELLED"}:
+        return True
+    text = (record.get("result") or "").upper()
+    if _FAIL.search(text):
+        return True
+    return not _PASS.search(text)
+
+
+def _code_ref(state: Mapping[str, Any]) -> str:
+    code = (state.get("runs") or {}).get("code") or {}
+    refs = list(code.get("pr_urls") or []) or [code.get("web_url") or "its latest change"]
+    return ", ".join(str(r) for r in refs)
+
+
+def _prompt(prompts: Mapping[str, PromptSpec], name: str) -> Callable[[Mapping[str, Any]], str]:
+    spec = prompts[name]
+
+    def build(state: Mapping[str, Any]) -> str:
+        return render_prompt(spec, {**state, "code_ref": _code_ref(state)})
+
+    return build
+
+
+def feature_workflow(
+    *,
+    client: CodegenClient | AsyncCodegenClient,
+    max_iterations: int = 3,
+    require_approval: bool = False,
+    repo_id: int | None = None,
+    prompts: Mapping[str, PromptSpec] | None = None,
+    timeout: float | None = None,
+    retry_policy: RetryPolicy | None = None,
+    is_failure: Callable[[Mapping[str, Any] | None], bool] = tests_failed,
+) -> StateGraph[Any, Any, Any, Any]:
+    """The code -> (tests || docs) -> gate -> [fix loop] -> [approval] -> report workflow.
+
+    Args:
+        client: the client every agent uses (sync -> sync nodes, async -> async nodes).
+        max_iterations: code iterations at most (the first implementation counts as one).
+        require_approval: pause for a human decision with ``interrupt()`` before the report.
+        repo_id: the repository the agents work in.
+        prompts: overrides for ``DEFAULT_PROMPTS`` (templates over the state; the tests and
+            docs prompts may use ``{code_ref}``, the code agent's PR links).
+        timeout: clock seconds each agent may take.
+        retry_policy: the nodes' retry policy (default :func:`codegen_retry_policy`).
+        is_failure: reads the tests agent's run record; ``True`` sends the report back.
+
+    Returns:
+        An uncompiled ``StateGraph[FeatureState]``: compile it with your checkpointer
+        (``interrupt()`` needs one).
+    """
+    if max_iterations < 1:
+        raise ValueError("max_iterations must be >= 1")
+    merged: dict[str, PromptSpec] = {**DEFAULT_PROMPTS, **(prompts or {})}
+    policy = retry_policy or codegen_retry_policy()
+
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(FeatureState)
+    for role in ("code", "tests", "docs"):
+        builder.add_node(
+            role,
+            codegen_node(role, _prompt(merged, role), client=client, repo_id=repo_id, wait=False),
+            retry_policy=policy,
+        )
+        builder.add_node(
+            f"{role}_wait",
+            codegen_wait_node(role, client=client, timeout=timeout),
+            retry_policy=policy,
+        )
+        builder.add_edge(role, f"{role}_wait")
+
+    def start(state: FeatureState) -> dict[str, Any]:
+        task = state.get("task")
+        if not task or not str(task).strip():
+            from .._exceptions import ConfigurationError
+
+            raise ConfigurationError("feature_workflow needs a non-empty 'task' in its input")
+        return {"messages": [HumanMessage(content=str(task), id="codegen-graph-task")]}
+
+    def after_code(state: FeatureState) -> list[str]:
+        # The docs agent documents the first implementation; later iterations only re-test.
+        return ["tests", "docs"] if _iter(state, "code") == 1 else ["tests"]
+
+    def gate(state: FeatureState) -> dict[str, Any]:
+        tests = (state.get("runs") or {}).get("tests")
+        if not is_failure(tests):
+            return {"feedback": None, "verdict": "passed"}
+        if _iter(state, "code") >= max_iterations:
+            return {"feedback": None, "verdict": "tests_failed"}
+        report = (tests or {}).get("result") or "The tests agent reported failures."
+        return {"feedback": report, "feedback_source": "tests agent", "verdict": None}
+
+    def after_gate(state: FeatureState) -> Literal["fix", "approval", "report"]:
+        if state.get("feedback"):
+            return "fix"
+        return "approval" if require_approval else "report"
+
+    def approval(state: FeatureState) -> dict[str, Any]:
+        decision = interrupt(
+            {
+                "question": "Approve the change?",
+                "verdict": state.get("verdict"),
+                "pr_urls": _all_prs(state),
+                "summaries": {r: (v or {}).get("summary") for r, v in _runs(state).items()},
+                "answer_with": "True to approve, or {'approve': False, 'feedback': '...'}",
+            }
+        )
+        approved, feedback = _parse_decision(decision)
+        if approved:
+            return {"verdict": "approved", "feedback": None}
+        return {"verdict": "rejected", "feedback": feedback, "feedback_source": "reviewer"}
+
+    def after_approval(state: FeatureState) -> Literal["fix", "report"]:
+        return "fix" if state.get("verdict") == "rejected" and state.get("feedback") else "report"
+
+    builder.add_node("start", start)
+    builder.add_node("gate", gate, defer=True)
+    builder.add_node("approval", approval)
+    builder.add_node("fix", _fix_node(client, merged), retry_policy=policy)
+    builder.add_node("report", _report)
+    builder.add_edge(START, "start")
+    builder.add_edge("start", "code")
+    builder.add_conditional_edges("code_wait", after_code, ["tests", "docs"])
+    builder.add_edge("tests_wait", "gate")
+    builder.add_edge("docs_wait", "gate")
+    builder.add_conditional_edges("gate", after_gate, ["fix", "approval", "report"])
+    builder.add_conditional_edges("approval", after_approval, ["fix", "report"])
+    builder.add_edge("fix", "code_wait")
+    builder.add_edge("report", END)
+    return builder
+
+
+def _iter(state: Mapping[str, Any], key: str) -> int:
+    return int((state.get("iterations") or {}).get(key, 1))
+
+
+def _runs(state: Mapping[str, Any]) -> dict[str, RunRecord]:
+    return dict(state.get("runs") or {})
+
+
+def _all_prs(state: Mapping[str, Any]) -> list[str]:
+    urls: list[str] = []
+    for record in _runs(state).values():
+        urls.extend(u for u in record.get("pr_urls") or [] if u not in urls)
+    return urls
+
+
+def _parse_decision(decision: Any) -> tuple[bool, str | None]:
+    if isinstance(decision, bool):
+        return decision, None
+    if isinstance(decision, str):
+        if decision.strip().lower() in {"approve", "approved", "yes", "y", "ok", "lgtm"}:
+            return True, None
+        return False, decision
+    if isinstance(decision, Mapping):
+        approved = bool(decision.get("approve", decision.get("approved", False)))
+        feedback = decision.get("feedback")
+        return approved, (str(feedback) if feedback else None)
+    raise TypeError(
+        "resume the approval with True, 'approve', or {'approve': False, 'feedback': '...'}"
+    )
+
+
+def _fix_node(
+    client: CodegenClient | AsyncCodegenClient, prompts: Mapping[str, PromptSpec]
+) -> Callable[..., Any]:
+    """Resume the code agent's run with the feedback, at most once per iteration.
+
+    Re-executed after a crash, it does not resume twice: a code run that is active again, or
+    whose result changed since the record was written, was already resumed.
+    """
+
+    def plan(state: FeatureState) -> tuple[RunRecord, str, int]:
+        record = _runs(state)["code"]
+        text = render_prompt(prompts["fix"], {**state, "code_ref": _code_ref(state)})
+        return record, text, _iter(state, "code")
+
+    def already_resumed(record: RunRecord, current: Any) -> bool:
+        if current.status is not None and not current.status.is_terminal:
+            return True
+        return bool(current.result != record.get("result"))
+
+    def update(record: RunRecord, current: Any, iteration: int, state: FeatureState) -> Any:
+        new = run_record(
+            "code",
+            "code",
+            current,
+            iteration=iteration + 1,
+            idempotency_key=record.get("idempotency_key"),
+            started_at=record.get("created_at"),
+        )
+        return {
+            "runs": {"code": new},
+            "iterations": {"code": iteration + 1, "tests": _iter(state, "tests") + 1},
+            "feedback": None,
+        }
+
+    if isinstance(client, AsyncCodegenClient):
+        aclient = client
+
+        async def afix(state: FeatureState) -> Any:
+            record, text, iteration = plan(state)
+            current = await aclient.agent_runs.get(_recorded(state, "code")[1])
+            if not already_resumed(record, current):
+                current = await aclient.agent_runs.resume(current.id, text)
+            return update(record, current, iteration, state)
+
+        return afix
+
+    sclient = client
+
+    def fix(state: FeatureState) -> Any:
+        record, text, iteration = plan(state)
+        current = sclient.agent_runs.get(_recorded(state, "code")[1])
+        if not already_resumed(record, current):
+            current = sclient.agent_runs.resume(current.id, text)
+        return update(record, current, iteration, state)
+
+    return fix
+
+
+def _seconds(record: RunRecord) -> float | None:
+    started, finished = record.get("created_at"), record.get("finished_at")
+    if started is None or finished is None:
+        return None
+    return round(finished - started, 3)
+
+
+def _report(state: FeatureState) -> dict[str, Any]:
+    runs = _runs(state)
+    agents = {
+        role: {
+            "agent_run_id": r.get("agent_run_id"),
+            "status": r.get("status"),
+            "summary": r.get("summary"),
+            "web_url": r.get("web_url"),
+            "pr_urls": list(r.get("pr_urls") or []),
+            "seconds": _seconds(r),
+            "iteration": r.get("iteration"),
+        }
+        for role, r in runs.items()
+    }
+    return {
+        "report": {
+            "verdict": state.get("verdict") or "passed",
+            "task": state.get("task"),
+            "pr_urls": _all_prs(state),
+            "agents": agents,
+            "iterations": dict(state.get("iterations") or {}),
+        }
+    }

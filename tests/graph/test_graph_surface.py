@@ -1,0 +1,47 @@
+"""codegen_graph.graph's public surface is deliberate: sorted, complete, importable."""
+
+from __future__ import annotations
+
+import types
+
+import codegen_graph.graph as graph
+
+EXPECTED = {
+    "DEFAULT_PROMPTS",
+    "ErrorRecord",
+    "FeatureState",
+    "LOG_EVENT",
+    "PromptSpec",
+    "codegen_node",
+    "codegen_wait_node",
+    "feature_workflow",
+    "render_prompt",
+    "tests_failed",
+    "GraphState",
+    "RunRecord",
+    "Summarizer",
+    "codegen_retry_policy",
+    "is_retryable_codegen_error",
+    "launch_key",
+    "merge_counters",
+    "merge_dicts",
+    "merge_messages",
+    "merge_runs",
+    "windowed_messages",
+}
+
+
+def test_all_is_sorted_and_exactly_the_expected_names() -> None:
+    assert graph.__all__ == sorted(graph.__all__)
+    assert set(graph.__all__) == EXPECTED
+
+
+def test_every_public_attribute_is_exported() -> None:
+    public = {
+        name
+        for name, value in vars(graph).items()
+        if not name.startswith("_")
+        and name != "annotations"
+        and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(graph.__all__)
