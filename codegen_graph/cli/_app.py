@@ -9,6 +9,7 @@ import typer
 from .._version import __version__
 from ._common import CliState, set_cli_state
 from ._review import review_pr
+from ._run import run_command
 from ._runs import runs_app
 
 app = typer.Typer(
@@ -63,6 +64,7 @@ def _quiet_library_logs(ctx: typer.Context, debug: bool) -> None:
     ctx.call_on_close(restore)
 
 
+app.command("run")(run_command)
 app.add_typer(runs_app, name="runs")
 app.command("review-pr")(review_pr)
 
