@@ -318,6 +318,15 @@ class Backend:
     announced on stderr. Use as a context manager; clients made by :meth:`client` and
     :meth:`async_client` are closed by the caller.
 
+    Args:
+        options: the command's backend options.
+        announce: where the local-backend notice goes (default: a line on stderr).
+
+    Example:
+        >>> with Backend(BackendOptions(time_scale=60)) as backend:  # doctest: +SKIP
+        ...     with backend.client() as client:
+        ...         run = client.agent_runs.create_and_wait("Add a /health endpoint")
+
     Attributes:
         local: the in-process backend, or ``None`` when talking to a real API.
     """

@@ -147,9 +147,13 @@ class _StatusLine:
         yield self._spinner
 
 
+def _wait_hint(run_id: int) -> str:
+    return f"the run goes on; wait again with: codegen-graph runs wait {run_id}"
+
+
 def _wait(client: CodegenClient, run: AgentRun, timeout: float | None, live: bool) -> None:
     state = cli_state()
-    state.interrupt_hint = f"the run goes on; wait again with: codegen-graph runs wait {run.id}"
+    state.interrupt_hint = _wait_hint(run.id)
     if run.is_terminal:
         return
     if not live:
@@ -258,6 +262,10 @@ def run_logs(
     local_db: LocalDbOpt = None,
 ) -> None:
     """Print a run's log entries (the agent's steps), oldest first."""
+    if follow:
+        cli_state().interrupt_hint = (
+            f"the run goes on; follow it again with: codegen-graph runs logs {run_id} --follow"
+        )
     with _client(base_url, token, org_id, time_scale, local_db) as client:
         run = client.agent_runs.attach(run_id)
         if not follow:
@@ -268,9 +276,6 @@ def run_logs(
                 for entry in entries:
                     typer.echo(_log_line(entry))
             return
-        cli_state().interrupt_hint = (
-            f"the run goes on; follow it again with: codegen-graph runs logs {run_id} --follow"
-        )
         for entry in run.stream_logs(timeout=timeout):
             if as_json:
                 sys.stdout.write(entry.model_dump_json(exclude_none=True) + "\n")
@@ -297,6 +302,7 @@ def wait_run(
     local_db: LocalDbOpt = None,
 ) -> None:
     """Wait for a run to end, with a live status line; exit 0 if COMPLETE, 1 otherwise."""
+    cli_state().interrupt_hint = _wait_hint(run_id)
     with _client(base_url, token, org_id, time_scale, local_db) as client:
         run = client.agent_runs.attach(run_id)
         _wait(client, run, timeout, live=not as_json)

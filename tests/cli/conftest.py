@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from codegen_graph.cli import app
+from codegen_graph.local import LocalCodegen, Outcome, RunContext, Step
 
 #: Simulated seconds per real second: a 60-second scripted run takes 60 ms.
 SCALE = "1000"
@@ -45,6 +46,31 @@ class Cli:
         result = self.local(*args, "--json")
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
+
+
+class SeedBehavior:
+    def __init__(self, status: str, duration: float) -> None:
+        self.status, self.duration = status, duration
+
+    def plan(self, ctx: RunContext) -> Outcome:
+        return Outcome(
+            status=self.status,
+            result=f"{self.status.lower()}: {ctx.prompt}",
+            steps=(Step("PLAN_EVALUATION", thought="try"),),
+            duration=self.duration,
+        )
+
+
+def seed_run(cli: Cli, *, status: str = "FAILED", duration: float = 30.0) -> int:
+    """A run created in the CLI's database by a backend with a chosen behaviour."""
+    behavior = SeedBehavior(status, duration)
+    local = LocalCodegen(db=cli.db, behavior=behavior, time_scale=float(SCALE))
+    with local, local.client() as client:
+        return client.agent_runs.create("seeded").id
+
+
+#: Simulated seconds that stay far from over during a test (10^7 s is ~3 real hours).
+FOREVER = 1e7
 
 
 def stderr_lines(result: Result) -> Sequence[str]:

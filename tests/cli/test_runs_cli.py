@@ -20,34 +20,8 @@ from codegen_graph import (
     ServerError,
 )
 from codegen_graph.cli._common import LOCAL_NOTICE, exit_code_for, handle_errors, hint_for
-from codegen_graph.local import LocalCodegen, Outcome, RunContext, Step
 
-from .conftest import SCALE, Cli, stderr_lines
-
-
-class SeedBehavior:
-    def __init__(self, status: str, duration: float) -> None:
-        self.status, self.duration = status, duration
-
-    def plan(self, ctx: RunContext) -> Outcome:
-        return Outcome(
-            status=self.status,
-            result=f"{self.status.lower()}: {ctx.prompt}",
-            steps=(Step("PLAN_EVALUATION", thought="try"),),
-            duration=self.duration,
-        )
-
-
-def _seed_run(cli: Cli, *, status: str = "FAILED", duration: float = 30.0) -> int:
-    """A run created in the CLI's database by a backend with a chosen behaviour."""
-    behavior = SeedBehavior(status, duration)
-    local = LocalCodegen(db=cli.db, behavior=behavior, time_scale=float(SCALE))
-    with local, local.client() as client:
-        return client.agent_runs.create("seeded").id
-
-
-#: Simulated seconds that stay far from over during a test (10^7 s is ~3 real hours).
-FOREVER = 1e7
+from .conftest import FOREVER, SCALE, Cli, seed_run, stderr_lines
 
 
 def test_create_wait_get_list_logs(cli: Cli) -> None:
@@ -100,7 +74,7 @@ def test_logs_follow_streams_until_the_end(cli: Cli) -> None:
 
 
 def test_wait_and_follow_exit_1_on_a_failed_run(cli: Cli) -> None:
-    run_id = _seed_run(cli, status="FAILED")
+    run_id = seed_run(cli, status="FAILED")
     waited = cli.local("runs", "wait", str(run_id), "--json")
     assert waited.exit_code == 1
     assert json.loads(waited.stdout)["status"] == "FAILED"
@@ -108,7 +82,7 @@ def test_wait_and_follow_exit_1_on_a_failed_run(cli: Cli) -> None:
 
 
 def test_wait_timeout_is_transient_and_says_how_to_go_on(cli: Cli) -> None:
-    run_id = _seed_run(cli, status="COMPLETE", duration=FOREVER)
+    run_id = seed_run(cli, status="COMPLETE", duration=FOREVER)
     result = cli.local("runs", "wait", str(run_id), "--timeout", "5")
     assert result.exit_code == 4
     lines = stderr_lines(result)
@@ -130,8 +104,8 @@ def test_resume_then_wait(cli: Cli) -> None:
 def test_stats(cli: Cli) -> None:
     for prompt in ("Add a /health endpoint", "Write the README docs"):
         cli.json("runs", "create", prompt, "--wait")
-    _seed_run(cli, status="FAILED", duration=30.0)
-    _seed_run(cli, status="COMPLETE", duration=FOREVER)  # still running: no duration
+    seed_run(cli, status="FAILED", duration=30.0)
+    seed_run(cli, status="COMPLETE", duration=FOREVER)  # still running: no duration
 
     stats = cli.json("runs", "stats")
     assert stats["runs"] == 4 and stats["finished"] == 3 and stats["succeeded"] == 2
@@ -214,3 +188,22 @@ def test_ctrl_c_exits_130_with_the_hint() -> None:
     result = CliRunner().invoke(app, [])
     assert result.exit_code == 130
     assert stderr_lines(result) == ["interrupted", "hint: resume with: codegen-graph runs wait 7"]
+
+
+def test_the_live_status_line_shows_status_and_elapsed_time() -> None:
+    import io
+
+    from rich.console import Console
+
+    from codegen_graph import ManualClock
+    from codegen_graph.cli._runs import _StatusLine
+    from codegen_graph.local import LocalCodegen
+
+    clock = ManualClock()
+    with LocalCodegen(clock=clock) as local, local.client() as client:
+        run = client.agent_runs.start("Add a /health endpoint")
+        clock.sleep(10)  # simulated: the run is underway
+        run.refresh()
+        out = io.StringIO()
+        Console(file=out, width=80).print(_StatusLine(client, run))
+    assert f"run {run.id}: ACTIVE · 0m10s" in out.getvalue()
