@@ -20,7 +20,7 @@ same process before it created them. Results: ``docs/performance.md``.
 
 Usage::
 
-    python tools/bench_wait.py            # the full fleet (~40-50 s on 2 cores)
+    python tools/bench_wait.py            # the full fleet (~35-50 s on 2 cores)
     python tools/bench_wait.py --quick    # a smaller fleet (~15 s)
     python tools/bench_wait.py --json out.json
 
@@ -71,6 +71,9 @@ SEED_POLL = 2.0  # the seed polls each run every 2 s
 SEED_BACKOFF = (1.0, 2.0, 4.0)  # the seed's retry wrapper: 3 retries
 TERMINAL = frozenset({"COMPLETE", "FAILED", "ERROR", "CANCELLED", "STOPPED"})
 CONTENDERS = ("ours", "seed", "seed+retry")
+#: A reference, not a contender: the seed's loop against a backend without rate limits, i.e.
+#: what polling every run every 2 s costs when the API lets it.
+REFERENCE = "seed/no-limits"
 
 
 # -- time shared by every process ------------------------------------------------------------
@@ -147,6 +150,7 @@ class BackendSpec:
     mono0: float
     durations: dict[str, float] = field(default_factory=dict)
     create_limit: tuple[int, float] = CREATE_LIMIT
+    rate_limits: bool = True
 
     @property
     def url(self) -> str:
@@ -161,6 +165,8 @@ def _backend_app(spec: BackendSpec) -> Any:
     from codegen_graph.local import LocalCodegen, RateLimit, RateLimits
 
     limits = RateLimits(create=RateLimit(*spec.create_limit), standard=RateLimit(*STANDARD_LIMIT))
+    if not spec.rate_limits:
+        limits = RateLimits(create=None, standard=None, logs=None)
     backend = LocalCodegen(
         TOKEN,
         ORG_ID,
@@ -283,6 +289,7 @@ class RunRecord:
     ended: float = math.nan
     status: str | None = None
     error: str | None = None
+    polls: int = 0
 
     @property
     def completion(self) -> float:
@@ -401,6 +408,7 @@ def _run_seed(
             rec.created_at = _epoch(task.created_at)
             while task.status not in TERMINAL:
                 clock.sleep(SEED_POLL)
+                rec.polls += 1
                 _with_backoff(task.refresh, delays, clock)
             rec.noticed = rec.ended = clock.now()
             rec.status = task.status
@@ -428,8 +436,9 @@ def default_client_cost_ms(samples: int = 20) -> float:
 def run_contender(kind: str, spec: BackendSpec, fleet: Sequence[Any]) -> dict[str, Any]:
     """Run ``fleet`` with contender ``kind`` against the backend of ``spec``; client-side
     measurements only (the server's stats are added by :func:`run_benchmark`)."""
-    if kind not in CONTENDERS:
-        raise ValueError(f"unknown contender {kind!r}; pick one of {', '.join(CONTENDERS)}")
+    if kind not in (*CONTENDERS, REFERENCE):
+        names = ", ".join((*CONTENDERS, REFERENCE))
+        raise ValueError(f"unknown contender {kind!r}; pick one of {names}")
     clock = spec.clock()
     baseline = rss_mb()
     cpu0, t_start = time.process_time(), clock.now()
@@ -440,6 +449,8 @@ def run_contender(kind: str, spec: BackendSpec, fleet: Sequence[Any]) -> dict[st
     cpu = time.process_time() - cpu0
     ends = [r.ended for r in records if not math.isnan(r.ended)]
     detect = [r.noticed - r.completion for r in records if r.ok]
+    alive = sum(r.ended - r.created_at for r in records if r.polls)
+    polls = sum(r.polls for r in records)
     return {
         "contender": kind,
         "runs": len(records),
@@ -448,9 +459,12 @@ def run_contender(kind: str, spec: BackendSpec, fleet: Sequence[Any]) -> dict[st
         "errors": sorted({r.error for r in records if r.error}),
         "startup_ms_p50": _pct([r.startup_ms for r in records], 0.5),
         "makespan_s": (max(ends) - t_start) if ends else math.nan,
-        "ideal_makespan_s": ideal_makespan([d for _, d in fleet], spec.create_limit),
+        "ideal_makespan_s": ideal_makespan(
+            [d for _, d in fleet], spec.create_limit if spec.rate_limits else (len(fleet), 1.0)
+        ),
         "detect_p50_s": _pct(detect, 0.5),
         "detect_p95_s": _pct(detect, 0.95),
+        "poll_interval_s": alive / polls if polls else None,
         "cpu_s": cpu,
         "baseline_rss_mb": baseline,
         "peak_rss_mb": rss_mb("VmHWM"),
@@ -538,6 +552,8 @@ def _server_numbers(stats: dict[str, Any], result: dict[str, Any]) -> dict[str, 
         "runs_created": stats["runs_created"],
         "http_calls": sum(requests.values()),
     }
+    done = result["completed"]
+    numbers["status_per_completed"] = numbers["status_requests"] / done if done else math.nan
     ideal = result["ideal_makespan_s"]
     numbers["makespan_ratio"] = result["makespan_s"] / ideal if ideal else math.nan
     return numbers
@@ -552,6 +568,7 @@ def run_benchmark(
     high: float = 360.0,
     tracked: int = 1000,
     contenders: Sequence[str] = CONTENDERS,
+    reference: bool = True,
     isolate: bool = True,
 ) -> dict[str, Any]:
     """The whole benchmark; returns the report :func:`format_report` prints.
@@ -564,6 +581,7 @@ def run_benchmark(
         high: longest run, simulated seconds.
         tracked: runs one client tracks at once for the RSS measurement (0: skip).
         contenders: which of ``ours``, ``seed``, ``seed+retry`` to run.
+        reference: also run the seed's loop against a backend without rate limits.
         isolate: run each client and each backend in its own process (``False``: clients in
             this process and backends in its threads, for tests; CPU and RSS then include the
             backends and this process).
@@ -578,14 +596,18 @@ def run_benchmark(
     # A fresh backend per contender (same behaviour, same clock); all start at once so their
     # imports overlap, and each is stopped as soon as its contender is done.
     threaded = not isolate
-    servers = {kind: Server(spec(durations=durations), in_thread=threaded) for kind in contenders}
+    kinds = [*contenders, *([REFERENCE] if reference else [])]
+    servers = {
+        kind: Server(spec(durations=durations, rate_limits=kind != REFERENCE), in_thread=threaded)
+        for kind in kinds
+    }
     if tracked:
         fast_create = spec(create_limit=(max(10, 2 * tracked), 60.0))
         servers["tracking"] = Server(fast_create, in_thread=threaded)
     results: list[dict[str, Any]] = []
     tracking: dict[str, Any] | None = None
     try:
-        for kind in contenders:
+        for kind in kinds:
             server = servers[kind].ready()
             job: dict[str, Any] = {"kind": kind, "spec": asdict(server.spec), "fleet": fleet}
             result = _in_child(job) if isolate else _client_main(job)
@@ -612,6 +634,7 @@ def run_benchmark(
             "seed": seed,
             "create_limit": list(CREATE_LIMIT),
             "standard_limit": list(STANDARD_LIMIT),
+            "reference_without_limits": reference,
             "isolated": isolate,
             "polling_reference_requests": sum(math.ceil(d / SEED_POLL) for _, d in fleet),
             "default_httpx_client_cpu_ms": cost,
@@ -626,6 +649,7 @@ RATIO_KEYS = (
     "startup_ms_p50",
     "makespan_ratio",
     "status_requests",
+    "status_per_completed",
     "http_429",
     "lost_or_failed",
     "detect_p50_s",
@@ -667,12 +691,16 @@ ROWS = (
     ("ideal_makespan_s", "ideal makespan (create budget + durations)", "{:.0f}"),
     ("makespan_ratio", "makespan / ideal", "{:.3f}"),
     ("status_requests", "status requests (GET run + list, server count)", "{:d}"),
+    ("status_per_completed", "  per completed run", "{:.1f}"),
+    ("watcher_requests", "  watcher's own count (ticks below)", "{:d}"),
+    ("watcher_ticks", "  watcher ticks", "{:d}"),
     ("http_429", "429 responses (all routes)", "{:d}"),
     ("create_429", "  of which on create", "{:d}"),
     ("completed", "runs completed and noticed", "{:d}"),
     ("lost_or_failed", "runs lost or failed", "{:d}"),
     ("detect_p50_s", "detection latency p50 (simulated s)", "{:.2f}"),
     ("detect_p95_s", "detection latency p95 (simulated s)", "{:.2f}"),
+    ("poll_interval_s", "seed's achieved poll interval (simulated s)", "{:.2f}"),
     ("cpu_s", "client CPU (s)", "{:.2f}"),
     ("cpu_s_default_client", "  with the seed's default httpx.Client() per call", "{:.2f}"),
     ("baseline_rss_mb", "client RSS before the fleet (MiB)", "{:.1f}"),
@@ -702,6 +730,14 @@ def format_report(report: dict[str, Any]) -> str:
         f"time_scale {cfg['time_scale']:g}, seed {cfg['seed']}",
         f"polling every run every 2 s until it ends would take "
         f"{cfg['polling_reference_requests']} status requests",
+        *(
+            [
+                f"{REFERENCE}: the seed's loop against a backend without rate limits (a reference "
+                "for what 2-second polling costs when the API lets it; not a contender)"
+            ]
+            if cfg.get("reference_without_limits")
+            else []
+        ),
         "",
         "| metric | " + " | ".join(r["contender"] for r in results) + " |",
         "|---|" + "---:|" * len(results),

@@ -37,7 +37,7 @@ def test_tiny_fleet_report(bench: ModuleType) -> None:
         runs=4, time_scale=200.0, low=30.0, high=45.0, tracked=5, isolate=False
     )
     results = {r["contender"]: r for r in report["contenders"]}
-    assert set(results) == {"ours", "seed", "seed+retry"}
+    assert set(results) == {"ours", "seed", "seed+retry", "seed/no-limits"}
     for result in results.values():
         for key in (*bench.RATIO_KEYS, "makespan_s", "ideal_makespan_s", "http_429", "cpu_s"):
             assert key in result, key
@@ -48,9 +48,12 @@ def test_tiny_fleet_report(bench: ModuleType) -> None:
     assert ours["completed"] == 4 and ours["lost_or_failed"] == 0
     assert 0 <= ours["detect_p50_s"] <= ours["detect_p95_s"]
     assert ours["makespan_s"] >= ours["ideal_makespan_s"]
-    assert set(report["ratios"]) == {"ours/seed", "ours/seed+retry"}
+    assert set(report["ratios"]) == {"ours/seed", "ours/seed+retry", "ours/seed/no-limits"}
+    reference = results["seed/no-limits"]  # no limits: the seed's loop survives, no 429s
+    assert reference["http_429"] == 0 and reference["completed"] == 4
+    assert reference["poll_interval_s"] >= 2.0
     tracking = report["tracking"]
     assert tracking["tracked"] == 5 and tracking["timed_out"] == 5
     text = bench.format_report(report)
-    assert "| metric | ours | seed | seed+retry |" in text
+    assert "| metric | ours | seed | seed+retry | seed/no-limits |" in text
     assert "tracking 5 waiting runs" in text
