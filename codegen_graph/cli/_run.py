@@ -151,6 +151,7 @@ async def _checkpointer(path: Path | None) -> AsyncIterator[BaseCheckpointSaver[
 
 
 def _resume_command(
+    spec: str | None,
     checkpoint: str,
     thread: str,
     options: BackendOptions,
@@ -158,7 +159,10 @@ def _resume_command(
     approve: bool,
     json_out: bool,
 ) -> str:
-    parts = ["codegen-graph", "run", "--checkpoint", checkpoint, "--thread", thread]
+    # The spec is repeated so the command also works if the process died before the first
+    # checkpoint; for a thread with a checkpoint it is ignored and the thread resumes.
+    parts = ["codegen-graph", "run", *([spec] if spec else [])]
+    parts += ["--checkpoint", checkpoint, "--thread", thread]
     if options.base_url:
         parts += ["--base-url", options.base_url]
     if options.org_id is not None:
@@ -318,7 +322,9 @@ def run_command(
     )
     state = cli_state()
     if checkpoint is not None:
-        resume = _resume_command(checkpoint, thread_id, options, time_scale, approve, json_out)
+        resume = _resume_command(
+            spec, checkpoint, thread_id, options, time_scale, approve, json_out
+        )
         state.interrupt_hint = f"resume with: {resume}"
         print(f"thread {thread_id} (resume with: {resume})", file=sys.stderr)
     else:

@@ -69,6 +69,16 @@ def test_resuming_a_finished_thread_prints_its_report(cli: Cli, tmp_path: Path) 
     assert json.loads(again.stdout)["agents"] == json.loads(first.stdout)["agents"]
 
 
+def test_the_resume_command_repeats_the_spec(cli: Cli, tmp_path: Path) -> None:
+    checkpoint = f"sqlite:{tmp_path / 'cp.sqlite'}"
+    result = cli.local("run", SPEC, "--checkpoint", checkpoint, "--thread", "t-2")
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stderr.splitlines() if "resume with: " in x)
+    command = shlex.split(line.split("resume with: ", 1)[1].rstrip(")"))
+    assert command[:3] == ["codegen-graph", "run", SPEC]
+    assert command[command.index("--thread") + 1] == "t-2"
+
+
 def test_resuming_an_unknown_thread_without_a_spec_is_a_usage_error(
     cli: Cli, tmp_path: Path
 ) -> None:
