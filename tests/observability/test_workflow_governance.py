@@ -4,6 +4,9 @@ log and shared context in a LangGraph store."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +203,53 @@ async def test_store_namespace_without_a_store_is_a_clear_error() -> None:
             with pytest.raises(ConfigurationError, match="store=InMemoryStore"):
                 await run_feature(graph)
         assert local.stats()["runs_created"] == 0
+
+
+# -- spans and the client without the optional extras -------------------------------------
+
+
+def test_client_calls_and_waits_are_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer", provider.get_tracer)
+    with LocalCodegen(token=TOKEN, clock=ManualClock()) as local, local.client() as client:
+        run = client.agent_runs.create_and_wait("Add a /health endpoint")
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert "codegen.http POST /v1/organizations/{org_id}/agent/run" in names
+    (wait,) = [s for s in exporter.get_finished_spans() if s.name == "codegen.wait"]
+    assert wait.attributes is not None and wait.attributes["codegen.agent_run_id"] == run.id
+    assert all(TOKEN not in str(s.to_json()) for s in exporter.get_finished_spans())
+
+
+def test_client_hooks_work_without_prometheus_and_opentelemetry(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["prometheus_client"] = None
+        # The local backend's web stack imports opentelemetry's context by itself: block
+        # it after that, before codegen_graph looks for it.
+        from codegen_graph import ManualClock
+        from codegen_graph.local import LocalCodegen
+        sys.modules["opentelemetry"] = None
+        sys.modules["opentelemetry.trace"] = None
+        from codegen_graph.observability import Metrics
+        from codegen_graph.plugins import AuditLog
+        audit = AuditLog({str(tmp_path / "a.jsonl")!r})
+        with LocalCodegen(clock=ManualClock()) as local:
+            with local.client(metrics=Metrics(), plugins=[audit]) as client:
+                run = client.agent_runs.create_and_wait("Add a /health endpoint")
+        assert run.is_success
+        print(sum(1 for _ in open({str(tmp_path / "a.jsonl")!r})))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2"  # the create and the completion
