@@ -133,6 +133,6 @@ def test_over_real_http_on_loopback() -> None:
             with pytest.raises(UnprocessableEntityError) as info:
                 client.agent_runs.create("x" * 100_001)
             assert info.value.detail  # FastAPI's HTTPValidationError detail list
-        with CodegenClient("not-the-token", server.org_id, base_url=server.base_url) as bad:
-            with pytest.raises(AuthenticationError):
-                bad.agent_runs.list()
+        bad = CodegenClient("not-the-token", server.org_id, base_url=server.base_url)
+        with bad, pytest.raises(AuthenticationError):
+            bad.agent_runs.list()
