@@ -53,8 +53,10 @@ def _check_deadline(run: AgentRunResponse, deadline: float | None, next_read: fl
 class _StreamState:
     """Bookkeeping for one log stream: entries yielded so far, and when to stop."""
 
-    def __init__(self) -> None:
-        self.seen = 0
+    def __init__(self, start: int = 0) -> None:
+        if start < 0:
+            raise ValueError("start must be >= 0")
+        self.seen = start
         self.terminal_seen = False
 
     def take(self, page: AgentRunWithLogsResponse) -> tuple[list[AgentRunLogResponse], bool, float]:
@@ -191,15 +193,18 @@ class AgentRun(_HandleBase):
         """Every log entry so far, oldest first (auto-paginated)."""
         return list(self._client.agent_runs.iter_logs(self.id))
 
-    def stream_logs(self, *, timeout: float | None = None) -> Iterator[AgentRunLogResponse]:
+    def stream_logs(
+        self, *, timeout: float | None = None, start: int = 0
+    ) -> Iterator[AgentRunLogResponse]:
         """Yield each log entry once, as it appears, until the run is over.
 
-        Entries added by a resume while the stream runs are yielded too.
+        Entries added by a resume while the stream runs are yielded too. ``start`` skips
+        the entries already seen (for example by a stream that ended before a resume).
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed before the run ended.
         """
-        state, clock = _StreamState(), self._client.clock
+        state, clock = _StreamState(start), self._client.clock
         deadline = None if timeout is None else clock.now() + timeout
         while True:
             page = self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
@@ -217,15 +222,18 @@ class AgentRun(_HandleBase):
         *,
         timeout: float | None = None,
         raise_on_failure: bool = False,
+        start: int = 0,
     ) -> AgentRun:
         """Wait for the run while handing each new log entry to ``on_log``, in order.
+
+        ``start`` skips the first entries (already delivered before, e.g. before a resume).
 
         Returns once the run is terminal and its last entries were delivered; the handle
         then holds the full final state (result, summary, pull requests).
         """
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
-            for entry in self.stream_logs(timeout=timeout):
+            for entry in self.stream_logs(timeout=timeout, start=start):
                 on_log(entry)
             self.refresh()
             self._report_finished(started)
@@ -269,14 +277,16 @@ class AsyncAgentRun(_HandleBase):
         return [entry async for entry in self._client.agent_runs.iter_logs(self.id)]
 
     async def stream_logs(
-        self, *, timeout: float | None = None
+        self, *, timeout: float | None = None, start: int = 0
     ) -> AsyncIterator[AgentRunLogResponse]:
         """Yield each log entry once, as it appears, until the run is over.
+
+        ``start`` skips the entries already seen; see :meth:`AgentRun.stream_logs`.
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed before the run ended.
         """
-        state, clock = _StreamState(), self._client.clock
+        state, clock = _StreamState(start), self._client.clock
         deadline = None if timeout is None else clock.now() + timeout
         while True:
             page = await self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
@@ -295,13 +305,14 @@ class AsyncAgentRun(_HandleBase):
         *,
         timeout: float | None = None,
         raise_on_failure: bool = False,
+        start: int = 0,
     ) -> AsyncAgentRun:
         """Wait through the watcher while handing each new log entry to ``on_log``, in order.
 
         Completion is detected by the batched watcher; the log stream runs beside it and is
         drained once the run is terminal. ``on_log`` may be a coroutine function.
         """
-        stream = self.stream_logs()
+        stream = self.stream_logs(start=start)
         started = self._client.clock.now()
 
         async def pump() -> None:

@@ -114,10 +114,14 @@ def run_record(
     started_at: float | None = None,
     finished_at: float | None = None,
     now: float | None = None,
+    logs_seen: int | None = None,
 ) -> RunRecord:
-    """The JSON-safe record of a run that goes into ``state["runs"]``."""
+    """The JSON-safe record of a run that goes into ``state["runs"]``.
+
+    ``logs_seen`` is left out when unknown, so merging keeps the previous count.
+    """
     status = run.status.canonical if run.status is not None else "PENDING"
-    return RunRecord(
+    record = RunRecord(
         key=key,
         agent_run_id=run.id,
         role=role,
@@ -133,6 +137,9 @@ def run_record(
         updated_at=now if now is not None else finished_at or started_at,
         idempotency_key=idempotency_key or "",
     )
+    if logs_seen is not None:
+        record["logs_seen"] = logs_seen
+    return record
 
 
 def _finished_update(
@@ -169,6 +176,7 @@ class _Launch(NamedTuple):
     attach_id: int | None
     prompt: str | None = None
     key: str | None = None
+    seen: int = 0  # log entries of the attached run that were already streamed
 
 
 def _record_update(
@@ -181,6 +189,7 @@ def _record_update(
     started: float | None,
     now: float,
     finished: bool,
+    logs_seen: int | None = None,
 ) -> dict[str, Any]:
     record = run_record(
         key,
@@ -191,6 +200,7 @@ def _record_update(
         started_at=started,
         finished_at=now if finished else None,
         now=now,
+        logs_seen=logs_seen,
     )
     return _finished_update(key, role, record, run) if finished else {"runs": {key: record}}
 
@@ -227,27 +237,41 @@ def _close_wait(op: OperationTrace, run: AgentRunResponse, sink: LogSink) -> Non
 
 
 def _follow(
-    handle: AgentRun, role: str, key: str, timeout: float | None, filters: OutputFilters
-) -> AgentRunResponse:
-    """Wait for a run inside a ``codegen.wait`` trace; each remote step is a child run."""
+    handle: AgentRun,
+    role: str,
+    key: str,
+    timeout: float | None,
+    filters: OutputFilters,
+    start: int = 0,
+) -> tuple[AgentRunResponse, int]:
+    """Wait for a run inside a ``codegen.wait`` trace; each remote step is a child run.
+
+    Streams the log entries after the first ``start``; returns the final run and the number
+    of entries seen in all.
+    """
     with _wait_trace(handle.id, role) as op:
         sink = LogSink(role, key, handle.id, op, filters)
-        handle.follow(sink, timeout=timeout)
+        handle.follow(sink, timeout=timeout, start=start)
         run = filters.run(handle.data, role)
         _close_wait(op, run, sink)
-    return run
+    return run, start + sink.count
 
 
 async def _afollow(
-    handle: AsyncAgentRun, role: str, key: str, timeout: float | None, filters: OutputFilters
-) -> AgentRunResponse:
+    handle: AsyncAgentRun,
+    role: str,
+    key: str,
+    timeout: float | None,
+    filters: OutputFilters,
+    start: int = 0,
+) -> tuple[AgentRunResponse, int]:
     """:func:`_follow` for async handles (the log callback runs in the pump task)."""
     async with _wait_trace(handle.id, role) as op:
         sink = LogSink(role, key, handle.id, op, filters)
-        await handle.follow(sink, timeout=timeout)
+        await handle.follow(sink, timeout=timeout, start=start)
         run = filters.run(handle.data, role)
         _close_wait(op, run, sink)
-    return run
+    return run, start + sink.count
 
 
 def _create_trace(launch: _Launch, key: str, role: str, text: str) -> trace_operation:
@@ -315,14 +339,17 @@ def codegen_node(
         iteration = _iteration(state, key)
         attach_id = _attachable(state, key, iteration)
         if attach_id is not None:
-            return _Launch(iteration, attach_id)
+            seen = int((state.get("runs") or {})[key].get("logs_seen") or 0)
+            return _Launch(iteration, attach_id, seen=seen)
         text = render_prompt(prompt, state)
         return _Launch(iteration, None, text, launch_key(config, key, iteration))
 
     def run_metadata(config: RunnableConfig) -> dict[str, Any]:
         return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra_meta}
 
-    def update(launch: _Launch, run: AgentRunResponse, started: float, now: float) -> Any:
+    def update(
+        launch: _Launch, run: AgentRunResponse, started: float, now: float, seen: int | None
+    ) -> Any:
         return _record_update(
             key,
             role,
@@ -332,6 +359,7 @@ def codegen_node(
             started=started,
             now=now,
             finished=wait,
+            logs_seen=seen,
         )
 
     if isinstance(client, AsyncCodegenClient):
@@ -361,12 +389,12 @@ def codegen_node(
                         )
                         op.record_run(handle.data)
                 if not wait:
-                    return update(launch, handle.data, started, aclock.now())
-                run = await _afollow(handle, role, key, timeout, filters)
+                    return update(launch, handle.data, started, aclock.now(), launch.seen)
+                run, seen = await _afollow(handle, role, key, timeout, filters, launch.seen)
             if shared is not None:
                 item = result_item(run, role, _thread(config))
                 await shared.store.aput(shared.namespace, role, item)
-            return update(launch, run, started, aclock.now())
+            return update(launch, run, started, aclock.now(), seen)
 
         anode.__name__ = f"codegen_{key}"
         return anode
@@ -395,11 +423,11 @@ def codegen_node(
                     )
                     op.record_run(handle.data)
             if not wait:
-                return update(launch, handle.data, started, clock.now())
-            run = _follow(handle, role, key, timeout, filters)
+                return update(launch, handle.data, started, clock.now(), launch.seen)
+            run, seen = _follow(handle, role, key, timeout, filters, launch.seen)
         if shared is not None:
             shared.store.put(shared.namespace, role, result_item(run, role, _thread(config)))
-        return update(launch, run, started, clock.now())
+        return update(launch, run, started, clock.now(), seen)
 
     node.__name__ = f"codegen_{key}"
     return node
@@ -445,7 +473,7 @@ def codegen_wait_node(
     """
     filters = OutputFilters(client, output_filter)
 
-    def update(record: RunRecord, who: str, run: AgentRunResponse, now: float) -> Any:
+    def update(record: RunRecord, who: str, run: AgentRunResponse, now: float, seen: int) -> Any:
         return _record_update(
             key,
             who,
@@ -455,6 +483,7 @@ def codegen_wait_node(
             started=record.get("created_at"),
             now=now,
             finished=True,
+            logs_seen=seen,
         )
 
     if isinstance(client, AsyncCodegenClient):
@@ -467,12 +496,13 @@ def codegen_wait_node(
             with call_context(role=who):
                 known = _known_active(record, run_id, client.org_id)
                 handle = await aruns.attach(known if known is not None else run_id)
-                run = await _afollow(handle, who, key, timeout, filters)
+                start = int(record.get("logs_seen") or 0)
+                run, seen = await _afollow(handle, who, key, timeout, filters, start)
             if shared is not None:
                 await shared.store.aput(
                     shared.namespace, who, result_item(run, who, _thread(config))
                 )
-            return update(record, who, run, aclock.now())
+            return update(record, who, run, aclock.now(), seen)
 
         anode.__name__ = f"codegen_wait_{key}"
         return anode
@@ -486,10 +516,11 @@ def codegen_wait_node(
         with call_context(role=who):
             known = _known_active(record, run_id, client.org_id)
             handle = runs.attach(known if known is not None else run_id)
-            run = _follow(handle, who, key, timeout, filters)
+            start = int(record.get("logs_seen") or 0)
+            run, seen = _follow(handle, who, key, timeout, filters, start)
         if shared is not None:
             shared.store.put(shared.namespace, who, result_item(run, who, _thread(config)))
-        return update(record, who, run, clock.now())
+        return update(record, who, run, clock.now(), seen)
 
     node.__name__ = f"codegen_wait_{key}"
     return node

@@ -69,6 +69,9 @@ class RunRecord(TypedDict, total=False):
     idempotency_key: str
     """The launch key (see :func:`codegen_graph.graph.launch_key`) stored in the run's
     metadata, so a re-executed node finds the run it already launched."""
+    logs_seen: int
+    """How many of the run's log entries were already streamed; a wait after a resume
+    streams only the entries that came after them."""
 
 
 class ErrorRecord(TypedDict, total=False):

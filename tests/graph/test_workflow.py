@@ -101,7 +101,7 @@ async def test_custom_stream_events_carry_every_remote_log_entry(local: LocalCod
 async def test_feedback_loop_resumes_the_code_agent(clock: ManualClock) -> None:
     with LocalCodegen(clock=clock, scenario="tests_fail_once") as local:
         async with local.async_client() as client:
-            _, end = await _drive(_compile(client), {"task": TASK})
+            custom, end = await _drive(_compile(client), {"task": TASK})
             values = end["values"]
             code_logs = await (
                 await client.agent_runs.attach(values["runs"]["code"]["agent_run_id"])
@@ -114,6 +114,11 @@ async def test_feedback_loop_resumes_the_code_agent(clock: ManualClock) -> None:
     assert stats["runs_created"] == 4
     assert stats["runs_resumed"] == 1
     assert stats["duplicates"] == 0
+    # Every entry of the code agent's run reached the stream exactly once, across the resume.
+    code_id = values["runs"]["code"]["agent_run_id"]
+    streamed = [e["entry"] for e in custom if e["agent_run_id"] == code_id]
+    assert streamed == [e.model_dump(mode="json", exclude_none=True) for e in code_logs]
+    assert values["runs"]["code"]["logs_seen"] == len(code_logs)
     follow_ups = [e for e in code_logs if e.message_type == "USER_MESSAGE"]
     assert len(follow_ups) == 1
     assert "test_health_returns_ok" in str(follow_ups[0].model_dump())

@@ -79,10 +79,12 @@ async def test_feature_workflow_trace_tree_metadata_and_redaction(sink: LangSmit
     assert resume.metadata["role"] == "code"
     assert resume.metadata["agent_run_id"] == runs["code"]["agent_run_id"]
 
-    # ...and the remote steps are children of codegen.wait, in the backend's log order.
-    assert [c.name for c in second_wait.children] == [_step_name(e) for e in code_logs]
-    assert len(first_wait.children) < len(second_wait.children)
-    for child, entry in zip(second_wait.children, code_logs, strict=True):
+    # ...and the remote steps are children of codegen.wait, in the backend's log order, each
+    # exactly once: the second wait shows only what came after the resume.
+    steps = first_wait.children + second_wait.children
+    assert [c.name for c in steps] == [_step_name(e) for e in code_logs]
+    assert second_wait.children[0].name == "user_message"
+    for child, entry in zip(steps, code_logs, strict=True):
         assert child.run_type == ("tool" if entry.message_type == "ACTION" else "chain")
         assert child.metadata["agent_run_id"] == entry.agent_run_id
     tools = [c for c in second_wait.children if c.run_type == "tool"]
