@@ -95,14 +95,16 @@ class _Progress:
             for key, record in (values.get("runs") or {}).items():
                 row = self.rows.setdefault(key, _Row())
                 row.status = str(record.get("status") or row.status)
-                row.iteration = int(record.get("iteration") or row.iteration)
+                iteration = int(record.get("iteration") or row.iteration)
+                if iteration != row.iteration:  # a new round: time it from now
+                    row.iteration, row.started = iteration, None
                 row.started = row.started or now
                 if record.get("status") in {"COMPLETE", "FAILED", "ERROR", "CANCELLED", "STOPPED"}:
                     row.finished = now
                 else:
                     row.finished = None
                 urls = record.get("pr_urls") or []
-                row.pr = urls[0] if urls else row.pr or (record.get("web_url") or "")
+                row.pr = urls[-1] if urls else row.pr
 
     def render(self, now: float) -> Group:
         table = Table(title="codegen-graph: feature workflow", expand=False)
