@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from codegen_graph.cli._common import LOCAL_NOTICE
+from codegen_graph.local import LocalServer
 
 from .conftest import FOREVER, SCALE, Cli, seed_run
 
@@ -22,35 +20,10 @@ TOKEN = "serve-canary-token-5f1e"
 ORG = "4242"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", str(port)]
-    cmd += ["--token", TOKEN, "--org-id", ORG, "--time-scale", "1000"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{base}/_local/stats", timeout=0.5)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(proc.stderr.read() if proc.stderr else "no output") from None
-                time.sleep(0.05)  # waiting for a real process to bind its socket
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
+    with LocalServer(token=TOKEN, org_id=int(ORG), time_scale=1000) as server:
+        yield server.base_url
 
 
 def _cli(base_url: str, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
