@@ -20,7 +20,8 @@
     │   └── ResponseValidationError   an answer that does not match the spec's model
     ├── CircuitOpenError              too many transient failures; failing fast
     ├── RunTimeoutError               ``wait()`` ran out of time (``.run``: last known)
-    └── AgentRunFailedError           the run ended FAILED / ERROR / CANCELLED (``.run``)
+    ├── AgentRunFailedError           the run ended FAILED / ERROR / CANCELLED (``.run``)
+    └── PromptInjectionError          (``codegen_graph.plugins``) a guard blocked a prompt
 
 Every API error carries ``method``, ``path`` (never the query string, never a token) and
 ``request_id`` when the server sent one. ``is_transient`` says whether trying again later
