@@ -17,17 +17,29 @@ from ._state import (
     merge_dicts,
     merge_runs,
 )
+from ._supervisor import (
+    DEFAULT_ROLES,
+    DEFAULT_SUPERVISOR_PROMPT,
+    SUPERVISOR_MODEL_ENV_VAR,
+    SupervisorState,
+    supervisor_graph,
+    supervisor_workflow,
+)
 from ._workflows import DEFAULT_PROMPTS, FeatureState, feature_workflow, tests_failed
 
 __all__ = [  # noqa: RUF022
     "DEFAULT_PROMPTS",
+    "DEFAULT_ROLES",
+    "DEFAULT_SUPERVISOR_PROMPT",
     "ErrorRecord",
     "FeatureState",
     "GraphState",
     "LOG_EVENT",
     "PromptSpec",
     "RunRecord",
+    "SUPERVISOR_MODEL_ENV_VAR",
     "Summarizer",
+    "SupervisorState",
     "codegen_node",
     "codegen_retry_policy",
     "codegen_wait_node",
@@ -39,6 +51,8 @@ __all__ = [  # noqa: RUF022
     "merge_messages",
     "merge_runs",
     "render_prompt",
+    "supervisor_graph",
+    "supervisor_workflow",
     "tests_failed",
     "windowed_messages",
 ]

@@ -28,6 +28,12 @@ EXPECTED = {
     "merge_messages",
     "merge_runs",
     "windowed_messages",
+    "DEFAULT_ROLES",
+    "DEFAULT_SUPERVISOR_PROMPT",
+    "SUPERVISOR_MODEL_ENV_VAR",
+    "SupervisorState",
+    "supervisor_graph",
+    "supervisor_workflow",
 }
 
 
