@@ -14,9 +14,9 @@ import json
 import logging
 import random
 import re
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 import pydantic
@@ -45,9 +45,14 @@ from ._exceptions import (
     ResponseValidationError,
     status_error_class,
 )
+from ._hooks import ClientHooks, route_template
 from ._ratelimit import RateLimiter, bucket_for
 from ._retry import parse_retry_after, retry_delay
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .observability import Metrics
+    from .plugins import Plugin, PluginManager
 
 __all__ = ["BaseClient", "Plan", "Recovery", "RequestSpec", "Send", "Sleep"]
 
@@ -103,9 +108,13 @@ class RequestSpec(Generic[T]):
 
 @dataclass(frozen=True)
 class Send:
-    """Action: send this request and send back the response or the ``httpx.HTTPError``."""
+    """Action: send this request and send back the response or the ``httpx.HTTPError``.
+
+    ``route`` is the path template, for metrics.
+    """
 
     request: httpx.Request
+    route: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,8 @@ class BaseClient:
         rate_limits: RateBudgets | bool | None,
         circuit_breaker: CircuitBreakerConfig | bool | None,
         clock: Clock | None,
+        plugins: PluginManager | Sequence[Plugin] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._token = TokenSource(token)
         self.org_id: int = resolve_org_id(org_id)
@@ -176,6 +187,17 @@ class BaseClient:
             circuit_breaker = CircuitBreakerConfig()
         self.circuit = CircuitBreaker(circuit_breaker or None, self.clock)
         self._random = random.Random()
+        self._hooks = ClientHooks(self.org_id, plugins, metrics)
+
+    @property
+    def plugins(self) -> PluginManager | None:
+        """The client's plugins (``None`` when none were given)."""
+        return self._hooks.plugins
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """The Prometheus metrics the client records into, if any."""
+        return self._hooks.metrics
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(org_id={self.org_id}, base_url={self.base_url!r})"
@@ -233,7 +255,7 @@ class BaseClient:
                 raise exc from last_error
             request = self._build_request(spec)
             try:
-                outcome = yield Send(request)
+                outcome = yield Send(request, route_template(spec.path))
             except BaseException:
                 self.circuit.abandon(probe=probe)
                 raise
@@ -280,6 +302,7 @@ class BaseClient:
                 self.retry.max_retries,
                 delay,
             )
+            self._hooks.retrying(route_template(spec.path))
             if delay > 0:
                 yield Sleep(delay)
             last_error = error

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Sequence
 from types import TracebackType
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import httpx
 
@@ -29,11 +31,20 @@ from .resources import (
     Users,
 )
 
+if TYPE_CHECKING:
+    from .observability import Metrics
+    from .plugins import Plugin, PluginManager
+
 __all__ = ["AsyncCodegenClient", "CodegenClient"]
 
 T = TypeVar("T")
 
 logger = logging.getLogger("codegen_graph.client")
+
+
+def _status(outcome: Outcome) -> int | str:
+    """The metrics label of an attempt: the HTTP status, or ``"error"``."""
+    return outcome.status_code if isinstance(outcome, httpx.Response) else "error"
 
 
 def _check_http_args(http_client: object, transport: object, insecure: bool) -> None:
@@ -67,6 +78,10 @@ class CodegenClient(BaseClient):
         transport: an httpx transport for the client this client creates.
         clock: time and sleeping (default: the system clock).
         insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
+        plugins: a :class:`~codegen_graph.plugins.PluginManager` or plugins: prompt
+            transformers (on create and resume prompts) and run lifecycle hooks.
+        metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
+            retries and runs into.
     """
 
     def __init__(
@@ -84,6 +99,8 @@ class CodegenClient(BaseClient):
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
         insecure_skip_tls_verify: bool = False,
+        plugins: PluginManager | Sequence[Plugin] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
             token,
@@ -94,6 +111,8 @@ class CodegenClient(BaseClient):
             rate_limits=rate_limits,
             circuit_breaker=circuit_breaker,
             clock=clock,
+            plugins=plugins,
+            metrics=metrics,
         )
         _check_http_args(http_client, transport, insecure_skip_tls_verify)
         self._owns_http = http_client is None
@@ -108,6 +127,18 @@ class CodegenClient(BaseClient):
         self.repos = Repos(self)
 
     def _request(self, spec: RequestSpec[T]) -> T:
+        """Run one call with its hooks (prompt plugins, span, lifecycle hooks)."""
+        call = self._hooks.call(spec)
+        with call.span():
+            try:
+                result: T = self._drive(cast("RequestSpec[T]", call.spec))
+            except BaseException as exc:
+                call.failed(exc)
+                raise
+            call.succeeded(result)
+            return result
+
+    def _drive(self, spec: RequestSpec[T]) -> T:
         """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
         plan = self._plan(spec)
         outcome: Outcome = None
@@ -118,10 +149,14 @@ class CodegenClient(BaseClient):
                     self.clock.sleep(action.seconds)
                     outcome = None
                     continue
+                started = time.perf_counter()
                 try:
                     outcome = self._http.send(action.request)
                 except httpx.HTTPError as exc:
                     outcome = exc
+                self._hooks.request_sent(
+                    action.route, _status(outcome), time.perf_counter() - started
+                )
         except StopIteration as done:
             return cast(T, done.value)
         finally:
@@ -172,6 +207,10 @@ class AsyncCodegenClient(BaseClient):
         transport: an httpx transport for the client this client creates.
         clock: time and sleeping (default: the system clock).
         insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
+        plugins: a :class:`~codegen_graph.plugins.PluginManager` or plugins: prompt
+            transformers (on create and resume prompts) and run lifecycle hooks.
+        metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
+            retries and runs into.
     """
 
     def __init__(
@@ -189,6 +228,8 @@ class AsyncCodegenClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         insecure_skip_tls_verify: bool = False,
+        plugins: PluginManager | Sequence[Plugin] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
             token,
@@ -199,6 +240,8 @@ class AsyncCodegenClient(BaseClient):
             rate_limits=rate_limits,
             circuit_breaker=circuit_breaker,
             clock=clock,
+            plugins=plugins,
+            metrics=metrics,
         )
         _check_http_args(http_client, transport, insecure_skip_tls_verify)
         self._owns_http = http_client is None
@@ -212,6 +255,18 @@ class AsyncCodegenClient(BaseClient):
         self.repos = AsyncRepos(self)
 
     async def _request(self, spec: RequestSpec[T]) -> T:
+        """Run one call with its hooks (prompt plugins, span, lifecycle hooks)."""
+        call = self._hooks.call(spec)
+        with call.span():
+            try:
+                result: T = await self._drive(cast("RequestSpec[T]", call.spec))
+            except BaseException as exc:
+                call.failed(exc)
+                raise
+            call.succeeded(result)
+            return result
+
+    async def _drive(self, spec: RequestSpec[T]) -> T:
         """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
         plan = self._plan(spec)
         outcome: Outcome = None
@@ -222,10 +277,14 @@ class AsyncCodegenClient(BaseClient):
                     await self.clock.asleep(action.seconds)
                     outcome = None
                     continue
+                started = time.perf_counter()
                 try:
                     outcome = await self._http.send(action.request)
                 except httpx.HTTPError as exc:
                     outcome = exc
+                self._hooks.request_sent(
+                    action.route, _status(outcome), time.perf_counter() - started
+                )
         except StopIteration as done:
             return cast(T, done.value)
         finally:

@@ -75,6 +75,16 @@ class _StreamState:
 
 class _HandleBase:
     _data: AgentRunResponse
+    _client: CodegenClient | AsyncCodegenClient
+    # Whether this handle saw the run active since it last reported a finish: plugins'
+    # on_complete and the metrics hear about each finish once, and not for a handle
+    # attached to a run that had already ended.
+    _seen_active: bool = False
+
+    def _report_finished(self, started: float) -> None:
+        if self._seen_active and self.is_terminal:
+            self._seen_active = False
+            self._client._hooks.run_finished(self._data, self._client.clock.now() - started)
 
     @property
     def data(self) -> AgentRunResponse:
@@ -126,6 +136,8 @@ class _HandleBase:
         if data.id != self._data.id:
             raise ValueError(f"run {data.id} is not run {self._data.id}")
         self._data = data
+        if not self.is_terminal:
+            self._seen_active = True
 
     def __repr__(self) -> str:
         status = self._data.status.raw if self._data.status is not None else None
@@ -141,8 +153,9 @@ class AgentRun(_HandleBase):
     """
 
     def __init__(self, client: CodegenClient, data: AgentRunResponse) -> None:
-        self._client = client
+        self._client: CodegenClient = client
         self._data = data
+        self._seen_active = not self.is_terminal
 
     def refresh(self) -> AgentRun:
         """Fetch the run's current state (one GET)."""
@@ -160,9 +173,12 @@ class AgentRun(_HandleBase):
         Raises:
             RunTimeoutError: the timeout passed first; ``.run`` is the last state seen.
         """
-        if not self.is_terminal:
-            self._update(self._client.watcher.wait_for(self.id, timeout=timeout))
-        _check_failure(self._data, raise_on_failure)
+        started = self._client.clock.now()
+        with self._client._hooks.waiting(self.id):
+            if not self.is_terminal:
+                self._update(self._client.watcher.wait_for(self.id, timeout=timeout))
+            self._report_finished(started)
+            _check_failure(self._data, raise_on_failure)
         return self
 
     def resume(self, prompt: str, *, images: list[str] | None = None) -> AgentRun:
@@ -207,10 +223,13 @@ class AgentRun(_HandleBase):
         Returns once the run is terminal and its last entries were delivered; the handle
         then holds the full final state (result, summary, pull requests).
         """
-        for entry in self.stream_logs(timeout=timeout):
-            on_log(entry)
-        self.refresh()
-        _check_failure(self._data, raise_on_failure)
+        started = self._client.clock.now()
+        with self._client._hooks.waiting(self.id):
+            for entry in self.stream_logs(timeout=timeout):
+                on_log(entry)
+            self.refresh()
+            self._report_finished(started)
+            _check_failure(self._data, raise_on_failure)
         return self
 
 
@@ -218,8 +237,9 @@ class AsyncAgentRun(_HandleBase):
     """A handle on one agent run, for :class:`~codegen_graph.AsyncCodegenClient`."""
 
     def __init__(self, client: AsyncCodegenClient, data: AgentRunResponse) -> None:
-        self._client = client
+        self._client: AsyncCodegenClient = client
         self._data = data
+        self._seen_active = not self.is_terminal
 
     async def refresh(self) -> AsyncAgentRun:
         """Fetch the run's current state (one GET)."""
@@ -230,9 +250,12 @@ class AsyncAgentRun(_HandleBase):
         self, timeout: float | None = None, *, raise_on_failure: bool = False
     ) -> AsyncAgentRun:
         """Wait until the run is terminal; see :meth:`AgentRun.wait`."""
-        if not self.is_terminal:
-            self._update(await self._client.watcher.wait_for(self.id, timeout=timeout))
-        _check_failure(self._data, raise_on_failure)
+        started = self._client.clock.now()
+        with self._client._hooks.waiting(self.id):
+            if not self.is_terminal:
+                self._update(await self._client.watcher.wait_for(self.id, timeout=timeout))
+            self._report_finished(started)
+            _check_failure(self._data, raise_on_failure)
         return self
 
     async def resume(self, prompt: str, *, images: list[str] | None = None) -> AsyncAgentRun:
@@ -279,6 +302,7 @@ class AsyncAgentRun(_HandleBase):
         drained once the run is terminal. ``on_log`` may be a coroutine function.
         """
         stream = self.stream_logs()
+        started = self._client.clock.now()
 
         async def pump() -> None:
             async for entry in stream:
@@ -297,5 +321,6 @@ class AsyncAgentRun(_HandleBase):
                 with contextlib.suppress(asyncio.CancelledError):
                     await pumping
         await self.refresh()
+        self._report_finished(started)
         _check_failure(self._data, raise_on_failure)
         return self

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from .._version import __version__
+from ._common import CliState, set_cli_state
+from ._review import review_pr
+from ._run import run_command
+from ._runs import runs_app
 
 app = typer.Typer(
     name="codegen-graph",
-    help="Codegen cloud coding agents in LangGraph: run workflows, serve the local backend.",
+    help="Codegen cloud coding agents in LangGraph: runs, reviews, the local backend.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -23,11 +29,44 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
     ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
-    """Codegen cloud coding agents as LangGraph citizens."""
+    """Codegen cloud coding agents as LangGraph citizens.
+
+    Without CODEGEN_API_TOKEN the commands use the embedded local backend. Exit codes:
+    0 ok, 1 run failed, 2 usage or configuration, 3 API refused, 4 transient, 130 interrupted.
+    """
+    set_cli_state(CliState(debug=debug))
+    _quiet_library_logs(ctx, debug)
+
+
+def _quiet_library_logs(ctx: typer.Context, debug: bool) -> None:
+    """Keep stderr to the one error line: library warnings (retries...) only with --debug."""
+    logger = logging.getLogger("codegen_graph")
+    level, handler = logger.level, None
+    if debug:
+        handler = logging.StreamHandler()  # stderr, looked up when the handler is made
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    else:
+        logger.setLevel(logging.ERROR)
+
+    def restore() -> None:
+        logger.setLevel(level)
+        if handler is not None:
+            logger.removeHandler(handler)
+
+    ctx.call_on_close(restore)
+
+
+app.command("run")(run_command)
+app.add_typer(runs_app, name="runs")
+app.command("review-pr")(review_pr)
 
 
 def main() -> None:

@@ -32,21 +32,41 @@ from typing import Any, NamedTuple
 
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.config import get_stream_writer
+from langgraph.store.base import BaseStore
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
-from ..models import AgentRunLogResponse, AgentRunResponse, AgentType
+from .._runs import AgentRun, AsyncAgentRun
+from .._status import AgentRunStatus
+from ..models import AgentRunResponse, AgentType
+from ..observability import OperationTrace, trace_operation
+from ..plugins import Plugin, call_context
 from ._keys import launch_key
+from ._observe import (
+    LOG_EVENT,
+    LogSink,
+    OutputFilters,
+    StoreNamespace,
+    aread_context,
+    namespace_for,
+    node_store,
+    read_context,
+    result_item,
+    with_context,
+)
 from ._state import RunRecord
 
-__all__ = ["PromptSpec", "codegen_node", "codegen_wait_node", "render_prompt"]
+__all__ = [
+    "LOG_EVENT",
+    "PromptSpec",
+    "StoreNamespace",
+    "codegen_node",
+    "codegen_wait_node",
+    "render_prompt",
+]
 
 #: A prompt: a ``str.format`` template filled from the state, or a callable of the state.
 PromptSpec = str | Callable[[Mapping[str, Any]], str]
-
-#: The name of the custom stream events nodes emit for each remote log entry.
-LOG_EVENT = "codegen_log"
 
 _Node = Callable[..., Any]
 
@@ -142,23 +162,6 @@ def _finished_update(
     }
 
 
-def _log_forwarder(role: str, key: str, run_id: int) -> Callable[[AgentRunLogResponse], None]:
-    writer = get_stream_writer()
-
-    def forward(entry: AgentRunLogResponse) -> None:
-        writer(
-            {
-                "event": LOG_EVENT,
-                "role": role,
-                "key": key,
-                "agent_run_id": run_id,
-                "entry": entry.model_dump(mode="json", exclude_none=True),
-            }
-        )
-
-    return forward
-
-
 class _Launch(NamedTuple):
     """What a launching node must do: attach to ``attach_id``, or create with ``key``."""
 
@@ -192,6 +195,70 @@ def _record_update(
     return _finished_update(key, role, record, run) if finished else {"runs": {key: record}}
 
 
+def _thread(config: RunnableConfig) -> Any:
+    return (config.get("configurable") or {}).get("thread_id")
+
+
+def _store_for(spec: StoreNamespace | None, state: Mapping[str, Any]) -> _Shared | None:
+    if spec is None:
+        return None
+    namespace = namespace_for(spec, state)
+    store = node_store()
+    if store is None:
+        raise ConfigurationError(
+            f"store_namespace={namespace!r} needs a store: compile the graph with "
+            "store=InMemoryStore() (or any langgraph BaseStore)"
+        )
+    return _Shared(store, namespace)
+
+
+class _Shared(NamedTuple):
+    store: BaseStore
+    namespace: tuple[str, ...]
+
+
+def _wait_trace(handle_id: int, role: str) -> trace_operation:
+    return trace_operation("codegen.wait", inputs={"agent_run_id": handle_id}, role=role)
+
+
+def _close_wait(op: OperationTrace, run: AgentRunResponse, sink: LogSink) -> None:
+    op.record_run(run)
+    op.set_outputs({"result": run.result, "summary": run.summary, "remote_steps": sink.count})
+
+
+def _follow(
+    handle: AgentRun, role: str, key: str, timeout: float | None, filters: OutputFilters
+) -> AgentRunResponse:
+    """Wait for a run inside a ``codegen.wait`` trace; each remote step is a child run."""
+    with _wait_trace(handle.id, role) as op:
+        sink = LogSink(role, key, handle.id, op, filters)
+        handle.follow(sink, timeout=timeout)
+        run = filters.run(handle.data, role)
+        _close_wait(op, run, sink)
+    return run
+
+
+async def _afollow(
+    handle: AsyncAgentRun, role: str, key: str, timeout: float | None, filters: OutputFilters
+) -> AgentRunResponse:
+    """:func:`_follow` for async handles (the log callback runs in the pump task)."""
+    async with _wait_trace(handle.id, role) as op:
+        sink = LogSink(role, key, handle.id, op, filters)
+        await handle.follow(sink, timeout=timeout)
+        run = filters.run(handle.data, role)
+        _close_wait(op, run, sink)
+    return run
+
+
+def _create_trace(launch: _Launch, key: str, role: str, text: str) -> trace_operation:
+    inputs = {"prompt": text, "key": key, "iteration": launch.iteration}
+    return trace_operation("codegen.create", inputs=inputs, role=role)
+
+
+def _attach_trace(run_id: int, role: str) -> trace_operation:
+    return trace_operation("codegen.attach", inputs={"agent_run_id": run_id}, role=role)
+
+
 def codegen_node(
     role: str,
     prompt: PromptSpec,
@@ -204,12 +271,14 @@ def codegen_node(
     wait: bool = True,
     timeout: float | None = None,
     metadata: Mapping[str, Any] | None = None,
+    store_namespace: StoreNamespace | None = None,
+    output_filter: Plugin | None = None,
 ) -> _Node:
     """A graph node that launches a Codegen agent run (exactly once) and, by default, waits.
 
     Args:
         role: the agent's role (``"code"``, ``"tests"``, ...): names the AIMessage and the
-            artifacts entry.
+            artifacts entry, and tags plugin contexts, metrics and traces.
         prompt: a ``str.format`` template over the state (``"Implement: {task}"``) or a
             callable of the state.
         client: a sync or async client; it decides whether the node is sync or async.
@@ -222,15 +291,25 @@ def codegen_node(
         timeout: clock seconds to wait at most (raises ``RunTimeoutError``; a retry of the
             node re-attaches to the same run).
         metadata: extra metadata stored with the run.
+        store_namespace: a namespace of the graph's ``BaseStore`` (or a callable of the
+            state returning one): its items are appended to the prompt before the launch,
+            and the finished run's result is written there under ``role`` (when
+            ``wait=True``; otherwise by :func:`codegen_wait_node`). Needs a graph compiled
+            with ``store=``.
+        output_filter: a plugin whose ``filter_output`` cleans the agent's result, summary
+            and log entries (e.g. :class:`~codegen_graph.plugins.OutputFilter`), after the
+            client's plugins.
 
     The node reads ``state["iterations"][key]`` (default 1) as the iteration, forwards each
     remote log entry to LangGraph's custom stream (``stream_mode="custom"``, events named
-    :data:`LOG_EVENT`), and on completion writes ``runs``, ``artifacts`` and an
+    :data:`LOG_EVENT`), traces ``codegen.create`` / ``codegen.wait`` (with each remote step)
+    when LangSmith tracing is on, and on completion writes ``runs``, ``artifacts`` and an
     ``AIMessage`` named after the role.
     """
     key = key or role
     create: dict[str, Any] = {"repo_id": repo_id, "model": model, "agent_type": agent_type}
     extra_meta = dict(metadata or {})
+    filters = OutputFilters(client, output_filter)
 
     def plan(state: Mapping[str, Any], config: RunnableConfig) -> _Launch:
         iteration = _iteration(state, key)
@@ -241,14 +320,13 @@ def codegen_node(
         return _Launch(iteration, None, text, launch_key(config, key, iteration))
 
     def run_metadata(config: RunnableConfig) -> dict[str, Any]:
-        thread = (config.get("configurable") or {}).get("thread_id")
-        return {"codegen_graph_role": role, "codegen_graph_thread": thread, **extra_meta}
+        return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra_meta}
 
     def update(launch: _Launch, run: AgentRunResponse, started: float, now: float) -> Any:
         return _record_update(
             key,
             role,
-            run,
+            filters.run(run, role),
             iteration=launch.iteration,
             idem=launch.key,
             started=started,
@@ -261,20 +339,34 @@ def codegen_node(
 
         async def anode(state: Mapping[str, Any], config: RunnableConfig) -> Any:
             launch, started = plan(state, config), aclock.now()
-            handle = (
-                await aruns.attach(launch.attach_id)
-                if launch.attach_id is not None
-                else await aruns.start(
-                    launch.prompt or "",
-                    idempotency_key=launch.key,
-                    reuse_existing=True,
-                    metadata=run_metadata(config),
-                    **create,
-                )
-            )
-            if wait:
-                await handle.follow(_log_forwarder(role, key, handle.id), timeout=timeout)
-            return update(launch, handle.data, started, aclock.now())
+            shared = _store_for(store_namespace, state)
+            with call_context(role=role):
+                if launch.attach_id is not None:
+                    async with _attach_trace(launch.attach_id, role) as op:
+                        handle = await aruns.attach(launch.attach_id)
+                        op.record_run(handle.data)
+                else:
+                    text = launch.prompt or ""
+                    if shared is not None:
+                        text = with_context(
+                            text, await aread_context(shared.store, shared.namespace)
+                        )
+                    async with _create_trace(launch, key, role, text) as op:
+                        handle = await aruns.start(
+                            text,
+                            idempotency_key=launch.key,
+                            reuse_existing=True,
+                            metadata=run_metadata(config),
+                            **create,
+                        )
+                        op.record_run(handle.data)
+                if not wait:
+                    return update(launch, handle.data, started, aclock.now())
+                run = await _afollow(handle, role, key, timeout, filters)
+            if shared is not None:
+                item = result_item(run, role, _thread(config))
+                await shared.store.aput(shared.namespace, role, item)
+            return update(launch, run, started, aclock.now())
 
         anode.__name__ = f"codegen_{key}"
         return anode
@@ -283,20 +375,31 @@ def codegen_node(
 
     def node(state: Mapping[str, Any], config: RunnableConfig) -> Any:
         launch, started = plan(state, config), clock.now()
-        handle = (
-            runs.attach(launch.attach_id)
-            if launch.attach_id is not None
-            else runs.start(
-                launch.prompt or "",
-                idempotency_key=launch.key,
-                reuse_existing=True,
-                metadata=run_metadata(config),
-                **create,
-            )
-        )
-        if wait:
-            handle.follow(_log_forwarder(role, key, handle.id), timeout=timeout)
-        return update(launch, handle.data, started, clock.now())
+        shared = _store_for(store_namespace, state)
+        with call_context(role=role):
+            if launch.attach_id is not None:
+                with _attach_trace(launch.attach_id, role) as op:
+                    handle = runs.attach(launch.attach_id)
+                    op.record_run(handle.data)
+            else:
+                text = launch.prompt or ""
+                if shared is not None:
+                    text = with_context(text, read_context(shared.store, shared.namespace))
+                with _create_trace(launch, key, role, text) as op:
+                    handle = runs.start(
+                        text,
+                        idempotency_key=launch.key,
+                        reuse_existing=True,
+                        metadata=run_metadata(config),
+                        **create,
+                    )
+                    op.record_run(handle.data)
+            if not wait:
+                return update(launch, handle.data, started, clock.now())
+            run = _follow(handle, role, key, timeout, filters)
+        if shared is not None:
+            shared.store.put(shared.namespace, role, result_item(run, role, _thread(config)))
+        return update(launch, run, started, clock.now())
 
     node.__name__ = f"codegen_{key}"
     return node
@@ -313,23 +416,39 @@ def _recorded(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
     return record, int(run_id)
 
 
+def _known_active(record: RunRecord, run_id: int, org_id: int) -> AgentRunResponse | None:
+    """The recorded run as a model when the record says it is still going (no GET needed).
+
+    A handle made from it knows it saw the run active, so it reports the finish to the
+    client's plugins and metrics even if the run ended before the wait began.
+    """
+    status = AgentRunStatus(record.get("status") or "PENDING")
+    if status.is_terminal:
+        return None
+    return AgentRunResponse(id=run_id, organization_id=org_id, status=status)
+
+
 def codegen_wait_node(
     key: str,
     *,
     client: CodegenClient | AsyncCodegenClient,
     role: str | None = None,
     timeout: float | None = None,
+    store_namespace: StoreNamespace | None = None,
+    output_filter: Plugin | None = None,
 ) -> _Node:
     """A node that waits for the run recorded under ``state["runs"][key]``.
 
     It never launches anything: re-executing it (retry, crash, replay) only waits again.
-    Log entries are forwarded to the custom stream as in :func:`codegen_node`.
+    Log entries are forwarded to the custom stream and traced as in :func:`codegen_node`;
+    ``store_namespace`` and ``output_filter`` work as there (this node writes the result).
     """
+    filters = OutputFilters(client, output_filter)
 
-    def update(record: RunRecord, run: AgentRunResponse, now: float) -> Any:
+    def update(record: RunRecord, who: str, run: AgentRunResponse, now: float) -> Any:
         return _record_update(
             key,
-            role or record.get("role") or key,
+            who,
             run,
             iteration=int(record.get("iteration", 1)),
             idem=record.get("idempotency_key"),
@@ -341,25 +460,36 @@ def codegen_wait_node(
     if isinstance(client, AsyncCodegenClient):
         aruns, aclock = client.agent_runs, client.clock
 
-        async def anode(state: Mapping[str, Any]) -> Any:
+        async def anode(state: Mapping[str, Any], config: RunnableConfig) -> Any:
             record, run_id = _recorded(state, key)
-            handle = await aruns.attach(run_id)
+            shared = _store_for(store_namespace, state)
             who = role or record.get("role") or key
-            await handle.follow(_log_forwarder(who, key, run_id), timeout=timeout)
-            return update(record, handle.data, aclock.now())
+            with call_context(role=who):
+                known = _known_active(record, run_id, client.org_id)
+                handle = await aruns.attach(known if known is not None else run_id)
+                run = await _afollow(handle, who, key, timeout, filters)
+            if shared is not None:
+                await shared.store.aput(
+                    shared.namespace, who, result_item(run, who, _thread(config))
+                )
+            return update(record, who, run, aclock.now())
 
         anode.__name__ = f"codegen_wait_{key}"
         return anode
 
     runs, clock = client.agent_runs, client.clock
 
-    def node(state: Mapping[str, Any]) -> Any:
+    def node(state: Mapping[str, Any], config: RunnableConfig) -> Any:
         record, run_id = _recorded(state, key)
-        handle = runs.attach(run_id)
-        handle.follow(
-            _log_forwarder(role or record.get("role") or key, key, run_id), timeout=timeout
-        )
-        return update(record, handle.data, clock.now())
+        shared = _store_for(store_namespace, state)
+        who = role or record.get("role") or key
+        with call_context(role=who):
+            known = _known_active(record, run_id, client.org_id)
+            handle = runs.attach(known if known is not None else run_id)
+            run = _follow(handle, who, key, timeout, filters)
+        if shared is not None:
+            shared.store.put(shared.namespace, who, result_item(run, who, _thread(config)))
+        return update(record, who, run, clock.now())
 
     node.__name__ = f"codegen_wait_{key}"
     return node

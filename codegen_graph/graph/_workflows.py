@@ -33,6 +33,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy, interrupt
 
 from .._client import AsyncCodegenClient, CodegenClient
+from ..models import AgentRunResponse
+from ..observability import trace_operation
+from ..plugins import Plugin, PromptGuard, call_context
 from ._nodes import (
     PromptSpec,
     _recorded,
@@ -41,6 +44,7 @@ from ._nodes import (
     render_prompt,
     run_record,
 )
+from ._observe import OutputFilters, StoreNamespace
 from ._retry import codegen_retry_policy
 from ._state import GraphState, RunRecord
 
@@ -122,6 +126,9 @@ def feature_workflow(
     timeout: float | None = None,
     retry_policy: RetryPolicy | None = None,
     is_failure: Callable[[Mapping[str, Any] | None], bool] = tests_failed,
+    prompt_guard: PromptGuard | None = None,
+    output_filter: Plugin | None = None,
+    store_namespace: StoreNamespace | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
     """The code -> (tests || docs) -> gate -> [fix loop] -> [approval] -> report workflow.
 
@@ -135,6 +142,16 @@ def feature_workflow(
         timeout: clock seconds each agent may take.
         retry_policy: the nodes' retry policy (default :func:`codegen_retry_policy`).
         is_failure: reads the tests agent's run record; ``True`` sends the report back.
+        prompt_guard: screens the feedback (the tests agent's report, or the reviewer's
+            text) before ``fix`` puts it into the code agent's resume prompt; in ``block``
+            mode a match raises ``PromptInjectionError`` before the resume. (A guard among
+            the client's plugins screens the whole resume prompt, which ``fix`` sends marked
+            ``untrusted`` with ``source="agent:tests"`` or ``"reviewer"``.)
+        output_filter: cleans every agent's result, summary and log entries before they
+            enter state, messages, stream events or traces (e.g. ``OutputFilter()``).
+        store_namespace: shared context in the graph's ``BaseStore``: each agent's prompt
+            gets the items under it, and each finished agent writes its result there under
+            its role (compile with ``store=``; see ``docs/graph.md``).
 
     Returns:
         An uncompiled ``StateGraph[FeatureState]``: compile it with your checkpointer
@@ -149,12 +166,26 @@ def feature_workflow(
     for role in ("code", "tests", "docs"):
         builder.add_node(
             role,
-            codegen_node(role, _prompt(merged, role), client=client, repo_id=repo_id, wait=False),
+            codegen_node(
+                role,
+                _prompt(merged, role),
+                client=client,
+                repo_id=repo_id,
+                wait=False,
+                store_namespace=store_namespace,
+                output_filter=output_filter,
+            ),
             retry_policy=policy,
         )
         builder.add_node(
             f"{role}_wait",
-            codegen_wait_node(role, client=client, timeout=timeout),
+            codegen_wait_node(
+                role,
+                client=client,
+                timeout=timeout,
+                store_namespace=store_namespace,
+                output_filter=output_filter,
+            ),
             retry_policy=policy,
         )
         builder.add_edge(role, f"{role}_wait")
@@ -206,7 +237,9 @@ def feature_workflow(
     builder.add_node("start", start)
     builder.add_node("gate", gate, defer=True)
     builder.add_node("approval", approval)
-    builder.add_node("fix", _fix_node(client, merged), retry_policy=policy)
+    builder.add_node(
+        "fix", _fix_node(client, merged, prompt_guard, output_filter), retry_policy=policy
+    )
     builder.add_node("report", _report)
     builder.add_edge(START, "start")
     builder.add_edge("start", "code")
@@ -251,30 +284,54 @@ def _parse_decision(decision: Any) -> tuple[bool, str | None]:
     )
 
 
+def _feedback_source(state: Mapping[str, Any]) -> str:
+    """The ``PluginContext.source`` of the feedback: ``agent:tests`` or ``reviewer``."""
+    label = str(state.get("feedback_source") or "tests agent")
+    return "reviewer" if label == "reviewer" else f"agent:{label.split()[0]}"
+
+
 def _fix_node(
-    client: CodegenClient | AsyncCodegenClient, prompts: Mapping[str, PromptSpec]
+    client: CodegenClient | AsyncCodegenClient,
+    prompts: Mapping[str, PromptSpec],
+    guard: PromptGuard | None,
+    output_filter: Plugin | None,
 ) -> Callable[..., Any]:
     """Resume the code agent's run with the feedback, at most once per iteration.
 
     Re-executed after a crash, it does not resume twice: a code run that is active again, or
-    whose result changed since the record was written, was already resumed.
+    whose result changed since the record was written, was already resumed. The feedback
+    is another agent's (or a person's) text: it goes through ``guard`` first, and the
+    resume is sent marked untrusted so the client's guards screen it too.
     """
+    filters = OutputFilters(client, output_filter)
 
-    def plan(state: FeatureState) -> tuple[RunRecord, str, int]:
+    def plan(state: FeatureState) -> tuple[RunRecord, str, int, str]:
         record = _runs(state)["code"]
-        text = render_prompt(prompts["fix"], {**state, "code_ref": _code_ref(state)})
-        return record, text, _iter(state, "code")
+        source = _feedback_source(state)
+        feedback = str(state.get("feedback") or "")
+        if guard is not None:
+            feedback = guard.check(feedback, source=source)
+        text = render_prompt(
+            prompts["fix"], {**state, "feedback": feedback, "code_ref": _code_ref(state)}
+        )
+        return record, text, _iter(state, "code"), source
 
-    def already_resumed(record: RunRecord, current: Any) -> bool:
+    def already_resumed(record: RunRecord, current: AgentRunResponse) -> bool:
         if current.status is not None and not current.status.is_terminal:
             return True
-        return bool(current.result != record.get("result"))
+        return bool(filters.run(current, "code").result != record.get("result"))
 
-    def update(record: RunRecord, current: Any, iteration: int, state: FeatureState) -> Any:
+    def resume_trace(current: AgentRunResponse, text: str) -> trace_operation:
+        inputs = {"agent_run_id": current.id, "prompt": text}
+        return trace_operation("codegen.resume", inputs=inputs, role="code")
+
+    def update(
+        record: RunRecord, current: AgentRunResponse, iteration: int, state: FeatureState
+    ) -> Any:
         new = run_record(
             "code",
             "code",
-            current,
+            filters.run(current, "code"),
             iteration=iteration + 1,
             idempotency_key=record.get("idempotency_key"),
             started_at=record.get("created_at"),
@@ -289,10 +346,13 @@ def _fix_node(
         aclient = client
 
         async def afix(state: FeatureState) -> Any:
-            record, text, iteration = plan(state)
-            current = await aclient.agent_runs.get(_recorded(state, "code")[1])
-            if not already_resumed(record, current):
-                current = await aclient.agent_runs.resume(current.id, text)
+            record, text, iteration, source = plan(state)
+            with call_context(role="code", untrusted=True, source=source):
+                current = await aclient.agent_runs.get(_recorded(state, "code")[1])
+                if not already_resumed(record, current):
+                    async with resume_trace(current, text) as op:
+                        current = await aclient.agent_runs.resume(current.id, text)
+                        op.record_run(current)
             return update(record, current, iteration, state)
 
         return afix
@@ -300,10 +360,13 @@ def _fix_node(
     sclient = client
 
     def fix(state: FeatureState) -> Any:
-        record, text, iteration = plan(state)
-        current = sclient.agent_runs.get(_recorded(state, "code")[1])
-        if not already_resumed(record, current):
-            current = sclient.agent_runs.resume(current.id, text)
+        record, text, iteration, source = plan(state)
+        with call_context(role="code", untrusted=True, source=source):
+            current = sclient.agent_runs.get(_recorded(state, "code")[1])
+            if not already_resumed(record, current):
+                with resume_trace(current, text) as op:
+                    current = sclient.agent_runs.resume(current.id, text)
+                    op.record_run(current)
         return update(record, current, iteration, state)
 
     return fix

@@ -25,6 +25,7 @@ from ._behavior import (
     Step,
 )
 from ._limits import Faults, RateLimit, RateLimits, RouteFaults
+from ._process import LocalServer
 from ._scenario import Scenario, ScenarioBehavior, ScenarioError, bundled_scenarios, load_scenario
 from ._server import serve
 from ._transport import LocalAsyncTransport, LocalTransport
@@ -36,6 +37,7 @@ __all__ = [
     "Faults",
     "LocalAsyncTransport",
     "LocalCodegen",
+    "LocalServer",
     "LocalTransport",
     "Outcome",
     "PullRequestSpec",

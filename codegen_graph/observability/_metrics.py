@@ -6,6 +6,7 @@
 Metric names (``namespace`` defaults to ``codegen_graph``)::
 
     <ns>_runs_created_total{role}
+    <ns>_runs_resumed_total{role}
     <ns>_runs_completed_total{role}
     <ns>_runs_failed_total{role,status}
     <ns>_run_wait_seconds{role}                      histogram
@@ -92,6 +93,10 @@ class Metrics:
             "created": counter(
                 "runs_created", "Agent runs created", ["role"], namespace=ns, registry=reg
             ),
+            "resumed": counter(
+                "runs_resumed", "Agent runs resumed with a follow-up prompt", ["role"],
+                namespace=ns, registry=reg,
+            ),
             "completed": counter(
                 "runs_completed", "Agent runs that ended COMPLETE", ["role"], namespace=ns,
                 registry=reg,
@@ -144,9 +149,14 @@ class Metrics:
             self._c["retries"].labels(route=route).inc()
 
     def record_run_created(self, role: str | None = None) -> None:
-        """Count one agent run created (or resumed) by a node with this role."""
+        """Count one agent run created by a node with this role."""
         if self._c is not None:
             self._c["created"].labels(role=_label(role)).inc()
+
+    def record_run_resumed(self, role: str | None = None) -> None:
+        """Count one agent run resumed (sent a follow-up) by a node with this role."""
+        if self._c is not None:
+            self._c["resumed"].labels(role=_label(role)).inc()
 
     def record_run_finished(
         self, role: str | None, status: str, wait_seconds: float | None = None

@@ -7,6 +7,7 @@ dictionary lookup. With it, spans go to whatever tracer provider the application
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +19,9 @@ __all__ = ["span"]
 _TRACER_NAME = "codegen_graph"
 
 
+@functools.lru_cache(maxsize=1)
 def _otel_trace() -> Any:
+    # Cached: a failed import is retried through every finder on each call otherwise.
     try:
         from opentelemetry import trace
     except ImportError:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from ._base import ENTRY_POINT_GROUP, Plugin, PluginContext, PluginManager
 from ._builtins import AuditLog, ConventionsPlugin, OutputFilter
+from ._context import CallContext, call_context, current_call_context
 from ._guard import DEFAULT_INJECTION_PATTERNS, InjectionFinding, PromptGuard, PromptInjectionError
 
 __all__ = [
     "DEFAULT_INJECTION_PATTERNS",
     "ENTRY_POINT_GROUP",
     "AuditLog",
+    "CallContext",
     "ConventionsPlugin",
     "InjectionFinding",
     "OutputFilter",
@@ -26,4 +28,6 @@ __all__ = [
     "PluginManager",
     "PromptGuard",
     "PromptInjectionError",
+    "call_context",
+    "current_call_context",
 ]

@@ -101,3 +101,17 @@ def test_next_page_only_when_several_runs_are_missing() -> None:
     core2 = _core()
     core2.add(_Waiter(1, None))
     assert not core2.wants_next_page(full_page, pages_read=1)  # one GET is cheaper
+
+
+def test_many_waiting_runs_are_read_by_pages_not_single_gets() -> None:
+    # 1,000 waiting runs, the newest 1,000 of the org: ten list pages hold them all, so the
+    # tick reads them all rather than stopping at max_pages and GETting 700 runs one by one.
+    core = _core()
+    for run_id in range(1, 1001):
+        core.add(_Waiter(run_id, None))
+    assert core.page_limit(1000) == 11
+    assert core.page_limit(3) == 3  # few waiters: max_pages still bounds an unlucky search
+    page = _page(range(1000, 900, -1), total=5000)
+    assert core.wants_next_page(page, pages_read=3)
+    assert core.wants_next_page(page, pages_read=10)
+    assert not core.wants_next_page(page, pages_read=11)  # old runs: fall back to GETs

@@ -1,0 +1,393 @@
+"""Plumbing shared by every ``codegen-graph`` command: backends, errors, exit codes, output.
+
+Exit codes (documented in ``docs/cli.md``):
+
+======  =====================================================================
+code    meaning
+======  =====================================================================
+0       success
+1       the agent run failed (or the tests it ran failed), or an internal bug
+2       usage or configuration error (bad option, missing token or org id)
+3       the API refused: authentication, permission, not found, validation,
+        quota, or an answer that does not match the spec
+4       transient: rate limited, 5xx, connection dropped, timed out; try again
+130     interrupted (Ctrl-C); remote runs go on
+======  =====================================================================
+
+Every :class:`~codegen_graph.CodegenError` becomes one ``error:`` line and one ``hint:``
+line on stderr, without a traceback unless the global ``--debug`` option is given.
+
+:class:`Backend` is the seam commands use to reach the API: the real Codegen API when a
+token is configured, otherwise an in-process :class:`~codegen_graph.local.LocalCodegen`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from .._config import BASE_URL_ENV_VAR, TOKEN_ENV_VARS
+from .._exceptions import (
+    AgentRunFailedError,
+    AgentRunLimitReachedError,
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    CircuitOpenError,
+    CodegenError,
+    ConfigurationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    RunTimeoutError,
+    UnprocessableEntityError,
+)
+
+if TYPE_CHECKING:
+    from .._client import AsyncCodegenClient, CodegenClient
+    from ..local import LocalCodegen
+
+__all__ = [
+    "EXIT_API",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_TRANSIENT",
+    "EXIT_USAGE",
+    "Backend",
+    "BackendOptions",
+    "CliState",
+    "cli_state",
+    "exit_code_for",
+    "handle_errors",
+    "hint_for",
+    "print_json",
+    "set_cli_state",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_API = 3
+EXIT_TRANSIENT = 4
+EXIT_INTERRUPTED = 130
+
+#: The notice printed on stderr when no token is configured.
+LOCAL_NOTICE = "no CODEGEN_API_TOKEN set: using the embedded local backend"
+LOCAL_DB_ENV_VAR = "CODEGEN_LOCAL_DB"
+DEFAULT_TIME_SCALE = 60.0
+_MAX_LINE = 400
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# -- state -------------------------------------------------------------------------------
+@dataclass
+class CliState:
+    """Per-invocation settings from the root command (``ctx.obj``).
+
+    Attributes:
+        debug: show tracebacks for errors (``--debug``).
+        interrupt_hint: what to tell the user after Ctrl-C (for example the command that
+            resumes); a command sets it once it knows.
+    """
+
+    debug: bool = False
+    interrupt_hint: str | None = None
+
+    @property
+    def out(self) -> Console:
+        """Rich console on stdout (looked up at call time, so test runners capture it)."""
+        return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+    @property
+    def err(self) -> Console:
+        """Rich console on stderr."""
+        return Console(file=sys.stderr, highlight=False)
+
+
+# A context variable rather than ``ctx.obj``: typer vendors its own click in recent
+# versions, so the click context API is not a stable thing to import.
+_STATE: contextvars.ContextVar[CliState] = contextvars.ContextVar("codegen_graph_cli_state")
+
+
+def set_cli_state(state: CliState) -> None:
+    """Install the state of a new invocation (the root command does this)."""
+    _STATE.set(state)
+
+
+def cli_state() -> CliState:
+    """The :class:`CliState` of the running invocation (created on first use)."""
+    state = _STATE.get(None)
+    if state is None:
+        state = CliState()
+        _STATE.set(state)
+    return state
+
+
+# -- errors ------------------------------------------------------------------------------
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code for an exception (see the module docstring)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, ConfigurationError):
+        return EXIT_USAGE
+    if isinstance(exc, AgentRunFailedError):
+        return EXIT_FAILED
+    if isinstance(exc, CodegenError):
+        return EXIT_TRANSIENT if exc.is_transient else EXIT_API
+    return EXIT_FAILED
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
+
+
+def hint_for(exc: BaseException) -> str:
+    """One line telling the user what to do about ``exc``."""
+    # Commands may attach a precise hint (``exc.cli_hint``); otherwise one per class.
+    custom = getattr(exc, "cli_hint", None)
+    if isinstance(custom, str):
+        return custom
+    if isinstance(exc, ConfigurationError):
+        return (
+            "see --help; the settings come from --token/--org-id/--base-url or "
+            "CODEGEN_API_TOKEN, CODEGEN_ORG_ID, CODEGEN_API_BASE_URL"
+        )
+    if isinstance(exc, AuthenticationError):
+        return "the API rejected the token: check CODEGEN_API_TOKEN (or --token)"
+    if isinstance(exc, PermissionDeniedError):
+        return "the token has no access here: check CODEGEN_ORG_ID (or --org-id)"
+    if isinstance(exc, NotFoundError):
+        return "check the id and the organisation; `codegen-graph runs list` shows recent runs"
+    if isinstance(exc, AgentRunLimitReachedError):
+        return "the organisation's plan allows no more agent runs"
+    if isinstance(exc, UnprocessableEntityError):
+        fields = ", ".join(
+            ".".join(str(p) for p in d.get("loc", [])) + f": {d.get('msg', '')}" for d in exc.detail
+        )
+        return f"the API rejected an argument ({fields})" if fields else "fix the arguments"
+    if isinstance(exc, RateLimitError):
+        wait = f" in {exc.retry_after:g} s" if exc.retry_after else " in a minute"
+        return f"over the API's rate limit: try again{wait}"
+    if isinstance(exc, CircuitOpenError | APIConnectionError) or (
+        isinstance(exc, APIStatusError) and exc.is_transient
+    ):
+        return "the API is unavailable or unreachable: try again later (check --base-url)"
+    if isinstance(exc, ResponseValidationError):
+        return "the API answered something unexpected: rerun with --debug and report it"
+    if isinstance(exc, RunTimeoutError):
+        run_id = exc.run.id if exc.run is not None else "ID"
+        return f"the run goes on; wait again with: codegen-graph runs wait {run_id}"
+    if isinstance(exc, AgentRunFailedError):
+        run_id = exc.run.id if exc.run is not None else "ID"
+        return f"see what the agent did: codegen-graph runs logs {run_id}"
+    if isinstance(exc, CodegenError):
+        return "rerun with --debug for details"
+    return "this is a bug in codegen-graph: rerun with --debug and report it"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, CodegenError):
+        return _one_line(str(exc)) or type(exc).__name__
+    return _one_line(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def report_error(exc: BaseException, state: CliState) -> int:
+    """Print ``exc`` as an error line and a hint line on stderr; return the exit code."""
+    if state.debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    print(f"error: {_describe(exc)}", file=sys.stderr)
+    print(f"hint: {hint_for(exc)}", file=sys.stderr)
+    return exit_code_for(exc)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a command: errors become two lines on stderr and a documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        state = cli_state()
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            if state.interrupt_hint:
+                print(f"hint: {state.interrupt_hint}", file=sys.stderr)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            raise typer.Exit(report_error(exc, state)) from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+# -- options -----------------------------------------------------------------------------
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="Codegen API root (default: CODEGEN_API_BASE_URL or https://api.codegen.com).",
+        show_default=False,
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="Codegen API token (default: CODEGEN_API_TOKEN; prefer the variable, "
+        "command lines are visible to other users). Never printed.",
+        show_default=False,
+    ),
+]
+OrgIdOpt = Annotated[
+    int | None,
+    typer.Option("--org-id", help="Organisation id (default: CODEGEN_ORG_ID).", show_default=False),
+]
+TimeScaleOpt = Annotated[
+    float,
+    typer.Option(
+        "--time-scale",
+        help="Local backend only: simulated seconds per real second.",
+    ),
+]
+LocalDbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--local-db",
+        help="Local backend only: SQLite file keeping its runs between commands "
+        "(default: CODEGEN_LOCAL_DB, else in memory).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+# -- backends ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BackendOptions:
+    """What the user asked for; resolved against the environment by :class:`Backend`."""
+
+    base_url: str | None = None
+    token: str | None = None
+    org_id: int | None = None
+    time_scale: float = DEFAULT_TIME_SCALE
+    local_db: str | None = None
+
+    def __repr__(self) -> str:  # the token never shows
+        return (
+            f"BackendOptions(base_url={self.base_url!r}, token={'***' if self.token else None}, "
+            f"org_id={self.org_id!r}, time_scale={self.time_scale!r}, "
+            f"local_db={self.local_db!r})"
+        )
+
+
+def _env_token() -> str | None:
+    for name in TOKEN_ENV_VARS:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+class Backend:
+    """Where commands send their requests: the Codegen API, or the embedded local backend.
+
+    The local backend is used when neither a token (``--token`` / ``CODEGEN_API_TOKEN``)
+    nor a base URL (``--base-url`` / ``CODEGEN_API_BASE_URL``) is configured; the choice is
+    announced on stderr. Use as a context manager; clients made by :meth:`client` and
+    :meth:`async_client` are closed by the caller.
+
+    Args:
+        options: the command's backend options.
+        announce: where the local-backend notice goes (default: a line on stderr).
+
+    Example:
+        >>> with Backend(BackendOptions(time_scale=60)) as backend:  # doctest: +SKIP
+        ...     with backend.client() as client:
+        ...         run = client.agent_runs.create_and_wait("Add a /health endpoint")
+
+    Attributes:
+        local: the in-process backend, or ``None`` when talking to a real API.
+    """
+
+    def __init__(self, options: BackendOptions, *, announce: Callable[[str], Any] | None = None):
+        self.options = options
+        self.local: LocalCodegen | None = None
+        configured = options.token or _env_token()
+        remote = configured or options.base_url or os.environ.get(BASE_URL_ENV_VAR)
+        if remote:
+            return
+        if not options.time_scale > 0:
+            raise ConfigurationError(f"--time-scale must be > 0, got {options.time_scale:g}")
+        try:
+            from ..local import LocalCodegen
+        except ImportError:
+            raise ConfigurationError(
+                "No CODEGEN_API_TOKEN set and the embedded local backend is not installed: "
+                "set CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pip install 'codegen-graph[local]'"
+            ) from None
+        (announce or _stderr)(LOCAL_NOTICE)
+        db = options.local_db or os.environ.get(LOCAL_DB_ENV_VAR) or None
+        try:
+            self.local = LocalCodegen(org_id=options.org_id, time_scale=options.time_scale, db=db)
+        except ValueError as exc:
+            raise ConfigurationError(f"local backend: {exc}") from None
+
+    @property
+    def is_local(self) -> bool:
+        """Whether requests go to the embedded local backend."""
+        return self.local is not None
+
+    def client(self, **kwargs: Any) -> CodegenClient:
+        """A new sync client for this backend (keyword arguments go to the client)."""
+        if self.local is not None:
+            return self.local.client(**kwargs)
+        from .._client import CodegenClient
+
+        o = self.options
+        return CodegenClient(o.token, o.org_id, base_url=o.base_url, **kwargs)
+
+    def async_client(self, **kwargs: Any) -> AsyncCodegenClient:
+        """A new async client for this backend."""
+        if self.local is not None:
+            return self.local.async_client(**kwargs)
+        from .._client import AsyncCodegenClient
+
+        o = self.options
+        return AsyncCodegenClient(o.token, o.org_id, base_url=o.base_url, **kwargs)
+
+    def close(self) -> None:
+        """Close the local backend, if any (its ``--local-db`` keeps the simulated time)."""
+        if self.local is not None:
+            self.local.close()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)

@@ -1,0 +1,275 @@
+"""Graph factories for LangGraph Server, ``langgraph dev`` and LangGraph Studio.
+
+``langgraph.json`` at the repository root points at :func:`feature_graph`::
+
+    {"graphs": {"feature": "codegen_graph.studio:feature_graph"}, ...}
+
+(The module form, not ``./codegen_graph/studio.py``: LangGraph loads a file path as a
+top-level module, which breaks the package's relative imports.) In Python code use
+:func:`build_feature_graph`, the same graph as a plain function.
+
+LangGraph Server calls the factory with the run's ``RunnableConfig`` whenever it needs the
+graph (to run it, to draw it, to read a thread's state), so the factory only compiles: the
+Codegen client behind it is built once per process by :func:`client_from_env`:
+
+* ``CODEGEN_API_TOKEN`` set: the real Codegen API (``CODEGEN_ORG_ID`` and, optionally,
+  ``CODEGEN_API_BASE_URL`` are read by :class:`~codegen_graph.CodegenClient` itself);
+* otherwise: the embedded local backend (:class:`~codegen_graph.local.LocalCodegen`) whose
+  simulated clock runs ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time (default
+  60), so the workflow can be tried in Studio without an account. It says so once on
+  stderr. Under LangGraph Server it runs as ``codegen-graph serve`` in a child process
+  on 127.0.0.1 (stopped when the server exits).
+
+The graph is compiled **without** a checkpointer: LangGraph Server supplies its own (in
+memory under ``langgraph dev``, PostgreSQL when deployed), and ``interrupt()`` approval
+works through it.
+
+Per-run options come from ``config["configurable"]`` (Studio's "configurable" panel, or
+``config=`` in ``langgraph_sdk``): ``max_iterations`` (int), ``require_approval`` (bool)
+and ``repo_id`` (int).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+
+from ._client import CodegenClient
+from ._config import TOKEN_ENV_VARS
+from ._exceptions import ConfigurationError
+from .graph import feature_workflow
+
+__all__ = [
+    "TIME_SCALE_ENV_VAR",
+    "build_feature_graph",
+    "client_from_env",
+    "feature_graph",
+    "reset_client",
+]
+
+TIME_SCALE_ENV_VAR = "CODEGEN_GRAPH_TIME_SCALE"
+"""Environment variable: simulated seconds per real second for the embedded backend."""
+
+DEFAULT_TIME_SCALE = 60.0
+
+_lock = threading.Lock()
+_client: CodegenClient | None = None
+_backend: Any = None  # LocalCodegen, imported lazily (the local extra is optional)
+
+
+def _time_scale(environ: Mapping[str, str]) -> float:
+    raw = environ.get(TIME_SCALE_ENV_VAR, "").strip()
+    if not raw:
+        return DEFAULT_TIME_SCALE
+    try:
+        scale = float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{TIME_SCALE_ENV_VAR} must be a positive number (simulated seconds per real "
+            f"second), got {raw!r}"
+        ) from None
+    if not scale > 0:
+        raise ConfigurationError(f"{TIME_SCALE_ENV_VAR} must be > 0, got {raw!r}")
+    return scale
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _LocalServer:
+    """``codegen-graph serve`` in a child process on 127.0.0.1, stopped at exit."""
+
+    def __init__(self, scale: float, startup_timeout: float = 30.0) -> None:
+        self.token = "cg-studio-" + secrets.token_urlsafe(24)
+        self.org_id = 100_000 + secrets.randbelow(900_000)
+        port = _free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        cmd = [sys.executable, "-m", "codegen_graph", "serve", "--host", "127.0.0.1"]
+        cmd += ["--port", str(port), "--time-scale", f"{scale:g}"]
+        cmd += ["--token", self.token, "--org-id", str(self.org_id)]
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        atexit.register(self.close)
+        deadline = time.monotonic() + startup_timeout
+        while not self._accepts(port):
+            if self.process.poll() is not None:
+                stderr = self.process.stderr
+                err = stderr.read().decode(errors="replace") if stderr else ""
+                raise ConfigurationError(
+                    f"the embedded Codegen backend failed to start: {err.strip()[-500:]}"
+                )
+            if time.monotonic() > deadline:
+                self.close()
+                raise ConfigurationError(
+                    f"the embedded Codegen backend did not listen on {self.base_url} within "
+                    f"{startup_timeout:g}s"
+                )
+            time.sleep(0.05)  # real process start-up, nothing simulated to wait on
+
+    @staticmethod
+    def _accepts(port: int) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+
+def _build_client(environ: Mapping[str, str], out_of_process: bool) -> tuple[CodegenClient, Any]:
+    if any(environ.get(name) for name in TOKEN_ENV_VARS):
+        return CodegenClient(), None
+    scale = _time_scale(environ)
+    try:
+        from .local import LocalCodegen
+    except ImportError:
+        raise ConfigurationError(
+            "No CODEGEN_API_TOKEN is set and the embedded backend is not installed: set "
+            "CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pip install 'codegen-graph[local]'"
+        ) from None
+    if out_of_process:
+        server = _LocalServer(scale)
+        where = f"{server.base_url}, org {server.org_id}"
+        client = CodegenClient(server.token, server.org_id, base_url=server.base_url)
+        backend: Any = server
+    else:
+        backend = LocalCodegen(time_scale=scale)
+        where = f"in process, org {backend.org_id}"
+        client = backend.client()
+    print(
+        f"codegen-graph: no CODEGEN_API_TOKEN set; using the embedded local backend "
+        f"({where}, time scale {scale:g}x).",
+        file=sys.stderr,
+    )
+    return client, backend
+
+
+def client_from_env(*, out_of_process: bool = False) -> CodegenClient:
+    """The process-wide client the factories use (built on first call, then reused).
+
+    The real Codegen API when ``CODEGEN_API_TOKEN`` (or ``CODEGEN_TOKEN``) is set, else an
+    embedded local backend with time scale ``CODEGEN_GRAPH_TIME_SCALE`` (default 60).
+    One client for the whole process matters for the local backend: a thread paused for
+    approval and resumed by a later server run must find its agent runs again.
+
+    Args:
+        out_of_process: run the embedded backend as ``codegen-graph serve`` in a child
+            process on 127.0.0.1 instead of in this process. LangGraph Server needs that:
+            the in-process backend answers on an event loop of its own and uses SQLite,
+            which ``langgraph dev`` rejects as blocking. Only the first call decides.
+
+    Raises:
+        ConfigurationError: a bad ``CODEGEN_GRAPH_TIME_SCALE``, a token without
+            ``CODEGEN_ORG_ID``, no token and no local extra installed, or an embedded
+            server that does not start.
+    """
+    global _client, _backend
+    with _lock:
+        if _client is None:
+            _client, _backend = _build_client(os.environ, out_of_process)
+        return _client
+
+
+def reset_client() -> None:
+    """Close the process-wide client (and embedded backend); the next call builds anew."""
+    global _client, _backend
+    with _lock:
+        client, backend = _client, _backend
+        _client = _backend = None
+    if client is not None:
+        client.close()
+    if backend is not None:
+        backend.close()
+
+
+def _option(configurable: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = configurable.get(name)
+    if value is None:
+        return default
+    if kind is bool and isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if kind is int and isinstance(value, bool):
+        raise ConfigurationError(f"configurable.{name} must be an integer, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"configurable.{name} must be {kind.__name__}, got {value!r}"
+        ) from None
+
+
+def build_feature_graph(
+    config: RunnableConfig | None = None, *, client: CodegenClient | None = None
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The feature workflow compiled without a checkpointer, with per-run options.
+
+    Args:
+        config: a run config; ``configurable`` may set ``max_iterations``,
+            ``require_approval`` and ``repo_id``.
+        client: the client the agents use (default :func:`client_from_env`).
+
+    Returns:
+        ``feature_workflow(client=..., ...).compile(name="feature")``.
+
+    Raises:
+        ConfigurationError: a configurable option of the wrong type.
+    """
+    configurable = (config or {}).get("configurable") or {}
+    builder = feature_workflow(
+        client=client if client is not None else client_from_env(),
+        max_iterations=_option(configurable, "max_iterations", int, 3),
+        require_approval=_option(configurable, "require_approval", bool, False),
+        repo_id=_option(configurable, "repo_id", int, None),
+    )
+    return builder.compile(name="feature")
+
+
+@asynccontextmanager
+async def feature_graph(
+    config: RunnableConfig,
+) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """The factory ``langgraph.json`` exports: :func:`build_feature_graph` for the server.
+
+    LangGraph Server calls it on its event loop, where ``langgraph dev`` rejects blocking
+    calls: the client is built (the first time) in a worker thread, and the embedded
+    backend runs as ``codegen-graph serve`` in a child process (see
+    :func:`client_from_env`). The nodes use the sync client, which LangGraph runs in
+    worker threads.
+
+    Example:
+        >>> async with feature_graph({"configurable": {}}) as graph:  # doctest: +SKIP
+        ...     await graph.ainvoke({"task": "Add a /health endpoint"})
+    """
+    client = (
+        _client
+        if _client is not None
+        else await asyncio.to_thread(client_from_env, out_of_process=True)
+    )
+    yield build_feature_graph(config, client=client)

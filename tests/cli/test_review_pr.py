@@ -1,0 +1,175 @@
+"""`codegen-graph review-pr` against the local backend and a fake GitHub API on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codegen_graph.cli._github import GitHubClient, resolve_github_api_url
+from codegen_graph.cli._review import render_review
+from codegen_graph.models import AgentRunResponse
+
+from .conftest import Cli, stderr_lines
+
+GH_TOKEN = "ghs_canary_0123456789"
+
+
+@dataclass
+class FakeGitHub:
+    url: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 201
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            fake.requests.append({"path": self.path, "headers": dict(self.headers), "json": body})
+            if fake.status >= 400:
+                answer: dict[str, Any] = {"message": "Resource not accessible by integration"}
+            else:
+                answer = {"id": 1, "html_url": f"https://github.test{self.path}#c1"}
+            data = json.dumps(answer).encode()
+            self.send_response(fake.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _review(cli: Cli, github: FakeGitHub, summary: Path, *extra: str) -> Any:
+    env = {"GITHUB_TOKEN": GH_TOKEN, "GITHUB_STEP_SUMMARY": str(summary)}
+    args = ["review-pr", "--repo", "octo/demo", "--pr", "17", "--github-api-url", github.url]
+    return cli.local(*args, *extra, env=env)
+
+
+def test_review_posts_the_comment_and_the_step_summary(
+    cli: Cli, github: FakeGitHub, tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("# earlier step\n", encoding="utf-8")
+    result = _review(cli, github, summary)
+    assert result.exit_code == 0, result.output
+
+    assert len(github.requests) == 1
+    request = github.requests[0]
+    assert request["path"] == "/repos/octo/demo/issues/17/comments"
+    assert request["headers"]["Authorization"] == f"Bearer {GH_TOKEN}"
+    assert request["headers"]["Accept"] == "application/vnd.github+json"
+    body = request["json"]["body"]
+    assert body.startswith("## Codegen review of octo/demo#17\n")
+
+    run = cli.json("runs", "list")[0]
+    assert run["status"] == "COMPLETE"
+    assert run["metadata"]["github_repo"] == "octo/demo" and run["metadata"]["github_pr"] == 17
+    assert run["result"] in body and str(run["id"]) in body
+    prompt = cli.json("runs", "logs", str(run["id"]))[0]["thought"]
+    assert "#17" in prompt and "octo/demo" in prompt
+
+    # appended after what an earlier step wrote, identical to the comment
+    assert summary.read_text(encoding="utf-8") == "# earlier step\n" + body
+    assert "comment: https://github.test/repos/octo/demo/issues/17/comments#c1" in result.stdout
+    assert GH_TOKEN not in result.output
+
+
+def test_review_json(cli: Cli, github: FakeGitHub, tmp_path: Path) -> None:
+    result = _review(cli, github, tmp_path / "s.md", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["run"]["status"] == "COMPLETE" and doc["step_summary"] is True
+    assert doc["review"] == github.requests[0]["json"]["body"]
+    assert doc["comment_url"].endswith("#c1")
+
+
+def test_github_refusal_is_an_api_error(cli: Cli, github: FakeGitHub, tmp_path: Path) -> None:
+    github.status = 403
+    result = _review(cli, github, tmp_path / "s.md")
+    assert result.exit_code == 3
+    lines = stderr_lines(result)
+    error = next(line for line in lines if line.startswith("error:"))
+    assert "HTTP 403" in error and "Resource not accessible" in error
+    assert lines[-1].startswith("hint: ") and "pull-requests: write" in lines[-1]
+    assert GH_TOKEN not in result.output
+    # the review itself was still written to the step summary
+    assert (tmp_path / "s.md").read_text(encoding="utf-8").startswith("## Codegen review")
+
+
+def test_missing_github_token_fails_before_any_agent_run(cli: Cli, github: FakeGitHub) -> None:
+    args = ["review-pr", "--repo", "octo/demo", "--pr", "3", "--github-api-url", github.url]
+    result = cli.local(*args)
+    assert result.exit_code == 2 and "GITHUB_TOKEN" in result.stderr
+    assert cli.json("runs", "list") == [] and github.requests == []
+    assert cli.local("review-pr", "--repo", "not-a-repo", "--pr", "3").exit_code == 2
+
+
+def test_no_comment_and_no_summary(cli: Cli, github: FakeGitHub) -> None:
+    result = cli.local("review-pr", "--repo", "octo/demo", "--pr", "3", "--no-comment")
+    assert result.exit_code == 0 and "## Codegen review of octo/demo#3" in result.stdout
+    assert github.requests == []
+
+
+def test_github_url_must_be_https_except_loopback() -> None:
+    assert resolve_github_api_url(None) == "https://api.github.com"
+    assert resolve_github_api_url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080"
+    assert resolve_github_api_url("https://ghe.example/api/v3") == "https://ghe.example/api/v3"
+    with pytest.raises(ValueError, match="clear text"):
+        resolve_github_api_url("http://ghe.example/api/v3")
+    with pytest.raises(ValueError, match="credentials"):
+        resolve_github_api_url("https://user:pw@ghe.example")
+    client = GitHubClient(GH_TOKEN, api_url="https://api.github.com")
+    assert GH_TOKEN not in repr(client)
+    client.close()
+
+
+def test_render_review_of_a_failed_run() -> None:
+    run = AgentRunResponse.model_validate(
+        {"id": 9, "organization_id": 1, "status": "FAILED", "result": "sandbox crashed"}
+    )
+    text = render_review("octo/demo", 5, run)
+    assert text.startswith("## Codegen review of octo/demo#5 (FAILED)")
+    assert "ended **FAILED**" in text and "sandbox crashed" in text
+
+
+def test_the_example_workflow_runs_review_pr_with_the_secrets(cli: Cli) -> None:
+    yaml = pytest.importorskip("yaml")
+    root = Path(__file__).resolve().parents[2]
+    doc = yaml.safe_load((root / "examples/github-actions/codegen-review.yml").read_text())
+    assert "pull_request" in doc[True]  # YAML 1.1 reads the key `on` as True
+    assert doc["permissions"]["pull-requests"] == "write"
+    steps = doc["jobs"]["review"]["steps"]
+    assert any(s.get("run") == "pip install codegen-graph" for s in steps)
+    review = next(s for s in steps if "review-pr" in s.get("run", ""))
+    assert set(review["env"]) == {"CODEGEN_API_TOKEN", "CODEGEN_ORG_ID", "GITHUB_TOKEN"}
+    assert all("secrets." in v for v in review["env"].values())
+    words = review["run"].split()
+    assert words[:2] == ["codegen-graph", "review-pr"]
+    options = [w for w in words if w.startswith("--")]
+    assert {"--repo", "--pr"} <= set(options)
+    helptext = cli("review-pr", "--help").stdout
+    assert all(option in helptext for option in options)

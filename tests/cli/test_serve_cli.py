@@ -1,0 +1,106 @@
+"""The CLI as a user runs it: a real `codegen-graph serve` and `codegen-graph` subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from codegen_graph.cli._common import LOCAL_NOTICE
+
+from .conftest import FOREVER, SCALE, Cli, seed_run
+
+TOKEN = "serve-canary-token-5f1e"
+ORG = "4242"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", str(port)]
+    cmd += ["--token", TOKEN, "--org-id", ORG, "--time-scale", "1000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base}/_local/stats", timeout=0.5)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(proc.stderr.read() if proc.stderr else "no output") from None
+                time.sleep(0.05)  # waiting for a real process to bind its socket
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def _cli(base_url: str, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
+    env["CODEGEN_API_TOKEN"] = token
+    cmd = [sys.executable, "-m", "codegen_graph", *args, "--base-url", base_url]
+    cmd += ["--org-id", ORG]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_bad_token_is_one_clear_line(base_url: str) -> None:
+    result = _cli(base_url, "runs", "list", token="wrong-token-7c2d")
+    assert result.returncode == 3
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith("error: HTTP 401") and "token" in lines[0].lower()
+    assert lines[1].startswith("hint: ") and "CODEGEN_API_TOKEN" in lines[1]
+    assert "Traceback" not in result.stderr
+    assert "wrong-token-7c2d" not in result.stderr + result.stdout
+
+
+def test_create_wait_and_json_against_serve(base_url: str) -> None:
+    created = _cli(base_url, "runs", "create", "Add a /health endpoint", "--wait", "--json")
+    assert created.returncode == 0, created.stderr
+    run = json.loads(created.stdout)
+    assert run["status"] == "COMPLETE"
+    assert "embedded local backend" not in created.stderr  # a token is set: the real server
+    listed = _cli(base_url, "runs", "list", "--json")
+    assert run["id"] in [r["id"] for r in json.loads(listed.stdout)]
+    got = _cli(base_url, "runs", "get", str(run["id"]))
+    assert got.returncode == 0 and "COMPLETE" in got.stdout
+    assert TOKEN not in got.stdout + got.stderr + created.stdout + created.stderr
+
+
+def test_ctrl_c_while_waiting_exits_130_and_says_how_to_go_on(cli: Cli) -> None:
+    run_id = seed_run(cli, status="COMPLETE", duration=FOREVER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
+    env["CODEGEN_LOCAL_DB"] = str(cli.db)
+    cmd = [sys.executable, "-m", "codegen_graph", "runs", "wait", str(run_id)]
+    proc = subprocess.Popen(
+        [*cmd, "--time-scale", SCALE], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    # the notice is printed inside the command's error handling; the wait follows at once
+    assert proc.stderr.readline().strip() == LOCAL_NOTICE
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == [
+        "interrupted",
+        f"hint: the run goes on; wait again with: codegen-graph runs wait {run_id}",
+    ]

@@ -1,0 +1,57 @@
+"""Regenerate the mermaid drawings in docs/workflows.md from the code.
+
+    python tools/workflow_docs.py          # rewrite the generated blocks
+    python tools/workflow_docs.py --check  # exit 1 if they are stale
+
+tests/studio/test_workflows_doc.py runs the same comparison, so the page never rots.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "workflows.md"
+BLOCK = re.compile(
+    r"(<!-- BEGIN generated: (?P<name>[\w-]+) -->\n```mermaid\n)"
+    r"(?P<body>.*?)"
+    r"(```\n<!-- END generated -->)",
+    re.S,
+)
+
+
+def drawings() -> dict[str, str]:
+    """The mermaid source of every documented workflow, as the code draws it."""
+    from codegen_graph.graph import feature_workflow
+    from codegen_graph.local import LocalCodegen
+
+    with LocalCodegen() as backend, backend.client() as client:
+        feature = feature_workflow(client=client).compile().get_graph().draw_mermaid()
+    return {"feature": feature}
+
+
+def render(text: str, generated: dict[str, str]) -> str:
+    """``text`` with each generated block replaced by the current drawing."""
+
+    def swap(match: re.Match[str]) -> str:
+        body = generated[match["name"]]
+        return match.group(1) + body.rstrip("\n") + "\n" + match.group(4)
+
+    return BLOCK.sub(swap, text)
+
+
+def main(argv: list[str]) -> int:
+    text = DOC.read_text(encoding="utf-8")
+    new = render(text, drawings())
+    if "--check" in argv:
+        if new != text:
+            print("docs/workflows.md is stale: run python tools/workflow_docs.py")
+            return 1
+        return 0
+    DOC.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
