@@ -69,12 +69,20 @@ class RetryConfig:
 
 @dataclass(frozen=True)
 class RateBudget:
-    """At most ``calls`` requests in any sliding window of ``period`` seconds."""
+    """At most ``calls`` requests in any sliding window of ``period`` seconds.
+
+    ``margin`` seconds are added to every window on our side: the server counts a request
+    when it *arrives*, and one that travelled faster than its predecessor a window earlier
+    would otherwise land inside the server's window and earn a 429.
+    """
 
     calls: int
     period: float
+    margin: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.margin < 0:
+            raise ConfigurationError(f"RateBudget(margin={self.margin}) must be >= 0")
         if self.calls < 1 or self.period <= 0:
             raise ConfigurationError(
                 f"RateBudget(calls={self.calls}, period={self.period}) needs calls >= 1 "
@@ -90,11 +98,15 @@ class RateBudgets:
         create: ``POST /v1/organizations/{org_id}/agent/run`` (10 per 60 s).
         standard: every other endpoint (60 per 30 s).
         logs: ``GET /v1/alpha/.../logs`` (60 per 60 s).
+
+    Each default window carries a 1-second margin for network latency (see
+    :class:`RateBudget`); found necessary by ``tools/bench_wait.py``, where creates sent
+    exactly one window apart still earned 429s.
     """
 
-    create: RateBudget = field(default_factory=lambda: RateBudget(10, 60.0))
-    standard: RateBudget = field(default_factory=lambda: RateBudget(60, 30.0))
-    logs: RateBudget = field(default_factory=lambda: RateBudget(60, 60.0))
+    create: RateBudget = field(default_factory=lambda: RateBudget(10, 60.0, margin=1.0))
+    standard: RateBudget = field(default_factory=lambda: RateBudget(60, 30.0, margin=1.0))
+    logs: RateBudget = field(default_factory=lambda: RateBudget(60, 60.0, margin=1.0))
 
     def for_bucket(self, bucket: BucketName) -> RateBudget:
         """The budget of one bucket."""

@@ -4,10 +4,11 @@ The limiter is a sliding-window log with reservations. Each bucket keeps the tim
 granted slots (some possibly in the future). A new slot goes at the earliest time ``t`` that
 keeps every window of ``period`` seconds at or below ``calls`` slots::
 
-    t = max(now, last_slot, slot[-calls] + period)
+    t = max(now, last_slot, slot[-calls] + period + margin)
 
 and the caller is told to wait ``t - now``. Slots are granted in order, so two consecutive
-``calls``-th neighbours are always at least ``period`` apart, which is exactly the budget.
+``calls``-th neighbours are always at least ``period`` apart, which is exactly the budget
+(plus the budget's latency ``margin``, see :class:`~codegen_graph.RateBudget`).
 
 The core is pure and thread-safe: a lock is held only while computing, never while waiting.
 Sync callers then sleep with ``clock.sleep``, async callers with ``await clock.asleep``, so
@@ -56,7 +57,7 @@ class _Window:
         self.hold_until = float("-inf")
 
     def _prune(self, now: float) -> None:
-        horizon = now - self.budget.period
+        horizon = now - self.budget.period - self.budget.margin
         while self.slots and self.slots[0] <= horizon:
             self.slots.popleft()
 
@@ -66,7 +67,8 @@ class _Window:
         if self.slots:
             t = max(t, self.slots[-1])
         if len(self.slots) >= self.budget.calls:
-            t = max(t, self.slots[-self.budget.calls] + self.budget.period)
+            window = self.budget.period + self.budget.margin
+            t = max(t, self.slots[-self.budget.calls] + window)
         return t
 
     def reserve(self, now: float) -> float:

@@ -89,14 +89,13 @@ def run_timeout_error(run_id: int, last: AgentRunResponse | None) -> RunTimeoutE
     )
 
 
-def _standard_budget(client: Any) -> tuple[int, float]:
-    budgets = getattr(client, "rate_budgets", None)
-    config = getattr(budgets, "config", None)
-    standard = getattr(config, "standard", None)
-    calls, period = getattr(standard, "calls", None), getattr(standard, "period", None)
-    if isinstance(calls, int) and isinstance(period, (int, float)) and calls > 0:
-        return calls, float(period)
-    return _DOCUMENTED_STANDARD
+def _standard_budget(client: CodegenClient | AsyncCodegenClient) -> tuple[int, float]:
+    """The client's standard budget; the documented one when its limiter is switched off
+    (the watcher stays polite to the server either way)."""
+    budgets = client.rate_budgets.budgets
+    if budgets is None:
+        return _DOCUMENTED_STANDARD
+    return budgets.standard.calls, budgets.standard.period + budgets.standard.margin
 
 
 class _WatchCore:
@@ -247,7 +246,7 @@ def _fatal(exc: BaseException) -> bool:
 class _WatcherBase:
     def __init__(
         self,
-        client: Any,
+        client: CodegenClient | AsyncCodegenClient,
         *,
         share: float = 0.8,
         min_interval: float = 0.25,

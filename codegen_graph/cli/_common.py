@@ -293,6 +293,7 @@ class BackendOptions:
     org_id: int | None = None
     time_scale: float = DEFAULT_TIME_SCALE
     local_db: str | None = None
+    scenario: str | None = None
 
     def __repr__(self) -> str:  # the token never shows
         return (
@@ -350,7 +351,12 @@ class Backend:
         (announce or _stderr)(LOCAL_NOTICE)
         db = options.local_db or os.environ.get(LOCAL_DB_ENV_VAR) or None
         try:
-            self.local = LocalCodegen(org_id=options.org_id, time_scale=options.time_scale, db=db)
+            self.local = LocalCodegen(
+                org_id=options.org_id,
+                time_scale=options.time_scale,
+                db=db,
+                scenario=options.scenario,
+            )
         except ValueError as exc:
             raise ConfigurationError(f"local backend: {exc}") from None
 

@@ -169,6 +169,8 @@ def _resume_command(
         parts += ["--org-id", str(options.org_id)]
     if options.local_db:
         parts += ["--local-db", options.local_db]
+    if options.scenario:
+        parts += ["--scenario", options.scenario]
     if time_scale is not None:
         parts += ["--time-scale", f"{time_scale:g}"]
     if approve:
@@ -246,15 +248,16 @@ def _summary(values: dict[str, Any], thread: str) -> dict[str, Any]:
 
 def _print_summary(summary: dict[str, Any], out: Console) -> None:
     table = Table(title=f"verdict: {summary['verdict']}")
-    for col in ("agent", "status", "seconds", "run", "PR"):
+    for col in ("agent", "status", "iterations", "seconds", "run", "PR"):
         table.add_column(col, overflow="fold")
     for role, agent in summary["agents"].items():
         seconds = agent.get("seconds")
         table.add_row(
             role,
             str(agent.get("status")),
+            str(summary["iterations"].get(role, 1)),
             f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "",
-            str(agent.get("web_url") or agent.get("agent_run_id") or ""),
+            str(agent.get("agent_run_id") or ""),
             "\n".join(agent.get("pr_urls") or []),
         )
     out.print(table)
@@ -303,6 +306,15 @@ def run_command(
         ),
     ] = None,
     local_db: LocalDbOpt = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            help="Local backend only: a scenario file or bundled name, e.g. tests_fail_once "
+            "(the tests agent fails once, so the code agent is resumed with the report).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the feature workflow: code, then tests and docs in parallel, then review."""
     from ..graph import feature_workflow
@@ -319,6 +331,7 @@ def run_command(
         org_id=org_id,
         time_scale=time_scale or DEFAULT_TIME_SCALE,
         local_db=local_db,
+        scenario=scenario,
     )
     state = cli_state()
     if checkpoint is not None:
