@@ -20,9 +20,7 @@ from ._state import (
 from ._supervisor import (
     DEFAULT_ROLES,
     DEFAULT_SUPERVISOR_PROMPT,
-    SUPERVISOR_MODEL_ENV_VAR,
     SupervisorState,
-    supervisor_graph,
     supervisor_workflow,
 )
 from ._workflows import DEFAULT_PROMPTS, FeatureState, feature_workflow, tests_failed
@@ -37,7 +35,6 @@ __all__ = [  # noqa: RUF022
     "LOG_EVENT",
     "PromptSpec",
     "RunRecord",
-    "SUPERVISOR_MODEL_ENV_VAR",
     "Summarizer",
     "SupervisorState",
     "codegen_node",
@@ -51,7 +48,6 @@ __all__ = [  # noqa: RUF022
     "merge_messages",
     "merge_runs",
     "render_prompt",
-    "supervisor_graph",
     "supervisor_workflow",
     "tests_failed",
     "windowed_messages",

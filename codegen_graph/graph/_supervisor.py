@@ -23,8 +23,6 @@ The graph (uncompiled; you choose the checkpointer)::
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -33,7 +31,6 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 
 from .._client import AsyncCodegenClient, CodegenClient
@@ -54,9 +51,7 @@ from ._state import GraphState
 __all__ = [
     "DEFAULT_ROLES",
     "DEFAULT_SUPERVISOR_PROMPT",
-    "SUPERVISOR_MODEL_ENV_VAR",
     "SupervisorState",
-    "supervisor_graph",
     "supervisor_workflow",
 ]
 
@@ -98,9 +93,6 @@ agent's pull request.
 report, then resume the tests agent's run to check again.
 4. When the work is done (or cannot be done), answer without calling a tool: a short \
 report with the pull request links and what each agent did."""
-
-#: The environment variable :func:`supervisor_graph` reads the chat model from.
-SUPERVISOR_MODEL_ENV_VAR = "CODEGEN_GRAPH_SUPERVISOR_MODEL"
 
 #: The name the supervisor's AIMessages carry.
 _SUPERVISOR = "supervisor"
@@ -272,73 +264,3 @@ def _route(state: SupervisorState) -> Literal["tools", "report"]:
     messages = state.get("messages") or []
     last = messages[-1] if messages else None
     return "tools" if isinstance(last, AIMessage) and last.tool_calls else "report"
-
-
-# -- LangGraph Server / Studio factory ----------------------------------------------------
-
-_client_lock = threading.Lock()
-_client: CodegenClient | None = None
-
-
-def _server_client() -> CodegenClient:
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = CodegenClient()  # reads CODEGEN_API_TOKEN / CODEGEN_ORG_ID
-        return _client
-
-
-def _model_from_env(environ: Mapping[str, str]) -> BaseChatModel:
-    spec = environ.get(SUPERVISOR_MODEL_ENV_VAR, "").strip()
-    if not spec:
-        raise ConfigurationError(
-            f"set {SUPERVISOR_MODEL_ENV_VAR} to the supervisor's chat model as "
-            "'provider:model' (for example 'anthropic:claude-sonnet-4-5' or "
-            "'openai:gpt-4.1'), and install that provider's LangChain package"
-        )
-    try:
-        from langchain.chat_models import init_chat_model
-    except ImportError:  # pragma: no cover - langchain comes with the [agents] extra
-        raise ConfigurationError(
-            "the supervisor graph needs langchain: pip install 'codegen-graph[agents]'"
-        ) from None
-    try:
-        model = init_chat_model(spec)
-    except (ImportError, ValueError) as exc:
-        raise ConfigurationError(f"{SUPERVISOR_MODEL_ENV_VAR}={spec!r}: {exc}") from exc
-    if not isinstance(model, BaseChatModel):  # pragma: no cover - init_chat_model's contract
-        raise ConfigurationError(f"{SUPERVISOR_MODEL_ENV_VAR}={spec!r} is not a chat model")
-    return model
-
-
-def supervisor_graph(
-    config: RunnableConfig | None = None,
-) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The compiled supervisor workflow for LangGraph Server, ``langgraph dev`` and Studio.
-
-    The chat model comes from ``CODEGEN_GRAPH_SUPERVISOR_MODEL`` (``"provider:model"``, read
-    by ``langchain.chat_models.init_chat_model``); there is no default, because a supervisor
-    without a real model cannot route anything. The Codegen client is one
-    :class:`~codegen_graph.CodegenClient` per process (``CODEGEN_API_TOKEN``,
-    ``CODEGEN_ORG_ID``). Per-run options from ``config["configurable"]``: ``max_turns``
-    (int) and ``repo_id`` (int). Compiled without a checkpointer: the server brings its own.
-
-    Raises:
-        ConfigurationError: the model variable is unset or names an unusable model, or the
-            Codegen credentials are missing.
-    """
-    model = _model_from_env(os.environ)
-    configurable = (config or {}).get("configurable") or {}
-    options: dict[str, Any] = {}
-    for name in ("max_turns", "repo_id"):
-        value = configurable.get(name)
-        if value is not None:
-            try:
-                options[name] = int(value)
-            except (TypeError, ValueError):
-                raise ConfigurationError(
-                    f"configurable {name!r} must be an integer, got {value!r}"
-                ) from None
-    return supervisor_workflow(model=model, client=_server_client(), **options).compile(
-        name="codegen_supervisor"
-    )

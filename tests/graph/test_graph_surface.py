@@ -30,9 +30,7 @@ EXPECTED = {
     "windowed_messages",
     "DEFAULT_ROLES",
     "DEFAULT_SUPERVISOR_PROMPT",
-    "SUPERVISOR_MODEL_ENV_VAR",
     "SupervisorState",
-    "supervisor_graph",
     "supervisor_workflow",
 }
 

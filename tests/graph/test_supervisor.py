@@ -14,8 +14,6 @@ from langgraph.checkpoint.memory import InMemorySaver
 from codegen_graph import AsyncCodegenClient, CodegenClient, ConfigurationError, ManualClock
 from codegen_graph.graph import (
     DEFAULT_ROLES,
-    SUPERVISOR_MODEL_ENV_VAR,
-    supervisor_graph,
     supervisor_workflow,
 )
 from codegen_graph.graph._fold import fold_tool_results
@@ -364,15 +362,6 @@ def test_the_role_argument_lists_the_roles_and_the_prompt_template_fills_them(
     schema = node.tools_by_name["codegen_run_agent"].tool_call_schema.model_json_schema()
     assert schema["properties"]["role"]["enum"] == ["backend", "frontend"]
     assert schema["required"][0] == "role"
-
-
-def test_studio_factory_needs_a_real_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(SUPERVISOR_MODEL_ENV_VAR, raising=False)
-    with pytest.raises(ConfigurationError, match=SUPERVISOR_MODEL_ENV_VAR):
-        supervisor_graph()
-    monkeypatch.setenv(SUPERVISOR_MODEL_ENV_VAR, "no-such-provider:some-model")
-    with pytest.raises(ConfigurationError, match="no-such-provider"):
-        supervisor_graph({"configurable": {}})
 
 
 def test_fold_reads_artifacts_that_came_back_from_a_checkpoint_as_dicts() -> None:
