@@ -81,7 +81,9 @@ def fold_tool_results(state: Mapping[str, Any], now: float) -> dict[str, Any]:
         args = call.get("args") or {}
         if message.status == "error":
             role = args.get("role") or roles_by_run.get(args.get("agent_run_id"))
-            errors.append(_error(message, call["name"], role, now))
+            run_id = args.get("agent_run_id")
+            key = f"{role}:{run_id}" if role and run_id in roles_by_run else None
+            errors.append(_error(message, call["name"], role, key, now))
             continue
         run = _as_run(message.artifact)
         if run is None:
@@ -137,11 +139,15 @@ def _record(
     return record
 
 
-def _error(message: ToolMessage, tool: str, role: Any, now: float) -> ErrorRecord:
-    error = ErrorRecord(node="tools", type="ToolError", message=str(message.content)[:1000], at=now)
+def _error(message: ToolMessage, tool: str, role: Any, key: str | None, now: float) -> ErrorRecord:
+    """An error tool message as an error record: the tool's name leads the message."""
+    error = ErrorRecord(
+        node="tools", type="ToolError", message=f"{tool}: {message.content}"[:1000], at=now
+    )
     if role:
         error["role"] = str(role)
-    error["key"] = tool
+    if key:
+        error["key"] = key
     return error
 
 

@@ -287,7 +287,11 @@ async def test_tool_errors_are_recorded_and_the_model_carries_on(
     )
     _, values = await _drive(graph, {"task": "Resume run 424242"}, thread="err")
     errors = values["errors"]
-    assert [e["key"] for e in errors] == ["codegen_resume_agent_run", "codegen_run_agent"]
+    assert [e["message"].split(":")[0] for e in errors] == [
+        "codegen_resume_agent_run",
+        "codegen_run_agent",
+    ]
+    assert {e["node"] for e in errors} == {"tools"} and "key" not in errors[0]
     assert "no agent run 424242" in errors[0]["message"]
     assert "role: Input should be 'code', 'tests' or 'docs'" in errors[1]["message"]
     assert errors[1]["role"] == "designer"  # what the model asked for
@@ -395,5 +399,10 @@ def test_fold_reads_artifacts_that_came_back_from_a_checkpoint_as_dicts() -> Non
         "?", tool_call_id=ask.tool_calls[0]["id"], artifact={"id": 1, "organization_id": "x"}
     )
     assert fold_tool_results({"messages": [ask, odd], "runs": before}, now=1.0) == {}
+    # An error about a recorded run names its record.
+    refused = ToolMessage("busy", tool_call_id=ask.tool_calls[0]["id"], status="error")
+    (error,) = fold_tool_results({"messages": [ask, refused], "runs": before}, now=2.0)["errors"]
+    assert (error["key"], error["role"]) == ("code:7", "code")
+    assert error["message"] == "codegen_resume_agent_run: busy"
     # Nothing to fold without a tool-calling AIMessage.
     assert fold_tool_results({"messages": [AIMessage("hi")]}, now=1.0) == {}
