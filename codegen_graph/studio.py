@@ -1,12 +1,20 @@
 """Graph factories for LangGraph Server, ``langgraph dev`` and LangGraph Studio.
 
-``langgraph.json`` at the repository root points at :func:`feature_graph`::
+``langgraph.json`` at the repository root points at :func:`feature_graph` and
+:func:`supervisor_graph`::
 
-    {"graphs": {"feature": "codegen_graph.studio:feature_graph"}, ...}
+    {"graphs": {"feature": "codegen_graph.studio:feature_graph",
+                "supervisor": "codegen_graph.studio:supervisor_graph"}, ...}
 
 (The module form, not ``./codegen_graph/studio.py``: LangGraph loads a file path as a
 top-level module, which breaks the package's relative imports.) In Python code use
-:func:`build_feature_graph`, the same graph as a plain function.
+:func:`build_feature_graph` / :func:`build_supervisor_graph`, the same graphs as plain
+functions.
+
+The supervisor needs a real tool-calling chat model: :data:`SUPERVISOR_MODEL_ENV_VAR`
+(``CODEGEN_GRAPH_SUPERVISOR_MODEL``) names it as ``provider:model`` for
+``langchain.chat_models.init_chat_model``; unset, the supervisor's factory raises a
+:class:`~codegen_graph.ConfigurationError` saying so (the feature graph is unaffected).
 
 LangGraph Server calls the factory with the run's ``RunnableConfig`` whenever it needs the
 graph (to run it, to draw it, to read a thread's state), so the factory only compiles: the
@@ -26,7 +34,8 @@ works through it.
 
 Per-run options come from ``config["configurable"]`` (Studio's "configurable" panel, or
 ``config=`` in ``langgraph_sdk``): ``max_iterations`` (int), ``require_approval`` (bool)
-and ``repo_id`` (int).
+and ``repo_id`` (int) for the feature graph; ``max_turns`` (int) and ``repo_id`` (int) for
+the supervisor.
 """
 
 from __future__ import annotations
@@ -44,26 +53,34 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from ._client import CodegenClient
 from ._config import TOKEN_ENV_VARS
 from ._exceptions import ConfigurationError
-from .graph import feature_workflow
+from .graph import feature_workflow, supervisor_workflow
 
 __all__ = [
+    "SUPERVISOR_MODEL_ENV_VAR",
     "TIME_SCALE_ENV_VAR",
     "build_feature_graph",
+    "build_supervisor_graph",
     "client_from_env",
     "feature_graph",
     "reset_client",
+    "supervisor_graph",
+    "supervisor_model_from_env",
 ]
 
 TIME_SCALE_ENV_VAR = "CODEGEN_GRAPH_TIME_SCALE"
 """Environment variable: simulated seconds per real second for the embedded backend."""
 
 DEFAULT_TIME_SCALE = 60.0
+
+SUPERVISOR_MODEL_ENV_VAR = "CODEGEN_GRAPH_SUPERVISOR_MODEL"
+"""Environment variable: the supervisor's chat model, as ``provider:model``."""
 
 _lock = threading.Lock()
 _client: CodegenClient | None = None
@@ -273,3 +290,84 @@ async def feature_graph(
         else await asyncio.to_thread(client_from_env, out_of_process=True)
     )
     yield build_feature_graph(config, client=client)
+
+
+def supervisor_model_from_env() -> BaseChatModel:
+    """The supervisor's chat model, from :data:`SUPERVISOR_MODEL_ENV_VAR`.
+
+    There is no default: a supervisor without a real model cannot route anything.
+
+    Raises:
+        ConfigurationError: the variable is unset, or names a model
+            ``init_chat_model`` cannot build (unknown provider, provider package missing).
+    """
+    spec = os.environ.get(SUPERVISOR_MODEL_ENV_VAR, "").strip()
+    if not spec:
+        raise ConfigurationError(
+            f"set {SUPERVISOR_MODEL_ENV_VAR} to the supervisor's chat model as "
+            "'provider:model' (for example 'anthropic:claude-sonnet-4-5' or "
+            "'openai:gpt-4.1') and install that provider's LangChain package"
+        )
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError:  # pragma: no cover - langchain comes with the [agents] extra
+        raise ConfigurationError(
+            "the supervisor graph needs langchain: pip install 'codegen-graph[agents]'"
+        ) from None
+    try:
+        model = init_chat_model(spec)
+    except (ImportError, ValueError) as exc:
+        raise ConfigurationError(f"{SUPERVISOR_MODEL_ENV_VAR}={spec!r}: {exc}") from exc
+    if not isinstance(model, BaseChatModel):  # pragma: no cover - init_chat_model's contract
+        raise ConfigurationError(f"{SUPERVISOR_MODEL_ENV_VAR}={spec!r} is not a chat model")
+    return model
+
+
+def build_supervisor_graph(
+    config: RunnableConfig | None = None,
+    *,
+    model: BaseChatModel | None = None,
+    client: CodegenClient | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The supervisor workflow compiled without a checkpointer, with per-run options.
+
+    Args:
+        config: a run config; ``configurable`` may set ``max_turns`` and ``repo_id``.
+        model: the supervisor's chat model (default :func:`supervisor_model_from_env`).
+        client: the client the agents use (default :func:`client_from_env`).
+
+    Returns:
+        ``supervisor_workflow(model=..., client=..., ...).compile(name="supervisor")``.
+
+    Raises:
+        ConfigurationError: no model configured, or a configurable option of the wrong
+            type.
+    """
+    configurable = (config or {}).get("configurable") or {}
+    max_turns = _option(configurable, "max_turns", int, 12)
+    repo_id = _option(configurable, "repo_id", int, None)
+    builder = supervisor_workflow(
+        model=model if model is not None else supervisor_model_from_env(),
+        client=client if client is not None else client_from_env(),
+        max_turns=max_turns,
+        repo_id=repo_id,
+    )
+    return builder.compile(name="supervisor")
+
+
+@asynccontextmanager
+async def supervisor_graph(
+    config: RunnableConfig,
+) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """The supervisor factory ``langgraph.json`` exports (see :func:`feature_graph`).
+
+    The model is built from :data:`SUPERVISOR_MODEL_ENV_VAR` and the client (the first
+    time) in a worker thread, off the server's event loop.
+    """
+    model = await asyncio.to_thread(supervisor_model_from_env)
+    client = (
+        _client
+        if _client is not None
+        else await asyncio.to_thread(client_from_env, out_of_process=True)
+    )
+    yield build_supervisor_graph(config, model=model, client=client)

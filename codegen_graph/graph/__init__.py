@@ -17,10 +17,18 @@ from ._state import (
     merge_dicts,
     merge_runs,
 )
+from ._supervisor import (
+    DEFAULT_ROLES,
+    DEFAULT_SUPERVISOR_PROMPT,
+    SupervisorState,
+    supervisor_workflow,
+)
 from ._workflows import DEFAULT_PROMPTS, FeatureState, feature_workflow, tests_failed
 
 __all__ = [  # noqa: RUF022
     "DEFAULT_PROMPTS",
+    "DEFAULT_ROLES",
+    "DEFAULT_SUPERVISOR_PROMPT",
     "ErrorRecord",
     "FeatureState",
     "GraphState",
@@ -28,6 +36,7 @@ __all__ = [  # noqa: RUF022
     "PromptSpec",
     "RunRecord",
     "Summarizer",
+    "SupervisorState",
     "codegen_node",
     "codegen_retry_policy",
     "codegen_wait_node",
@@ -39,6 +48,7 @@ __all__ = [  # noqa: RUF022
     "merge_messages",
     "merge_runs",
     "render_prompt",
+    "supervisor_workflow",
     "tests_failed",
     "windowed_messages",
 ]

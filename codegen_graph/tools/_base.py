@@ -119,6 +119,10 @@ class CodegenTool(BaseTool):
         """The text the model reads for ``artifact``."""
         raise NotImplementedError
 
+    def _event_fields(self, params: Any) -> dict[str, Any]:
+        """Fields of the tool's log events in LangGraph's custom stream (besides the entry)."""
+        return {"tool": self.name}
+
     # -- shared machinery --------------------------------------------------------------
     def _timeout(self, requested: float | None) -> float | None:
         return requested if requested is not None else self.default_timeout
@@ -131,7 +135,7 @@ class CodegenTool(BaseTool):
         self, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
     ) -> tuple[str, BaseModel]:
         params = self._params(kwargs)
-        emit = sync_emitter(run_manager)
+        emit = sync_emitter(run_manager, self._event_fields(params))
         try:
             if self.client is not None:
                 artifact = self._call(self.client, params, emit)
@@ -146,7 +150,7 @@ class CodegenTool(BaseTool):
         self, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
     ) -> tuple[str, BaseModel]:
         params = self._params(kwargs)
-        emit = async_emitter(run_manager)
+        emit = async_emitter(run_manager, self._event_fields(params))
         try:
             if self.async_client is not None:
                 artifact = await self._acall(self.async_client, params, emit)

@@ -3,10 +3,16 @@
 Progress: while a tool waits on a run, each new remote log entry is dispatched as a
 LangChain custom event named :data:`CODEGEN_LOG_EVENT` with data
 ``{"agent_run_id": int, "entry": dict}`` (the entry is ``AgentRunLogResponse`` dumped as
-JSON). ``astream_events(version="v2")`` shows them as ``on_custom_event`` and LangGraph's
-``stream_mode="custom"`` / ``"events"`` streams carry them. A custom event needs a parent
-run; a tool invoked through ``invoke``/``ainvoke``/``run`` always has one (its own run). A
-``_run`` called directly, without a run manager, simply emits nothing.
+JSON). ``astream_events(version="v2")`` shows them as ``on_custom_event`` (so does
+LangGraph's ``stream_mode="events"``). A custom event needs a parent run; a tool invoked
+through ``invoke``/``ainvoke``/``run`` always has one (its own run). A ``_run`` called
+directly, without a run manager, simply emits nothing.
+
+Inside a LangGraph graph (a ``ToolNode``, ``create_agent``, a supervisor) each entry is also
+written to the graph's stream writer, so ``stream_mode="custom"`` carries
+``{"event": "codegen_log", "tool": <tool name>, "agent_run_id": int, "entry": dict}`` (plus
+fields a tool adds, such as the agent's ``role``): the same shape as the graph nodes' log
+events. Outside a graph there is no writer and nothing is written.
 
 Bridging, when a tool holds only one kind of client:
 
@@ -23,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from langchain_core.callbacks import (
@@ -33,6 +39,7 @@ from langchain_core.callbacks import (
     dispatch_custom_event,
 )
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
 
 from ..models import AgentRunLogResponse
 
@@ -41,6 +48,7 @@ __all__ = [
     "AsyncLogSink",
     "SyncLogSink",
     "async_emitter",
+    "graph_writer",
     "in_thread",
     "on_private_loop",
     "skip_first",
@@ -62,24 +70,53 @@ def _event_data(entry: AgentRunLogResponse) -> dict[str, Any]:
     return {"agent_run_id": entry.agent_run_id, "entry": entry.model_dump(mode="json")}
 
 
-def sync_emitter(run_manager: CallbackManagerForToolRun | None) -> SyncLogSink:
-    """A sink dispatching entries as custom events of the tool run (a no-op without one)."""
+def graph_writer(fields: Mapping[str, Any]) -> SyncLogSink | None:
+    """A sink writing entries to LangGraph's custom stream, or ``None`` outside a graph.
+
+    Call it where the tool was invoked (the writer is found through the runnable config's
+    context variable, which a bridged thread or the private loop does not see); the sink
+    may then be called from anywhere.
+    """
+    try:
+        writer = get_stream_writer()
+    except (RuntimeError, KeyError):  # not inside a runnable / not inside a LangGraph task
+        return None
+
+    def write(entry: AgentRunLogResponse) -> None:
+        writer({"event": CODEGEN_LOG_EVENT, **fields, **_event_data(entry)})
+
+    return write
+
+
+def sync_emitter(
+    run_manager: CallbackManagerForToolRun | None, fields: Mapping[str, Any] | None = None
+) -> SyncLogSink:
+    """A sink dispatching entries as custom events of the tool run (a no-op without one)
+    and, inside a graph, writing them to its custom stream with ``fields``."""
+    write = graph_writer(fields or {})
 
     def emit(entry: AgentRunLogResponse) -> None:
         if run_manager is not None:
             config = RunnableConfig(callbacks=run_manager.get_child())
             dispatch_custom_event(CODEGEN_LOG_EVENT, _event_data(entry), config=config)
+        if write is not None:
+            write(entry)
 
     return emit
 
 
-def async_emitter(run_manager: AsyncCallbackManagerForToolRun | None) -> AsyncLogSink:
+def async_emitter(
+    run_manager: AsyncCallbackManagerForToolRun | None, fields: Mapping[str, Any] | None = None
+) -> AsyncLogSink:
     """The async twin of :func:`sync_emitter`."""
+    write = graph_writer(fields or {})
 
     async def emit(entry: AgentRunLogResponse) -> None:
         if run_manager is not None:
             config = RunnableConfig(callbacks=run_manager.get_child())
             await adispatch_custom_event(CODEGEN_LOG_EVENT, _event_data(entry), config=config)
+        if write is not None:
+            write(entry)
 
     return emit
 

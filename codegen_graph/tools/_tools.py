@@ -148,8 +148,9 @@ class CodegenRunAgentTool(_RunTool):
 
     While waiting, each new remote log entry is dispatched as a ``codegen_log`` custom
     event. A run that ends ``FAILED``/``ERROR``/``CANCELLED`` is an error message naming
-    the status and result; a wait that times out is an error message with the run id (the
-    run goes on).
+    the status and result (with ``raise_on_failure=False``: a normal result whose content
+    says the status and whose artifact is the failed run); a wait that times out is an
+    error message with the run id (the run goes on).
     """
 
     name: str = "codegen_run_agent"
@@ -159,6 +160,8 @@ class CodegenRunAgentTool(_RunTool):
         "and pull request links. Use codegen_resume_agent_run for follow-ups on the same run."
     )
     args_schema: ArgsSchema | None = RunAgentArgs
+    raise_on_failure: bool = True
+    """Whether a run ending FAILED/ERROR/CANCELLED is an error (no artifact) or a result."""
 
     @staticmethod
     def _create_kwargs(p: RunAgentArgs) -> dict[str, Any]:
@@ -169,7 +172,7 @@ class CodegenRunAgentTool(_RunTool):
         if not p.wait:
             return client.agent_runs.create(p.prompt, **self._create_kwargs(p))
         run = client.agent_runs.start(p.prompt, **self._create_kwargs(p))
-        run.follow(on_log, timeout=self._timeout(p.timeout), raise_on_failure=True)
+        run.follow(on_log, timeout=self._timeout(p.timeout), raise_on_failure=self.raise_on_failure)
         return run.data
 
     async def _acall(
@@ -179,7 +182,9 @@ class CodegenRunAgentTool(_RunTool):
         if not p.wait:
             return await client.agent_runs.create(p.prompt, **self._create_kwargs(p))
         run = await client.agent_runs.start(p.prompt, **self._create_kwargs(p))
-        await run.follow(on_log, timeout=self._timeout(p.timeout), raise_on_failure=True)
+        await run.follow(
+            on_log, timeout=self._timeout(p.timeout), raise_on_failure=self.raise_on_failure
+        )
         return run.data
 
 
@@ -219,7 +224,8 @@ class CodegenGetAgentRunTool(_RunTool):
 class CodegenResumeAgentRunTool(_RunTool):
     """``codegen_resume_agent_run``: send a follow-up to a run and (by default) wait again.
 
-    Progress events cover only the entries written after the follow-up was sent.
+    Progress events cover only the entries written after the follow-up was sent. A run that
+    ends badly is an error message, or with ``raise_on_failure=False`` a normal result.
     """
 
     name: str = "codegen_resume_agent_run"
@@ -229,6 +235,8 @@ class CodegenResumeAgentRunTool(_RunTool):
         "result and pull request links."
     )
     args_schema: ArgsSchema | None = ResumeAgentRunArgs
+    raise_on_failure: bool = True
+    """Whether a run ending FAILED/ERROR/CANCELLED is an error (no artifact) or a result."""
 
     def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
         p: ResumeAgentRunArgs = params
@@ -239,7 +247,7 @@ class CodegenResumeAgentRunTool(_RunTool):
             run.follow(
                 skip_first(seen, on_log),
                 timeout=self._timeout(p.timeout),
-                raise_on_failure=True,
+                raise_on_failure=self.raise_on_failure,
             )
         return run.data
 
@@ -254,7 +262,7 @@ class CodegenResumeAgentRunTool(_RunTool):
             await run.follow(
                 skip_first(seen, on_log),
                 timeout=self._timeout(p.timeout),
-                raise_on_failure=True,
+                raise_on_failure=self.raise_on_failure,
             )
         return run.data
 

@@ -28,6 +28,10 @@ EXPECTED = {
     "merge_messages",
     "merge_runs",
     "windowed_messages",
+    "DEFAULT_ROLES",
+    "DEFAULT_SUPERVISOR_PROMPT",
+    "SupervisorState",
+    "supervisor_workflow",
 }
 
 

@@ -55,6 +55,7 @@ UNSET_ENV = (
     "CODEGEN_TOKEN",
     "CODEGEN_ORG_ID",
     "CODEGEN_API_BASE_URL",
+    "CODEGEN_GRAPH_SUPERVISOR_MODEL",  # the supervisor must fail clearly without a model
 )
 
 
@@ -141,7 +142,16 @@ async def _run_feature(url: str) -> dict[str, object]:
     assert finished["status"] == "success", finished
     state = await client.threads.get_state(thread["thread_id"])
     graph = await client.assistants.get_graph(assistants[0]["assistant_id"])
-    return {"state": state, "graph": graph}
+    # The supervisor is exported too; without CODEGEN_GRAPH_SUPERVISOR_MODEL its run fails
+    # with the error that says what to set (and the feature graph above is unaffected).
+    assert await client.assistants.search(graph_id="supervisor")
+    thread = await client.threads.create()
+    run = await client.runs.create(thread["thread_id"], "supervisor", input={"task": TASK})
+    joined = await asyncio.wait_for(
+        client.runs.join(thread["thread_id"], run["run_id"]), RUN_TIMEOUT
+    )
+    failed = await client.runs.get(thread["thread_id"], run["run_id"])
+    return {"state": state, "graph": graph, "supervisor": (failed["status"], joined)}
 
 
 def test_langgraph_dev_runs_the_feature_workflow(dev_server: str) -> None:
@@ -160,4 +170,6 @@ def test_langgraph_dev_runs_the_feature_workflow(dev_server: str) -> None:
     assert isinstance(graph, dict)
     nodes = {n["id"] for n in graph["nodes"]}
     assert {"code", "tests", "docs", "gate", "fix", "report"} <= nodes
+    status, joined = out["supervisor"]  # type: ignore[misc]
+    assert status == "error" and "CODEGEN_GRAPH_SUPERVISOR_MODEL" in str(joined)
     assert time.monotonic() - started < RUN_TIMEOUT

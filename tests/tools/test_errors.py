@@ -264,3 +264,30 @@ def test_agent_loop_goes_on_after_errors() -> None:
         assert result["messages"][-1].content == "All tests pass now."
         stats = local.stats()
         assert (stats["runs_created"], stats["runs_resumed"]) == (1, 1)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_raise_on_failure_false_reports_a_failed_run_with_its_artifact(mode: str) -> None:
+    """With raise_on_failure=False a FAILED run is a normal result carrying the run."""
+    with _tools(CASES["run-failed"]) as (_, tools):
+        run_tool = tools["codegen_run_agent"].model_copy(update={"raise_on_failure": False})
+        tool_call = ToolCall(
+            name="codegen_run_agent", args={"prompt": "Run the tests"}, id="c1", type="tool_call"
+        )
+        message = (
+            run_tool.invoke(tool_call) if mode == "sync" else await run_tool.ainvoke(tool_call)
+        )
+        assert message.status == "success"
+        assert message.artifact.status == "FAILED"
+        assert f"Agent run {message.artifact.id}: FAILED." in message.content
+        assert "codegen_resume_agent_run" in message.content
+        resume = tools["codegen_resume_agent_run"].model_copy(update={"raise_on_failure": False})
+        again = resume.invoke(
+            ToolCall(
+                name="codegen_resume_agent_run",
+                args={"agent_run_id": message.artifact.id, "prompt": "Run the tests again"},
+                id="c2",
+                type="tool_call",
+            )
+        )
+        assert again.status == "success" and again.artifact.status == "COMPLETE"

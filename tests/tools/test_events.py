@@ -9,6 +9,8 @@ import pytest
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
+from langgraph.graph import START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode
 
 from codegen_graph import AsyncCodegenClient, CodegenClient
 from codegen_graph.local import LocalCodegen
@@ -123,3 +125,34 @@ async def test_no_callbacks_no_events_no_trouble(
     content, artifact = await tool._arun(prompt="Add a /health endpoint")
     assert artifact.status == "COMPLETE"
     assert "COMPLETE" in tool.invoke({"prompt": "Add a /health endpoint"})
+
+
+@pytest.mark.parametrize(
+    ("mode", "clients"),
+    [("sync", "sync"), ("sync", "async"), ("async", "sync"), ("async", "async")],
+)
+async def test_inside_a_graph_entries_reach_stream_mode_custom(
+    mode: str, clients: str, client: CodegenClient, aclient: AsyncCodegenClient
+) -> None:
+    """A ToolNode in a StateGraph: every entry once, in order, in the custom stream,
+    on every sync/async bridge (the writer is found where the tool is invoked)."""
+    kwargs: dict[str, Any] = {"client": client} if clients == "sync" else {"async_client": aclient}
+    graph = (
+        StateGraph(MessagesState)
+        .add_node("tools", ToolNode(CodegenToolkit(**kwargs).get_tools()))
+        .add_edge(START, "tools")
+        .compile()
+    )
+    payload = {"messages": [call("codegen_run_agent", prompt="Add a /health endpoint")]}
+    if mode == "sync":
+        chunks = list(graph.stream(payload, stream_mode="custom"))
+    else:
+        chunks = [chunk async for chunk in graph.astream(payload, stream_mode="custom")]
+    run_id = chunks[0]["agent_run_id"]
+    assert [c["entry"] for c in chunks] == _remote_log(client, run_id)
+    assert all(
+        c["event"] == CODEGEN_LOG_EVENT
+        and c["tool"] == "codegen_run_agent"
+        and c["agent_run_id"] == run_id
+        for c in chunks
+    )

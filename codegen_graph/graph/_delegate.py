@@ -1,0 +1,203 @@
+"""The supervisor's delegation tool: ``codegen_run_agent`` with a ``role``.
+
+It is the toolkit's :class:`~codegen_graph.tools.CodegenRunAgentTool` plus three things a
+supervisor needs:
+
+* a required ``role`` argument (one of the workflow's roles); the role's instructions are
+  added after the model's prompt and the role is stored in the run's metadata
+  (:data:`ROLE_METADATA_KEY`), so every later artifact of the run (a resume, a get) names
+  its role;
+* exactly-once launch: inside a graph, the launch carries an idempotency key derived from
+  the thread and the tool call id. The tool call id is part of the checkpointed
+  ``AIMessage``, so when LangGraph re-executes the tools node (a crash, an aborted stream,
+  a retry) the call finds the run it already created instead of paying for a second one;
+* a run ending ``FAILED`` is a normal result (``raise_on_failure=False``), so its artifact
+  can be recorded in ``state["runs"]``; the content says ``FAILED`` and how to resume.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from langgraph.config import get_config
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
+
+from .._client import AsyncCodegenClient, CodegenClient
+from .._exceptions import ConfigurationError
+from ..models import AgentRunResponse
+from ..tools import CodegenRunAgentTool
+from ..tools._bridge import AsyncLogSink, SyncLogSink
+from ..tools._tools import RunAgentArgs
+
+__all__ = ["ROLE_METADATA_KEY", "RoleRunAgentTool", "delegation_key"]
+
+#: The run metadata key holding the role a supervisor delegated the run to (the same key
+#: :func:`~codegen_graph.graph.codegen_node` writes).
+ROLE_METADATA_KEY = "codegen_graph_role"
+
+# The id of the tool call being run; set by run()/arun(), read where the key is computed.
+_TOOL_CALL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "codegen_graph_tool_call_id", default=None
+)
+# Where LangGraph puts the task id in a node's config (see _keys.py).
+_CONFIG_KEY_TASK_ID = "__pregel_task_id"
+
+
+def delegation_key(tool_call_id: str | None) -> str | None:
+    """The idempotency key of a delegation, or ``None`` when no stable one exists.
+
+    With a checkpointer (a ``thread_id``) the key is the thread plus the tool call id, so
+    it survives a crash: the call is re-run from the checkpointed ``AIMessage`` with the
+    same id. Without one, the LangGraph task id stands in for the thread (stable across
+    retries within one invocation). Outside a graph, or without a tool call id, there is no
+    key and the run is created plainly.
+    """
+    if not tool_call_id:
+        return None
+    try:
+        configurable = get_config().get("configurable") or {}
+    except RuntimeError:  # not inside a runnable
+        return None
+    thread = configurable.get("thread_id")
+    if thread is not None:
+        scope = ["thread", str(thread), tool_call_id]
+    elif configurable.get(_CONFIG_KEY_TASK_ID):
+        ns = str(configurable.get("checkpoint_ns", ""))
+        scope = ["task", ns, str(configurable[_CONFIG_KEY_TASK_ID]), tool_call_id]
+    else:
+        return None
+    digest = hashlib.sha256(json.dumps(scope).encode("utf-8")).hexdigest()[:40]
+    return f"cg1-call-{digest}"
+
+
+class _DelegationArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    _launch_key: str | None = PrivateAttr(default=None)
+
+
+def _args_schema(roles: Mapping[str, str]) -> type[BaseModel]:
+    names = tuple(roles)
+    role_type: Any = Literal[names]
+    fields: dict[str, Any] = {
+        "role": (
+            role_type,
+            Field(description="Which agent does the work: " + ", ".join(names) + "."),
+        ),
+    }
+    for name, info in RunAgentArgs.model_fields.items():
+        fields[name] = (info.annotation, info)
+    model: type[BaseModel] = create_model(
+        "DelegateArgs",
+        __base__=_DelegationArgs,
+        __doc__="Arguments of codegen_run_agent.",
+        **fields,
+    )
+    return model
+
+
+class RoleRunAgentTool(CodegenRunAgentTool):
+    """``codegen_run_agent`` for a supervisor: hand a task to the agent of one role.
+
+    Attributes:
+        roles: role name -> instructions added after the model's prompt.
+        default_repo_id: the repository used when the model gives no ``repo_id``.
+    """
+
+    roles: dict[str, str] = Field(default_factory=dict)
+    default_repo_id: int | None = None
+    raise_on_failure: bool = False
+
+    def __init__(
+        self,
+        *,
+        roles: Mapping[str, str],
+        client: CodegenClient | None = None,
+        async_client: AsyncCodegenClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        roles = dict(roles)
+        if not roles:
+            raise ConfigurationError("roles must name at least one agent role")
+        bad = [r for r in roles if not isinstance(r, str) or not r.strip() or ":" in r]
+        if bad:
+            raise ConfigurationError(f"role names must be non-empty strings without ':', got {bad}")
+        kwargs.setdefault(
+            "description",
+            "Hand a task to one of these Codegen cloud agents, which works in the repository "
+            "on its own and usually opens a pull request:\n"
+            + "\n".join(f"- {role}: {_first_line(text)}" for role, text in roles.items())
+            + "\nReturns the run id, status, result and pull request links. Calls in the "
+            "same turn run in parallel. Use codegen_resume_agent_run to follow up on a run.",
+        )
+        kwargs.setdefault("args_schema", _args_schema(roles))
+        super().__init__(client=client, async_client=async_client, roles=roles, **kwargs)
+
+    # run()/arun() know the tool call id; remember it for _params (same context).
+    def run(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _TOOL_CALL_ID.set(kwargs.get("tool_call_id"))
+        try:
+            return super().run(tool_input, *args, **kwargs)
+        finally:
+            _TOOL_CALL_ID.reset(token)
+
+    async def arun(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _TOOL_CALL_ID.set(kwargs.get("tool_call_id"))
+        try:
+            return await super().arun(tool_input, *args, **kwargs)
+        finally:
+            _TOOL_CALL_ID.reset(token)
+
+    def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
+        params = super()._params(kwargs)
+        # Computed here, on the invoking thread: the bridges don't carry the config context.
+        params._launch_key = delegation_key(_TOOL_CALL_ID.get())  # type: ignore[attr-defined]
+        return params
+
+    def _event_fields(self, params: Any) -> dict[str, Any]:
+        return {"tool": self.name, "role": params.role}
+
+    def _start_kwargs(self, params: Any) -> tuple[str, dict[str, Any]]:
+        # The task first (it is what the agent titles its pull request after), then the role.
+        prompt = f"{params.prompt}\n\nYour role: {self.roles[params.role].strip()}"
+        create = self._create_kwargs(params)
+        if create["repo_id"] is None:
+            create["repo_id"] = self.default_repo_id
+        create["metadata"] = {ROLE_METADATA_KEY: params.role}
+        key = params._launch_key
+        if key is not None:
+            create.update(idempotency_key=key, reuse_existing=True)
+        return prompt, create
+
+    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
+        prompt, create = self._start_kwargs(params)
+        run = client.agent_runs.start(prompt, **create)
+        if params.wait:
+            run.follow(
+                on_log,
+                timeout=self._timeout(params.timeout),
+                raise_on_failure=self.raise_on_failure,
+            )
+        return run.data
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> AgentRunResponse:
+        prompt, create = self._start_kwargs(params)
+        run = await client.agent_runs.start(prompt, **create)
+        if params.wait:
+            await run.follow(
+                on_log,
+                timeout=self._timeout(params.timeout),
+                raise_on_failure=self.raise_on_failure,
+            )
+        return run.data
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:200]
