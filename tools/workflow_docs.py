@@ -23,12 +23,21 @@ BLOCK = re.compile(
 
 def drawings() -> dict[str, str]:
     """The mermaid source of every documented workflow, as the code draws it."""
-    from codegen_graph.graph import feature_workflow
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    from codegen_graph.graph import feature_workflow, supervisor_workflow
     from codegen_graph.local import LocalCodegen
+
+    class _Drawing(GenericFakeChatModel):  # drawing needs no answers, only tool binding
+        def bind_tools(self, tools: object, **kwargs: object) -> _Drawing:
+            return self
 
     with LocalCodegen() as backend, backend.client() as client:
         feature = feature_workflow(client=client).compile().get_graph().draw_mermaid()
-    return {"feature": feature}
+        model = _Drawing(messages=iter([]))
+        supervisor = supervisor_workflow(model=model, client=client)
+        drawn = supervisor.compile().get_graph().draw_mermaid()
+    return {"feature": feature, "supervisor": drawn}
 
 
 def render(text: str, generated: dict[str, str]) -> str:
