@@ -283,6 +283,7 @@ def run_seed(prompts: Sequence[str], *, seed: int = 7) -> FleetResult:
 
 # -- the feature workflow ----------------------------------------------------------------------
 async def _workflow(seed: int, settings: dict[str, Any]) -> dict[str, Any]:
+    from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.memory import InMemorySaver
 
     from codegen_graph.graph import codegen_retry_policy, feature_workflow
@@ -296,7 +297,7 @@ async def _workflow(seed: int, settings: dict[str, Any]) -> dict[str, Any]:
             graph = feature_workflow(client=client, retry_policy=policy).compile(
                 checkpointer=InMemorySaver()
             )
-            config = {"configurable": {"thread_id": "chaos"}}
+            config: RunnableConfig = {"configurable": {"thread_id": "chaos"}}
             try:
                 await graph.ainvoke({"task": TASK}, config, durability="sync")
                 values = (await graph.aget_state(config)).values
