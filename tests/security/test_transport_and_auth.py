@@ -123,7 +123,7 @@ def test_local_server_listens_on_loopback_only(server: LocalServer) -> None:
         ({}, "Not authenticated"),
         ({"Authorization": ""}, "Not authenticated"),
         ({"Authorization": f"Basic {TOKEN}"}, "Not authenticated"),
-        ({"Authorization": "Bearer "}, "Not authenticated"),
+        ({"Authorization": "Bearer"}, "Not authenticated"),
         ({"Authorization": f"Bearer {TOKEN}x"}, "Invalid or expired API token."),
         ({"Authorization": f"Bearer {TOKEN[:-1]}"}, "Invalid or expired API token."),
         ({"Authorization": "Bearer cg-local-someone-else"}, "Invalid or expired API token."),
