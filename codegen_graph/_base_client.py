@@ -64,6 +64,11 @@ logger = logging.getLogger("codegen_graph.client")
 USER_AGENT = f"codegen-graph/{__version__} httpx/{httpx.__version__}"
 _EXCERPT = 200
 
+#: The largest response body the client parses (16 MiB). Codegen's answers are small pages
+#: (a 100-entry log page is well under 1 MiB); anything far bigger is a misbehaving proxy or
+#: server, and turning it into models would cost many times its size in memory.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Recovery(Generic[T]):
@@ -341,7 +346,8 @@ class BaseClient:
     def _status_error(self, response: httpx.Response, where: dict[str, Any]) -> APIStatusError:
         status = response.status_code
         request_id = response.headers.get("x-request-id")
-        text = self._scrub(response.text)
+        # An error page is only shown as an excerpt: never decode more than the limit.
+        text = self._scrub(response.content[:MAX_RESPONSE_BYTES].decode("utf-8", "replace"))
         body: Any
         try:
             body = json.loads(text) if text.strip() else None
@@ -372,6 +378,13 @@ class BaseClient:
             "path": spec.path,
             "request_id": response.headers.get("x-request-id"),
         }
+        size = len(response.content)
+        if size > MAX_RESPONSE_BYTES:
+            raise ResponseValidationError(
+                f"The response body is {size:,} bytes, over the client's limit of "
+                f"{MAX_RESPONSE_BYTES:,} bytes (16 MiB); not parsing it",
+                **where,
+            )
         text = response.text
         try:
             data = json.loads(text) if text.strip() else None

@@ -127,7 +127,12 @@ class _Gate:
             await early(scope, receive, counted_send)
             return
         rf = st.faults.for_route(route) if st.faults else None
-        if rf is not None and rf.latency > 0:
+        if (
+            rf is not None
+            and rf.latency > 0
+            # rate 1.0 draws nothing, so adding latency_rate kept every seeded sequence
+            and (rf.latency_rate >= 1 or st.dice.roll(rf.latency_rate))
+        ):
             st.stats.fault(route, "latency")
             await st.clock.asleep(rf.latency)
         if rf is not None and st.dice.roll(rf.error_rate):

@@ -100,7 +100,9 @@ class RouteFaults:
     Attributes:
         error_rate: share of requests answered with ``error_status`` (a 5xx).
         error_status: the status of injected errors.
-        latency: simulated seconds added before each request is handled.
+        latency: simulated seconds added before a request is handled.
+        latency_rate: share of requests that get the ``latency`` (``1.0``: every request;
+            lower values make it a latency *spike*).
         drop_rate: share of requests processed, then answered by a dropped connection.
         timeout_rate: share of requests processed, then never answered (accept-then-timeout;
             in process the client gets ``httpx.ReadTimeout``).
@@ -111,12 +113,13 @@ class RouteFaults:
     error_rate: float = 0.0
     error_status: int = 503
     latency: float = 0.0
+    latency_rate: float = 1.0
     drop_rate: float = 0.0
     timeout_rate: float = 0.0
     storms: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "drop_rate", "timeout_rate"):
+        for name in ("error_rate", "latency_rate", "drop_rate", "timeout_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"RouteFaults.{name} must be in [0, 1]")
         if not 500 <= self.error_status <= 599:

@@ -203,3 +203,29 @@ async def test_async_errors(
     api.fail(200, text="nope")
     with pytest.raises(ResponseValidationError):
         await client.agent_runs.get(5)
+
+
+def test_oversized_response_body_is_refused_clearly() -> None:
+    from codegen_graph._base_client import MAX_RESPONSE_BYTES
+
+    # A valid run whose result is 17 MiB: well-formed, but over the limit.
+    big = b'{"id": 1, "organization_id": 1, "result": "' + b"x" * (17 * 1024 * 1024) + b'"}'
+    just_under = b'{"id": 1, "organization_id": 1, "result": "' + b"y" * (10 * 1024 * 1024) + b'"}'
+    assert len(big) > MAX_RESPONSE_BYTES > len(just_under)
+    bodies = iter([big, just_under, b"<html>" + b"z" * (20 * 1024 * 1024)])
+
+    def handler(_r: httpx.Request) -> httpx.Response:
+        body = next(bodies)
+        status = 502 if body.startswith(b"<html>") else 200
+        return httpx.Response(status, content=body, headers={"content-type": "application/json"})
+
+    client = CodegenClient(
+        "t", 1, transport=httpx.MockTransport(handler), rate_limits=False, max_retries=0
+    )
+    with pytest.raises(ResponseValidationError, match="over the client's limit") as info:
+        client.agent_runs.get(1)
+    assert str(info.value).startswith(f"The response body is {len(big):,} bytes")
+    assert len(client.agent_runs.get(1).result or "") == 10 * 1024 * 1024  # 10 MiB is fine
+    with pytest.raises(ServerError) as error:  # a huge error page: a short excerpt
+        client.agent_runs.get(1)
+    assert len(str(error.value)) < 400

@@ -127,6 +127,33 @@ def test_injected_errors_storms_and_latency_are_seeded_and_counted() -> None:
     assert set(first[0]) == {200, 502}
 
 
+def test_latency_spikes_hit_a_seeded_share_of_requests() -> None:
+    faults = Faults(routes={"get": RouteFaults(latency=30.0, latency_rate=0.25)}, seed=3)
+
+    def spikes() -> list[float]:
+        clock = ManualClock()
+        with (
+            LocalCodegen("t", 1, clock=clock, faults=faults, rate_limits=False) as b,
+            b.httpx_client() as http,
+        ):
+            run = http.post(CREATE, json={"prompt": "p"}).json()
+            for _ in range(40):
+                assert http.get(f"{ORG}/agent/run/{run['id']}").status_code == 200
+            assert b.stats()["faults"]["get"]["latency"] == len(clock.sleeps)
+            return list(clock.sleeps)
+
+    first = spikes()
+    assert first == spikes()  # seeded
+    assert set(first) == {30.0}
+    assert 3 <= len(first) <= 20  # about a quarter of 40, not every request
+    with pytest.raises(ValueError, match="latency_rate"):
+        RouteFaults(latency=1.0, latency_rate=1.5)
+    assert (
+        Faults.from_dict({"get": {"latency": 5, "latency_rate": 0.1}}).routes["get"].latency_rate
+        == 0.1
+    )
+
+
 def test_dropped_connection_and_accept_then_timeout_sync() -> None:
     faults = {"create": {"timeout_rate": 1.0}, "repos": {"drop_rate": 1.0}}
     with LocalCodegen("t", 1, clock=ManualClock(), faults=faults) as b, b.httpx_client() as http:

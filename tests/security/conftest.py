@@ -1,0 +1,46 @@
+"""Isolation for LangSmith's process-wide state (as in tests/observability/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+_LS_VARS = (
+    "LANGSMITH_TRACING",
+    "LANGSMITH_TRACING_V2",
+    "LANGCHAIN_TRACING",
+    "LANGCHAIN_TRACING_V2",
+    "LANGSMITH_ENDPOINT",
+    "LANGCHAIN_ENDPOINT",
+    "LANGSMITH_API_KEY",
+    "LANGCHAIN_API_KEY",
+    "LANGSMITH_PROJECT",
+    "LANGCHAIN_PROJECT",
+)
+
+
+def _clear_langsmith_caches() -> None:
+    from langsmith import utils as ls_utils
+
+    ls_utils.get_env_var.cache_clear()
+    ls_utils.get_tracer_project.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def isolated_langsmith(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts with tracing off and LangSmith's global client unset."""
+    import langsmith
+    from langsmith import run_trees
+
+    for name in _LS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    _clear_langsmith_caches()
+    saved_client = run_trees._CLIENT
+    run_trees._CLIENT = None
+    yield
+    if run_trees._CLIENT is not None:
+        run_trees._CLIENT.flush()
+    langsmith.configure(client=saved_client, enabled=None, project_name=None)
+    monkeypatch.undo()
+    _clear_langsmith_caches()
