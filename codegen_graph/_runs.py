@@ -185,7 +185,6 @@ class AgentRun(_HandleBase):
 
     def resume(self, prompt: str, *, images: list[str] | None = None) -> AgentRun:
         """Send a follow-up to the agent; the run becomes active again."""
-        self._client.watcher.forget(self.id)
         self._update(self._client.agent_runs.resume(self.id, prompt, images=images))
         return self
 
@@ -268,7 +267,6 @@ class AsyncAgentRun(_HandleBase):
 
     async def resume(self, prompt: str, *, images: list[str] | None = None) -> AsyncAgentRun:
         """Send a follow-up to the agent; the run becomes active again."""
-        self._client.watcher.forget(self.id)
         self._update(await self._client.agent_runs.resume(self.id, prompt, images=images))
         return self
 

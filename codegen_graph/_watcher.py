@@ -69,6 +69,9 @@ class WatcherStats:
 class _Waiter:
     run_id: int
     deadline: float | None
+    # Ticks started before the waiter registered may carry a stale state (a run seen
+    # COMPLETE just before it was resumed); only later ticks may wake it.
+    since_tick: int = 0
     # Exactly one of these is set once the waiter is done.
     result: AgentRunResponse | None = None
     error: BaseException | None = None
@@ -122,16 +125,22 @@ class _WatchCore:
         self.lock = threading.Lock()
         self.waiters: dict[int, list[_Waiter]] = {}
         self.latest: dict[int, AgentRunResponse] = {}
+        self.ticks_started = 0
         self.stats = WatcherStats()
 
     # -- registration ---------------------------------------------------------------------
     def add(self, waiter: _Waiter) -> None:
+        # No answer from the cache: a terminal state seen earlier may be stale (the run can
+        # have been resumed since). Callers check the state they hold before waiting.
         with self.lock:
-            known = self.latest.get(waiter.run_id)
-            if known is not None and known.status is not None and known.status.is_terminal:
-                waiter.result = known
-                return
+            waiter.since_tick = self.ticks_started
             self.waiters.setdefault(waiter.run_id, []).append(waiter)
+
+    def start_tick(self) -> int:
+        """Number a tick as it starts; states it fetches can wake waiters added before."""
+        with self.lock:
+            self.ticks_started += 1
+            return self.ticks_started
 
     def discard(self, waiter: _Waiter) -> None:
         with self.lock:
@@ -140,11 +149,6 @@ class _WatchCore:
                 group.remove(waiter)
                 if not group:
                     del self.waiters[waiter.run_id]
-
-    def forget(self, run_id: int) -> None:
-        """Drop what is known about a run (after a resume, its old terminal state is stale)."""
-        with self.lock:
-            self.latest.pop(run_id, None)
 
     @property
     def active(self) -> bool:
@@ -156,18 +160,32 @@ class _WatchCore:
             return set(self.waiters)
 
     # -- updates ----------------------------------------------------------------------------
-    def apply(self, runs: Iterable[AgentRunResponse]) -> list[_Waiter]:
-        """Record fresh run states; return the waiters that are now done."""
+    def apply(self, runs: Iterable[AgentRunResponse], tick: int | None = None) -> list[_Waiter]:
+        """Record run states fetched by ``tick`` (``None``: pushed, always fresh); return
+        the waiters that are now done."""
         woken: list[_Waiter] = []
         with self.lock:
             for run in runs:
                 self.latest[run.id] = run
                 if run.status is None or not run.status.is_terminal:
                     continue
-                for waiter in self.waiters.pop(run.id, []):
-                    waiter.result = run
-                    woken.append(waiter)
+                group = self.waiters.pop(run.id, [])
+                keep = [w for w in group if tick is not None and tick <= w.since_tick]
+                for waiter in group:
+                    if waiter not in keep:
+                        waiter.result = run
+                        woken.append(waiter)
+                if keep:
+                    self.waiters[run.id] = keep
         return woken
+
+    def fail_run(self, run_id: int, exc: BaseException) -> list[_Waiter]:
+        """Fail the waiters of one run (its id is unknown, or not ours to read)."""
+        with self.lock:
+            failed = self.waiters.pop(run_id, [])
+        for waiter in failed:
+            waiter.error = exc
+        return failed
 
     def expire(self, now: float) -> list[_Waiter]:
         """Fail the waiters whose deadline has passed."""
@@ -284,9 +302,6 @@ class _WatcherBase:
         self._core.stats.notified += 1
         _wake_all(self._core.apply([run]))
 
-    def forget(self, run_id: int) -> None:
-        self._core.forget(run_id)
-
     def _deadline(self, timeout: float | None) -> float | None:
         if timeout is None:
             return None
@@ -300,6 +315,7 @@ class _WatcherBase:
         The sync and async watchers drive the same plan, so the batching logic lives once.
         """
         core = self._core
+        tick = core.start_tick()
         requests, pages = 0, 0
         seen: set[int] = set()
         while True:
@@ -308,15 +324,23 @@ class _WatcherBase:
             core.stats.list_requests += 1
             seen.update(r.id for r in page.items)
             watched = core.watched()
-            _wake_all(core.apply(r for r in page.items if r.id in watched))
+            _wake_all(core.apply((r for r in page.items if r.id in watched), tick))
             if not core.wants_next_page(page, pages):
                 break
         for run_id in sorted(core.watched() - seen):
-            run: AgentRunResponse = yield ("get", run_id)
+            run: AgentRunResponse | None = yield ("get", run_id)
             requests += 1
             core.stats.get_requests += 1
-            _wake_all(core.apply([run]))
+            if run is not None:  # None: the GET failed for this run alone
+                _wake_all(core.apply([run], tick))
         return requests
+
+    def _run_failed(self, run_id: int, exc: CodegenError) -> None:
+        """A single GET failed: a transient error fails the tick (retried next tick); any
+        other (unknown id, no access) fails only that run's waiters, not everyone's."""
+        if exc.is_transient:
+            raise exc
+        _wake_all(self._core.fail_run(run_id, exc))
 
     def _after_tick(self, requests: int) -> float:
         core = self._core
@@ -372,11 +396,15 @@ class RunWatcher(_WatcherBase):
         try:
             kind, arg = next(plan)
             while True:
-                result = (
-                    runs.list(skip=arg, limit=self._core.page_size)
-                    if kind == "list"
-                    else runs.get(arg)
-                )
+                result: Any
+                if kind == "list":
+                    result = runs.list(skip=arg, limit=self._core.page_size)
+                else:
+                    try:
+                        result = runs.get(arg)
+                    except CodegenError as exc:
+                        self._run_failed(arg, exc)
+                        result = None
                 kind, arg = plan.send(result)
         except StopIteration as done:
             return int(done.value)
@@ -450,11 +478,15 @@ class AsyncRunWatcher(_WatcherBase):
         try:
             kind, arg = next(plan)
             while True:
-                result = (
-                    await runs.list(skip=arg, limit=self._core.page_size)
-                    if kind == "list"
-                    else await runs.get(arg)
-                )
+                result: Any
+                if kind == "list":
+                    result = await runs.list(skip=arg, limit=self._core.page_size)
+                else:
+                    try:
+                        result = await runs.get(arg)
+                    except CodegenError as exc:
+                        self._run_failed(arg, exc)
+                        result = None
                 kind, arg = plan.send(result)
         except StopIteration as done:
             return int(done.value)

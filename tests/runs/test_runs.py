@@ -15,6 +15,7 @@ from codegen_graph import (
     AsyncCodegenClient,
     ConfigurationError,
     ManualClock,
+    NotFoundError,
     RateBudget,
     RateBudgets,
     RunTimeoutError,
@@ -269,3 +270,34 @@ async def test_sync_api_inside_a_running_event_loop(local: LocalCodegen) -> None
         run = client.agent_runs.create_and_wait("from a notebook")
         assert run.is_success
         assert threading.active_count() >= 1
+
+
+def test_wait_after_a_resume_waits_for_the_new_round(local: LocalCodegen) -> None:
+    # The watcher saw the run COMPLETE; after a resume through the resource (not the
+    # handle), a new wait must not return that stale state.
+    with local.client() as client:
+        first = client.agent_runs.create_and_wait("round one")
+        assert first.is_success
+        resumed = client.agent_runs.resume(first.id, "round two")
+        assert not resumed.status.is_terminal  # type: ignore[union-attr]
+        again = client.agent_runs.attach(resumed).wait()
+        assert again.is_success
+        assert again.result == "done: round two (segment 2)"
+
+
+async def test_async_wait_after_a_resume_waits_for_the_new_round(local: LocalCodegen) -> None:
+    async with local.async_client() as client:
+        first = await client.agent_runs.create_and_wait("round one")
+        resumed = await client.agent_runs.resume(first.id, "round two")
+        again = await (await client.agent_runs.attach(resumed)).wait()
+        assert again.result == "done: round two (segment 2)"
+
+
+async def test_an_unknown_run_fails_only_its_own_waiters(local: LocalCodegen) -> None:
+    async with local.async_client() as client:
+        real = await client.agent_runs.start("a real run")
+        ghost = AgentRunResponse(id=424_242, organization_id=local.org_id, status="ACTIVE")
+        fake = await client.agent_runs.attach(ghost)
+        outcomes = await asyncio.gather(real.wait(), fake.wait(), return_exceptions=True)
+        assert outcomes[0] is real and real.is_success
+        assert isinstance(outcomes[1], NotFoundError)

@@ -53,21 +53,37 @@ def test_terminal_run_wakes_its_waiters_only() -> None:
     assert core.watched() == {2}
 
 
-def test_waiter_on_a_known_terminal_run_is_done_at_once() -> None:
+def test_a_known_terminal_state_is_not_trusted_for_a_new_waiter() -> None:
+    # The run may have been resumed since it was seen COMPLETE: ask the API again.
     core = _core()
     core.apply([_run(5, "failed")])
     w = _Waiter(5, None)
     core.add(w)
-    assert w.done and core.watched() == set()
+    assert not w.done and core.watched() == {5}
 
 
-def test_forget_drops_a_stale_terminal_state() -> None:
+def test_a_tick_started_before_the_waiter_cannot_wake_it() -> None:
     core = _core()
-    core.apply([_run(5, "COMPLETE")])
-    core.forget(5)  # e.g. the run was resumed
+    old_tick = core.start_tick()  # a tick in flight when the run is resumed
     w = _Waiter(5, None)
     core.add(w)
+    assert core.apply([_run(5, "COMPLETE")], old_tick) == []  # stale: keep waiting
     assert not w.done
+    new_tick = core.start_tick()
+    assert core.apply([_run(5, "COMPLETE")], new_tick) == [w]
+    pushed = _Waiter(6, None)
+    core.add(pushed)
+    assert core.apply([_run(6, "COMPLETE")]) == [pushed]  # notify(): always fresh
+
+
+def test_fail_run_fails_only_that_run() -> None:
+    core = _core()
+    a, b = _Waiter(1, None), _Waiter(2, None)
+    core.add(a)
+    core.add(b)
+    boom = ValueError("no such run")
+    assert core.fail_run(1, boom) == [a]
+    assert a.error is boom and not b.done and core.watched() == {2}
 
 
 def test_deadline_expires_with_the_last_known_run() -> None:
