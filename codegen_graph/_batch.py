@@ -10,19 +10,21 @@ it never loses the others.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._exceptions import CodegenError
 
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
     from ._runs import AgentRun, AsyncAgentRun, _HandleBase
 
 __all__ = ["BatchItem", "BatchProgress"]
+
+log = logging.getLogger("codegen_graph.batch")
 
 H = TypeVar("H", bound="_HandleBase")
 
@@ -86,7 +88,10 @@ class _Tally:
             self.failed += 0 if item.ok else 1
             progress = BatchProgress(self.done, self.failed, self.total, item)
         if self.on_progress is not None:
-            self.on_progress(progress)
+            try:
+                self.on_progress(progress)
+            except Exception:  # a broken progress callback must not cost a run
+                log.exception("run_many: on_progress raised; the batch goes on")
 
 
 def run_many_sync(
@@ -110,7 +115,7 @@ def run_many_sync(
                 **{**create_kwargs, **spec}, reuse_existing=key_prefix is not None
             )
             item.run.wait(timeout)
-        except CodegenError as exc:
+        except Exception as exc:  # reported on its item; never loses the others
             item.error = exc
         tally.finish(item)
 
@@ -144,7 +149,7 @@ async def run_many_async(
                     **{**create_kwargs, **spec}, reuse_existing=key_prefix is not None
                 )
                 await item.run.wait(timeout)
-            except CodegenError as exc:
+            except Exception as exc:  # reported on its item; never loses the others
                 item.error = exc
         tally.finish(item)
 

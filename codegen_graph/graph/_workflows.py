@@ -81,8 +81,9 @@ DEFAULT_PROMPTS: dict[str, str] = {
     ),
 }
 
-_FAIL = re.compile(r"TESTS?\s+FAIL|\b[1-9]\d*\s+(?:TESTS?\s+)?FAIL(?:ED|URES?)\b")
-_PASS = re.compile(r"TESTS?\s+PASS|\bALL\s+TESTS\s+PASS|\bPASSED\b")
+_SAYS_FAILED = re.compile(r"(?<!NO )\bTESTS?\s+FAIL(?:ED|S)?\b")
+_SAYS_PASSED = re.compile(r"\bTESTS?\s+PASS(?:ED|ES)?\b")
+_COUNTS_FAILED = re.compile(r"\b[1-9]\d*\s+(?:TESTS?\s+)?FAIL(?:ED|URES?)\b")
 
 
 def tests_failed(record: Mapping[str, Any] | None) -> bool:
@@ -96,9 +97,11 @@ def tests_failed(record: Mapping[str, Any] | None) -> bool:
     if record.get("status") in {"FAILED", "ERROR", "CANCELLED"}:
         return True
     text = (record.get("result") or "").upper()
-    if _FAIL.search(text):
+    if _SAYS_FAILED.search(text):
         return True
-    return not _PASS.search(text)
+    if _SAYS_PASSED.search(text):
+        return False
+    return bool(_COUNTS_FAILED.search(text)) or "PASSED" not in text
 
 
 def _code_ref(state: Mapping[str, Any]) -> str:

@@ -232,3 +232,23 @@ async def test_postgres_checkpointer(local: LocalCodegen) -> None:
             _, end = await _drive(fresh, Command(resume=True), thread=thread)
     assert end["values"]["report"]["verdict"] == "approved"
     assert local.stats()["duplicates"] == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "result", "failed"),
+    [
+        ("COMPLETE", "Test report: 11 passed, 1 failed.\nFAILED tests/x.py::t - boom", True),
+        ("COMPLETE", "Test report: 12 passed, 0 failed. All 12 tests passed.", False),
+        ("COMPLETE", "No tests failed. TESTS PASSED", False),
+        ("COMPLETE", "TESTS FAILED: 2 failed", True),
+        ("COMPLETE", "1 test failed, all other tests passed", True),
+        ("COMPLETE", "3 passed", False),
+        ("COMPLETE", "I could not run anything", True),
+        ("FAILED", "TESTS PASSED", True),
+    ],
+)
+def test_the_gate_reads_test_reports(status: str, result: str, failed: bool) -> None:
+    from codegen_graph.graph import tests_failed
+
+    assert tests_failed({"status": status, "result": result}) is failed
+    assert tests_failed(None) is True
