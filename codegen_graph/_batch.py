@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
     from ._runs import AgentRun, AsyncAgentRun, _HandleBase
