@@ -33,7 +33,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy, interrupt
 
 from .._client import AsyncCodegenClient, CodegenClient
-from ..models import AgentRunResponse
+from ..models import AgentRunResponse, AgentRunWithLogsResponse
 from ..observability import trace_operation
 from ..plugins import Plugin, PromptGuard, call_context
 from ._nodes import (
@@ -302,7 +302,7 @@ def _fix_node(
     """Resume the code agent's run with the feedback, at most once per iteration.
 
     Re-executed after a crash, it does not resume twice: a code run that is active again, or
-    whose result changed since the record was written, was already resumed. The feedback
+    whose log grew past what its wait streamed (``logs_seen``), was already resumed. The feedback
     is another agent's (or a person's) text: it goes through ``guard`` first, and the
     resume is sent marked untrusted so the client's guards screen it too.
     """
@@ -319,12 +319,21 @@ def _fix_node(
         )
         return record, text, _iter(state, "code"), source
 
-    def already_resumed(record: RunRecord, current: AgentRunResponse) -> bool:
-        if current.status is not None and not current.status.is_terminal:
+    def already_resumed(record: RunRecord, probe: AgentRunWithLogsResponse) -> bool:
+        """Whether a resume of this iteration already reached the run (a crash after the
+        resume call, before the checkpoint): the run is going again, or its log grew past
+        what the wait streamed (a resume always appends a USER_MESSAGE entry)."""
+        if probe.status is not None and not probe.status.is_terminal:
             return True
-        return bool(filters.run(current, "code").result != record.get("result"))
+        seen = record.get("logs_seen")
+        if seen is not None and probe.total_logs is not None:
+            return probe.total_logs > seen
+        as_run = AgentRunResponse(
+            id=probe.id, organization_id=probe.organization_id, result=probe.result
+        )
+        return filters.run(as_run, "code").result != record.get("result")
 
-    def resume_trace(current: AgentRunResponse, text: str) -> trace_operation:
+    def resume_trace(current: AgentRunWithLogsResponse, text: str) -> trace_operation:
         inputs = {"agent_run_id": current.id, "prompt": text}
         return trace_operation("codegen.resume", inputs=inputs, role="code")
 
@@ -351,10 +360,13 @@ def _fix_node(
         async def afix(state: FeatureState) -> Any:
             record, text, iteration, source = plan(state)
             with call_context(role="code", untrusted=True, source=source):
-                current = await aclient.agent_runs.get(_recorded(state, "code")[1])
-                if not already_resumed(record, current):
-                    async with resume_trace(current, text) as op:
-                        current = await aclient.agent_runs.resume(current.id, text)
+                run_id = _recorded(state, "code")[1]
+                probe = await aclient.agent_runs.logs(run_id, limit=1, reverse=True)
+                if already_resumed(record, probe):
+                    current = await aclient.agent_runs.get(run_id)
+                else:
+                    async with resume_trace(probe, text) as op:
+                        current = await aclient.agent_runs.resume(run_id, text)
                         op.record_run(current)
             return update(record, current, iteration, state)
 
@@ -365,10 +377,13 @@ def _fix_node(
     def fix(state: FeatureState) -> Any:
         record, text, iteration, source = plan(state)
         with call_context(role="code", untrusted=True, source=source):
-            current = sclient.agent_runs.get(_recorded(state, "code")[1])
-            if not already_resumed(record, current):
-                with resume_trace(current, text) as op:
-                    current = sclient.agent_runs.resume(current.id, text)
+            run_id = _recorded(state, "code")[1]
+            probe = sclient.agent_runs.logs(run_id, limit=1, reverse=True)
+            if already_resumed(record, probe):
+                current = sclient.agent_runs.get(run_id)
+            else:
+                with resume_trace(probe, text) as op:
+                    current = sclient.agent_runs.resume(run_id, text)
                     op.record_run(current)
         return update(record, current, iteration, state)
 

@@ -252,3 +252,29 @@ def test_the_gate_reads_test_reports(status: str, result: str, failed: bool) -> 
 
     assert tests_failed({"status": status, "result": result}) is failed
     assert tests_failed(None) is True
+
+
+def test_fix_re_executed_after_its_resume_does_not_resume_again(clock: ManualClock) -> None:
+    # The code agent answers the same text every time, so only the log tells that a resume
+    # already happened when the fix node runs again (a crash after the resume call).
+    same = {"rules": [{"match": ".", "count": "run", "attempts": [{"result": "same"}]}]}
+    from codegen_graph.graph._workflows import DEFAULT_PROMPTS, _fix_node
+
+    with LocalCodegen(clock=clock, scenario=same) as local, local.client() as client:
+        run = client.agent_runs.create_and_wait("Implement it")
+        seen = len(run.logs())
+        record = {"agent_run_id": run.id, "status": "COMPLETE", "result": "same"}
+        state = {
+            "task": "Implement it",
+            "runs": {"code": {**record, "iteration": 1, "logs_seen": seen}},
+            "iterations": {"code": 1},
+            "feedback": "1 test failed",
+            "feedback_source": "tests agent",
+        }
+        fix = _fix_node(client, DEFAULT_PROMPTS, None, None)
+        first = fix(state)
+        assert first["runs"]["code"]["status"] != "COMPLETE"
+        client.agent_runs.attach(run.id).wait()  # the resumed round ends, same result
+        again = fix(state)  # the same task again: its checkpoint never saw the first
+        assert again["iterations"] == first["iterations"]
+        assert local.stats()["runs_resumed"] == 1
