@@ -295,6 +295,17 @@ class BackendOptions:
     local_db: str | None = None
     scenario: str | None = None
 
+    @property
+    def is_local(self) -> bool:
+        """No token and no base URL (options or environment): the embedded backend."""
+        remote = self.token or _env_token() or self.base_url or os.environ.get(BASE_URL_ENV_VAR)
+        return not remote
+
+    @property
+    def local_db_path(self) -> str | None:
+        """Where the embedded backend keeps its runs (``--local-db`` / CODEGEN_LOCAL_DB)."""
+        return self.local_db or os.environ.get(LOCAL_DB_ENV_VAR) or None
+
     def __repr__(self) -> str:  # the token never shows
         return (
             f"BackendOptions(base_url={self.base_url!r}, token={'***' if self.token else None}, "
@@ -335,9 +346,7 @@ class Backend:
     def __init__(self, options: BackendOptions, *, announce: Callable[[str], Any] | None = None):
         self.options = options
         self.local: LocalCodegen | None = None
-        configured = options.token or _env_token()
-        remote = configured or options.base_url or os.environ.get(BASE_URL_ENV_VAR)
-        if remote:
+        if not options.is_local:
             return
         if not options.time_scale > 0:
             raise ConfigurationError(f"--time-scale must be > 0, got {options.time_scale:g}")
@@ -349,7 +358,7 @@ class Backend:
                 "set CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pip install 'codegen-graph[local]'"
             ) from None
         (announce or _stderr)(LOCAL_NOTICE)
-        db = options.local_db or os.environ.get(LOCAL_DB_ENV_VAR) or None
+        db = options.local_db_path
         try:
             self.local = LocalCodegen(
                 org_id=options.org_id,

@@ -14,6 +14,7 @@ command).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shlex
 import sys
 import time
@@ -335,6 +336,10 @@ def run_command(
         local_db=local_db,
         scenario=scenario,
     )
+    if path is not None and options.is_local and options.local_db_path is None:
+        # A checkpoint names runs by id: resuming it needs the same backend, so the
+        # embedded one keeps its runs in a file beside the checkpoint.
+        options = dataclasses.replace(options, local_db=f"{path}.local.sqlite")
     state = cli_state()
     if checkpoint is not None:
         resume = _resume_command(

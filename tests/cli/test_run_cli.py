@@ -187,3 +187,18 @@ def test_ctrl_c_prints_the_resume_command_that_finishes_the_thread(tmp_path: Pat
     assert report["verdict"] == "passed"
     assert stats["duplicates"] == 0
     assert stats["runs_created"] == 3
+
+
+def test_a_checkpoint_on_the_embedded_backend_keeps_its_runs_beside_it(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Without a backend database, a resumed thread would name runs a fresh backend never had.
+    cp = tmp_path / "cp.sqlite"
+    result = cli.local(
+        "run", SPEC, "--checkpoint", f"sqlite:{cp}", "--thread", "t-3", env={"CODEGEN_LOCAL_DB": ""}
+    )
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stderr.splitlines() if "resume with: " in x)
+    command = shlex.split(line.split("resume with: ", 1)[1].rstrip(")"))
+    assert command[command.index("--local-db") + 1] == f"{cp}.local.sqlite"
+    assert Path(f"{cp}.local.sqlite").exists()
