@@ -44,11 +44,8 @@ import asyncio
 import atexit
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -103,63 +100,6 @@ def _time_scale(environ: Mapping[str, str]) -> float:
     return scale
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _LocalServer:
-    """``codegen-graph serve`` in a child process on 127.0.0.1, stopped at exit."""
-
-    def __init__(self, scale: float, startup_timeout: float = 30.0) -> None:
-        self.token = "cg-studio-" + secrets.token_urlsafe(24)
-        self.org_id = 100_000 + secrets.randbelow(900_000)
-        port = _free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
-        cmd = [sys.executable, "-m", "codegen_graph", "serve", "--host", "127.0.0.1"]
-        cmd += ["--port", str(port), "--time-scale", f"{scale:g}"]
-        cmd += ["--token", self.token, "--org-id", str(self.org_id)]
-        self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        atexit.register(self.close)
-        deadline = time.monotonic() + startup_timeout
-        while not self._accepts(port):
-            if self.process.poll() is not None:
-                stderr = self.process.stderr
-                err = stderr.read().decode(errors="replace") if stderr else ""
-                raise ConfigurationError(
-                    f"the embedded Codegen backend failed to start: {err.strip()[-500:]}"
-                )
-            if time.monotonic() > deadline:
-                self.close()
-                raise ConfigurationError(
-                    f"the embedded Codegen backend did not listen on {self.base_url} within "
-                    f"{startup_timeout:g}s"
-                )
-            time.sleep(0.05)  # real process start-up, nothing simulated to wait on
-
-    @staticmethod
-    def _accepts(port: int) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-
 def _build_client(environ: Mapping[str, str], out_of_process: bool) -> tuple[CodegenClient, Any]:
     if any(environ.get(name) for name in TOKEN_ENV_VARS):
         return CodegenClient(), None
@@ -172,7 +112,16 @@ def _build_client(environ: Mapping[str, str], out_of_process: bool) -> tuple[Cod
             "CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pip install 'codegen-graph[local]'"
         ) from None
     if out_of_process:
-        server = _LocalServer(scale)
+        from .local import LocalServer
+
+        org = 100_000 + secrets.randbelow(900_000)
+        try:
+            server = LocalServer(org_id=org, time_scale=scale, startup_timeout=30.0).start()
+        except RuntimeError as exc:
+            raise ConfigurationError(
+                f"the embedded Codegen backend failed to start: {exc}"
+            ) from None
+        atexit.register(server.stop)
         where = f"{server.base_url}, org {server.org_id}"
         client = CodegenClient(server.token, server.org_id, base_url=server.base_url)
         backend: Any = server

@@ -78,7 +78,12 @@ def main() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
     port: int = typer.Option(8787, help="TCP port."),
-    token: str | None = typer.Option(None, help="API token to accept (generated if omitted)."),
+    token: str | None = typer.Option(
+        None,
+        envvar="CODEGEN_LOCAL_TOKEN",
+        help="API token to accept (default: CODEGEN_LOCAL_TOKEN, else generated). Prefer the "
+        "variable: command lines are visible to other users.",
+    ),
     org_id: int | None = typer.Option(None, "--org-id", help="Organization id (generated)."),
     time_scale: float = typer.Option(1.0, "--time-scale", help="Simulated seconds per second."),
     scenario: str | None = typer.Option(None, help="Scenario file (JSON/YAML) or bundled name."),

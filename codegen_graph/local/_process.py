@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -65,11 +66,19 @@ class LocalServer:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._args = [
-            sys.executable, "-m", "codegen_graph", "serve",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--token", self.token, "--org-id", str(org_id),
-            "--time-scale", f"{time_scale:g}",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "codegen_graph",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--org-id",
+            str(org_id),
+            "--time-scale",
+            f"{time_scale:g}",
+        ]  # fmt: skip  (the token goes through the environment, not the command line)
         if db is not None:
             self._args += ["--db", str(db)]
         if scenario is not None:
@@ -86,8 +95,14 @@ class LocalServer:
 
     def start(self) -> LocalServer:
         """Start the server and wait until it answers (raises ``RuntimeError`` if it dies)."""
+        env = {**os.environ, "CODEGEN_LOCAL_TOKEN": self.token}
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            self._args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            self._args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         deadline = time.monotonic() + self._startup_timeout
         while True:
@@ -130,6 +145,8 @@ class LocalServer:
                 proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+    close = stop  # the same name LocalCodegen uses
 
     def __enter__(self) -> LocalServer:
         return self.start()

@@ -4,6 +4,7 @@ real HTTP on 127.0.0.1), where the fake API of the other client tests is not eno
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -126,6 +127,9 @@ async def test_async_methods(aclient: AsyncCodegenClient, local: LocalCodegen) -
 
 def test_over_real_http_on_loopback() -> None:
     with LocalServer(time_scale=600) as server:
+        assert server._proc is not None
+        cmdline = Path(f"/proc/{server._proc.pid}/cmdline").read_bytes()
+        assert server.token.encode() not in cmdline  # other users can read command lines
         with CodegenClient(server.token, server.org_id, base_url=server.base_url) as client:
             run = client.agent_runs.create_and_wait("Add a /health endpoint", timeout=600)
             assert run.is_success
