@@ -49,6 +49,7 @@ from ._hooks import ClientHooks, route_template
 from ._ratelimit import RateLimiter, bucket_for
 from ._retry import parse_retry_after, retry_delay
 from ._version import __version__
+from .observability._redact import register_secret
 
 if TYPE_CHECKING:
     from .observability import Metrics
@@ -217,11 +218,18 @@ class BaseClient:
             params=params or None,
             json=spec.json,
             headers={
-                "Authorization": f"Bearer {self._token.get()}",
+                "Authorization": f"Bearer {self._bearer()}",
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
             },
         )
+
+    def _bearer(self) -> str:
+        """The current token, registered with the redactor so no trace or filtered output
+        of this process ever shows it (a token provider's new value included)."""
+        token = self._token.get()
+        register_secret(token)
+        return token
 
     def _scrub(self, text: str) -> str:
         """Remove the token from text that came from elsewhere (a server echoing it back)."""

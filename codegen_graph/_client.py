@@ -19,7 +19,6 @@ from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
 from ._clock import Clock
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._exceptions import ConfigurationError
-from ._watcher import AsyncRunWatcher, RunWatcher
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,
@@ -32,6 +31,7 @@ from .resources import (
 )
 
 if TYPE_CHECKING:
+    from ._watcher import AsyncRunWatcher, RunWatcher
     from .observability import Metrics
     from .plugins import Plugin, PluginManager
 
@@ -166,6 +166,8 @@ class CodegenClient(BaseClient):
     def watcher(self) -> RunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
+            from ._watcher import RunWatcher  # the runs layer builds on the client
+
             with self._watcher_lock:
                 if self._watcher is None:
                     self._watcher = RunWatcher(self)
@@ -294,6 +296,8 @@ class AsyncCodegenClient(BaseClient):
     def watcher(self) -> AsyncRunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
+            from ._watcher import AsyncRunWatcher  # the runs layer builds on the client
+
             self._watcher = AsyncRunWatcher(self)
         return self._watcher
 

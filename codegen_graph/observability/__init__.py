@@ -10,20 +10,9 @@
 
 from __future__ import annotations
 
-from ._langsmith import (
-    OperationTrace,
-    disable_tracing,
-    enable_tracing,
-    flush_tracing,
-    get_redactor,
-    log_entry_run_type,
-    run_metadata,
-    trace_log_entries,
-    trace_log_entry,
-    trace_operation,
-    tracing,
-    tracing_is_enabled,
-)
+import importlib as _importlib
+import typing as _typing
+
 from ._metrics import Metrics
 from ._otel import span
 from ._redact import (
@@ -32,8 +21,56 @@ from ._redact import (
     DEFAULT_SENSITIVE_KEYS,
     REDACTED,
     Redactor,
+    get_redactor,
 )
-from ._sink import LangSmithSink, SinkRequest, TraceNode
+
+if _typing.TYPE_CHECKING:
+    from ._langsmith import (
+        OperationTrace,
+        disable_tracing,
+        enable_tracing,
+        flush_tracing,
+        log_entry_run_type,
+        run_metadata,
+        trace_log_entries,
+        trace_log_entry,
+        trace_operation,
+        tracing,
+        tracing_is_enabled,
+    )
+    from ._sink import LangSmithSink, SinkRequest, TraceNode
+
+# The LangSmith integration and the sink (an HTTP server) load on first use, so the client
+# layer, which only needs redaction, metrics and spans, never imports them.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "OperationTrace",
+            "disable_tracing",
+            "enable_tracing",
+            "flush_tracing",
+            "log_entry_run_type",
+            "run_metadata",
+            "trace_log_entries",
+            "trace_log_entry",
+            "trace_operation",
+            "tracing",
+            "tracing_is_enabled",
+        ),
+        "._langsmith",
+    ),
+    **dict.fromkeys(("LangSmithSink", "SinkRequest", "TraceNode"), "._sink"),
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_SECRET_ENV_VARS",

@@ -37,8 +37,6 @@ and return; nothing is built or serialised.
 
 from __future__ import annotations
 
-import functools
-import os
 import threading
 import traceback
 from collections import OrderedDict
@@ -49,7 +47,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._status import AgentRunStatus
-from ._redact import DEFAULT_SECRET_ENV_VARS, MIN_SECRET_LENGTH, Redactor
+from ._redact import MIN_SECRET_LENGTH, Redactor, get_redactor, swap_active_redactor
 
 if TYPE_CHECKING:
     import langsmith
@@ -75,7 +73,6 @@ __all__ = [
 RunType = Literal["tool", "chain", "llm", "retriever", "embedding", "prompt", "parser"]
 
 _lock = threading.Lock()
-_active_redactor: Redactor | None = None
 _saved: list[tuple[Any, Any, Any, Redactor | None]] = []
 _active_clients: list[langsmith.Client] = []
 
@@ -90,21 +87,10 @@ def tracing_is_enabled() -> bool:
     return bool(ls_utils.tracing_is_enabled())
 
 
-@functools.lru_cache(maxsize=8)
-def _env_redactor(values: tuple[str, ...]) -> Redactor:
-    return Redactor([v for v in values if len(v) >= MIN_SECRET_LENGTH])
-
-
-def get_redactor() -> Redactor:
-    """The redactor in force: the one given to :func:`enable_tracing`, else one from the env.
-
-    The default knows the values of :data:`DEFAULT_SECRET_ENV_VARS` (``CODEGEN_API_TOKEN``,
-    ``LANGSMITH_API_KEY``, ...) and the default secret patterns.
-    """
-    active = _active_redactor
-    if active is not None:
-        return active
-    return _env_redactor(tuple(os.environ.get(n, "") for n in DEFAULT_SECRET_ENV_VARS))
+def _live_redact(value: Any) -> Any:
+    """LangSmith's anonymizer/hide hooks: whatever :func:`get_redactor` is at call time, so
+    secrets registered after tracing was enabled (a client made later) are redacted too."""
+    return get_redactor()(value)
 
 
 def enable_tracing(
@@ -132,7 +118,6 @@ def enable_tracing(
     Returns:
         The configured ``langsmith.Client``; call ``.flush()`` before reading results.
     """
-    global _active_redactor
     import langsmith
     from langsmith import run_trees
     from langsmith._internal import _context
@@ -142,10 +127,10 @@ def enable_tracing(
     client = langsmith.Client(
         api_url=endpoint,
         api_key=api_key,
-        anonymizer=red,
-        hide_inputs=red,
-        hide_outputs=red,
-        hide_metadata=red,
+        anonymizer=_live_redact,
+        hide_inputs=_live_redact,
+        hide_outputs=_live_redact,
+        hide_metadata=_live_redact,
     )
     with _lock:
         _saved.append(
@@ -153,11 +138,10 @@ def enable_tracing(
                 run_trees._CLIENT,
                 _context._GLOBAL_TRACING_ENABLED,
                 _context._GLOBAL_PROJECT_NAME,
-                _active_redactor,
+                swap_active_redactor(red),
             )
         )
         _active_clients.append(client)
-        _active_redactor = red
     if project is not None:
         langsmith.configure(client=client, enabled=True, project_name=project)
     else:
@@ -170,13 +154,12 @@ def disable_tracing() -> None:
 
     With nothing to undo, tracing falls back to the environment variables.
     """
-    global _active_redactor
     import langsmith
 
     with _lock:
         previous = _saved.pop() if _saved else (None, None, None, None)
         client = _active_clients.pop() if _active_clients else None
-        _active_redactor = previous[3]
+        swap_active_redactor(previous[3])
     if client is not None:
         client.flush()
     langsmith.configure(client=previous[0], enabled=previous[1], project_name=previous[2])

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ._langsmith import get_redactor
+from ._redact import get_redactor
 
 __all__ = ["span"]
 

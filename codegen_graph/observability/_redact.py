@@ -14,8 +14,10 @@ replaced whole. Redaction is pure: the input is never modified, a new value is r
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -274,3 +276,56 @@ class Redactor:
         if isinstance(value, (set, frozenset)):
             return type(value)(items)
         return items
+
+
+# -- the redactor in force ----------------------------------------------------------------
+# Kept here, beside Redactor, so that the client layer and the plugins can use it without
+# importing the LangSmith integration.
+
+_state_lock = threading.Lock()
+_active: Redactor | None = None
+_known: frozenset[str] = frozenset()
+
+
+def register_secret(value: str) -> None:
+    """Teach :func:`get_redactor` a secret (the clients register their API tokens).
+
+    Values shorter than :data:`MIN_SECRET_LENGTH` are ignored (too short to redact safely).
+    """
+    global _known
+    if len(value) < MIN_SECRET_LENGTH or value in _known:
+        return
+    with _state_lock:
+        _known = _known | {value}
+
+
+def swap_active_redactor(redactor: Redactor | None) -> Redactor | None:
+    """Make ``redactor`` the one in force (``None``: back to the default); return the old."""
+    global _active
+    with _state_lock:
+        previous, _active = _active, redactor
+    return previous
+
+
+@functools.lru_cache(maxsize=8)
+def _env_redactor(values: tuple[str, ...]) -> Redactor:
+    return Redactor([v for v in values if len(v) >= MIN_SECRET_LENGTH])
+
+
+@functools.lru_cache(maxsize=32)
+def _with_known(base: Redactor, known: frozenset[str]) -> Redactor:
+    return base.with_secrets(*sorted(known))
+
+
+def get_redactor() -> Redactor:
+    """The redactor in force: the one given to ``enable_tracing``, else one from the env,
+    plus every secret registered with :func:`register_secret` (the clients' tokens).
+
+    The default knows the values of :data:`DEFAULT_SECRET_ENV_VARS` (``CODEGEN_API_TOKEN``,
+    ``LANGSMITH_API_KEY``, ...) and the default secret patterns.
+    """
+    base = _active
+    if base is None:
+        base = _env_redactor(tuple(os.environ.get(n, "") for n in DEFAULT_SECRET_ENV_VARS))
+    known = _known
+    return _with_known(base, known) if known else base

@@ -9,12 +9,10 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._base_client import Recovery, RequestSpec
-from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
 from .._exceptions import ConfigurationError
-from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunLogResponse,
     AgentRunResponse,
@@ -36,6 +34,10 @@ from ._resource import (
     check_text,
     next_skip,
 )
+
+if TYPE_CHECKING:  # the runs layer builds on this one; imported lazily where used
+    from .._batch import BatchItem, BatchProgress, PromptSpec
+    from .._runs import AgentRun, AsyncAgentRun
 
 __all__ = ["IDEMPOTENCY_METADATA_KEY", "AgentRuns", "AsyncAgentRuns"]
 
@@ -295,6 +297,8 @@ class AgentRuns(SyncAPIResource):
 
     def attach(self, run: int | AgentRunResponse) -> AgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
+        from .._runs import AgentRun
+
         data = run if isinstance(run, AgentRunResponse) else self.get(run)
         return AgentRun(self._client, data)
 
@@ -305,11 +309,8 @@ class AgentRuns(SyncAPIResource):
         that key (by an earlier process, say) is attached to instead of creating another.
         """
         key = create_kwargs.get("idempotency_key")
-        if reuse_existing and key:
-            found = self.find_by_idempotency_key(key)
-            if found is not None:
-                return AgentRun(self._client, found)
-        return AgentRun(self._client, self.create(prompt, **create_kwargs))
+        found = self.find_by_idempotency_key(key) if reuse_existing and key else None
+        return self.attach(found if found is not None else self.create(prompt, **create_kwargs))
 
     def create_and_wait(
         self,
@@ -339,6 +340,8 @@ class AgentRuns(SyncAPIResource):
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
         re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
         """
+        from .._batch import run_many_sync
+
         return run_many_sync(
             self._client,
             prompts,
@@ -461,6 +464,8 @@ class AsyncAgentRuns(AsyncAPIResource):
 
     async def attach(self, run: int | AgentRunResponse) -> AsyncAgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
+        from .._runs import AsyncAgentRun
+
         data = run if isinstance(run, AgentRunResponse) else await self.get(run)
         return AsyncAgentRun(self._client, data)
 
@@ -469,11 +474,10 @@ class AsyncAgentRuns(AsyncAPIResource):
     ) -> AsyncAgentRun:
         """:meth:`create` a run and return a handle on it; see :meth:`AgentRuns.start`."""
         key = create_kwargs.get("idempotency_key")
-        if reuse_existing and key:
-            found = await self.find_by_idempotency_key(key)
-            if found is not None:
-                return AsyncAgentRun(self._client, found)
-        return AsyncAgentRun(self._client, await self.create(prompt, **create_kwargs))
+        found = await self.find_by_idempotency_key(key) if reuse_existing and key else None
+        return await self.attach(
+            found if found is not None else await self.create(prompt, **create_kwargs)
+        )
 
     async def create_and_wait(
         self,
@@ -503,6 +507,8 @@ class AsyncAgentRuns(AsyncAPIResource):
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
         re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
         """
+        from .._batch import run_many_async
+
         return await run_many_async(
             self._client,
             prompts,
