@@ -310,7 +310,7 @@ class AsyncAgentRun(_HandleBase):
         Completion is detected by the batched watcher; the log stream runs beside it and is
         drained once the run is terminal. ``on_log`` may be a coroutine function.
         """
-        stream = self.stream_logs(start=start)
+        stream = self.stream_logs(start=start, timeout=timeout)
         started = self._client.clock.now()
 
         async def pump() -> None:
@@ -319,16 +319,20 @@ class AsyncAgentRun(_HandleBase):
                 if asyncio.iscoroutine(outcome):
                     await outcome
 
+        waiting = asyncio.ensure_future(self.wait(timeout=timeout))
         pumping = asyncio.ensure_future(pump())
         try:
-            await self.wait(timeout=timeout)
+            # A failing on_log (or stream) surfaces at once, not when the run ends.
+            await asyncio.wait({waiting, pumping}, return_when=asyncio.FIRST_EXCEPTION)
+            await waiting
             # Terminal: the stream ends by itself after reading the last entries.
             await pumping
         finally:
-            if not pumping.done():
-                pumping.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pumping
+            for task in (waiting, pumping):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         await self.refresh()
         self._report_finished(started)
         _check_failure(self._data, raise_on_failure)

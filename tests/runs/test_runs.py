@@ -301,3 +301,19 @@ async def test_an_unknown_run_fails_only_its_own_waiters(local: LocalCodegen) ->
         outcomes = await asyncio.gather(real.wait(), fake.wait(), return_exceptions=True)
         assert outcomes[0] is real and real.is_success
         assert isinstance(outcomes[1], NotFoundError)
+
+
+async def test_follow_surfaces_a_failing_callback_at_once(
+    local: LocalCodegen, behavior: TimedBehavior, clock: ManualClock
+) -> None:
+    behavior.durations["long"] = 86_400.0  # a day: the callback's error must not wait for it
+    async with local.async_client() as client:
+        run = await client.agent_runs.start("long")
+
+        def broken(entry: object) -> None:
+            raise KeyError("bug in the callback")
+
+        started = clock.now()
+        with pytest.raises(KeyError):
+            await run.follow(broken)
+        assert clock.now() - started < 3600
