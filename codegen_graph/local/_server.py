@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,30 @@ def parse_faults(raw: str | None) -> Mapping[str, Any] | None:
     if not isinstance(doc, dict):
         raise ValueError("--faults must be a JSON object of route -> settings")
     return doc
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # 143 for SIGTERM, as a shell reports it
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Make SIGTERM unwind the stack instead of killing the process on the spot.
+
+    uvicorn shuts down gracefully on SIGTERM, then restores the previous handler and raises
+    the signal again; with the default handler that kills the process before
+    :meth:`LocalCodegen.close` saves the simulated time, and a restart on the same ``--db``
+    would resume the clock from the last write, behind what clients had already been shown.
+    Signals can only be handled on the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def serve(
@@ -63,6 +90,7 @@ def serve(
     if org_id is None:
         echo(f"CODEGEN_ORG_ID={backend.org_id}")
     try:
-        uvicorn.run(backend.app, host=host, port=port, log_level="warning", access_log=False)
+        with _sigterm_unwinds():  # a plain `kill` still saves the clock (close() below)
+            uvicorn.run(backend.app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         backend.close()

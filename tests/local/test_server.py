@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from codegen_graph.local import LocalCodegen
+
 TOKEN = "srv-token"
 ORG = 777
 SCALE = "500"
@@ -131,6 +133,28 @@ def test_generic_client_create_poll_list_resume_logs(tmp_path: Path) -> None:
         again = http.get(f"/v1/alpha/organizations/{ORG}/agent/run/{run['id']}/logs").json()
         assert again["logs"] == logs["logs"]
         assert http.get(f"/v1/organizations/{ORG}/agent/runs").json()["total"] == 1
+
+
+def test_sigterm_saves_the_clock_so_a_restart_never_shows_less(tmp_path: Path) -> None:
+    # Regression: uvicorn re-raises SIGTERM after its graceful shutdown, which used to kill
+    # the process before LocalCodegen.close() saved the simulated time; a restart on the
+    # same --db then resumed the clock from the last *write* (the create), behind reads the
+    # clients had already seen, and the FINAL_ANSWER they had read vanished for a while.
+    db = tmp_path / "srv.db"
+    args = ("--token", TOKEN, "--org-id", str(ORG), "--time-scale", SCALE, "--db", str(db))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with serve(*args) as (base, proc), httpx.Client(base_url=base, headers=headers) as http:
+        run = http.post(f"/v1/organizations/{ORG}/agent/run", json={"prompt": "Add /health"})
+        run_id = run.json()["id"]
+        assert _wait_terminal(http, run_id)["status"] == "COMPLETE"
+        seen = http.get(f"/v1/alpha/organizations/{ORG}/agent/run/{run_id}/logs").json()
+        assert seen["logs"][-1]["message_type"] == "FINAL_ANSWER"
+    assert proc.returncode == 143  # shut down through close(), not killed by the signal
+    # Reopen with a (nearly) frozen clock: it starts where the server's clock stopped, so
+    # everything already served is served again, whatever the machine load.
+    url = f"/v1/alpha/organizations/{ORG}/agent/run/{run_id}/logs"
+    with LocalCodegen(TOKEN, ORG, db=db, time_scale=1e-9) as again, again.httpx_client() as http:
+        assert http.get(url).json()["logs"] == seen["logs"]
 
 
 def test_serve_generates_and_prints_credentials() -> None:
