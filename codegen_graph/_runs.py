@@ -324,6 +324,8 @@ class AsyncAgentRun(_HandleBase):
         try:
             # A failing on_log (or stream) surfaces at once, not when the run ends.
             await asyncio.wait({waiting, pumping}, return_when=asyncio.FIRST_EXCEPTION)
+            if pumping.done():
+                pumping.result()  # re-raise its error now, whatever the wait still does
             await waiting
             # Terminal: the stream ends by itself after reading the last entries.
             await pumping

@@ -306,7 +306,9 @@ async def test_an_unknown_run_fails_only_its_own_waiters(local: LocalCodegen) ->
 async def test_follow_surfaces_a_failing_callback_at_once(
     local: LocalCodegen, behavior: TimedBehavior, clock: ManualClock
 ) -> None:
-    behavior.durations["long"] = 86_400.0  # a day: the callback's error must not wait for it
+    # The first entry comes a quarter into an hour-long run; the callback's error must
+    # surface then, not when the run ends.
+    behavior.durations["long"] = 3600.0
     async with local.async_client() as client:
         run = await client.agent_runs.start("long")
 
@@ -316,4 +318,5 @@ async def test_follow_surfaces_a_failing_callback_at_once(
         started = clock.now()
         with pytest.raises(KeyError):
             await run.follow(broken)
-        assert clock.now() - started < 3600
+        assert clock.now() - started < 3600 * 0.75
+        assert not (await run.refresh()).is_terminal
