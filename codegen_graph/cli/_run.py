@@ -34,6 +34,7 @@ from rich.text import Text
 
 from .._clock import ScaledClock
 from .._exceptions import ConfigurationError
+from .._status import AgentRunStatus
 from ._common import (
     DEFAULT_TIME_SCALE,
     EXIT_FAILED,
@@ -100,7 +101,7 @@ class _Progress:
                 if iteration != row.iteration:  # a new round: time it from now
                     row.iteration, row.started = iteration, None
                 row.started = row.started or now
-                if record.get("status") in {"COMPLETE", "FAILED", "ERROR", "CANCELLED", "STOPPED"}:
+                if AgentRunStatus(row.status).is_terminal:
                     row.finished = now
                 else:
                     row.finished = None

@@ -33,6 +33,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy, interrupt
 
 from .._client import AsyncCodegenClient, CodegenClient
+from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentRunWithLogsResponse
 from ..observability import trace_operation
 from ..plugins import Plugin, PromptGuard, call_context
@@ -94,7 +95,8 @@ def tests_failed(record: Mapping[str, Any] | None) -> bool:
     """
     if not record:
         return True
-    if record.get("status") in {"FAILED", "ERROR", "CANCELLED"}:
+    status = record.get("status")
+    if status and AgentRunStatus(status).is_failure:
         return True
     text = (record.get("result") or "").upper()
     if _SAYS_FAILED.search(text):
