@@ -1,4 +1,6 @@
-"""Isolation for LangSmith's process-wide state (env var cache, global client, flags)."""
+"""Suite-wide isolation for LangSmith's process-wide state (env var cache, global client,
+flags): no test traces anywhere unless it turns tracing on itself (to a loopback sink), even
+when the developer's shell has LANGSMITH_TRACING set."""
 
 from __future__ import annotations
 
