@@ -36,7 +36,6 @@ import math
 import os
 import random
 import resource
-import socket
 import ssl
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from codegen_graph import (
     RateBudgets,
     RunTimeoutError,
 )
+from codegen_graph.local import free_loopback_port
 
 T = TypeVar("T")
 
@@ -183,12 +183,6 @@ def _serve(spec: BackendSpec) -> None:
     import uvicorn
 
     uvicorn.run(_backend_app(spec), host="127.0.0.1", port=spec.port, log_level="warning")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -591,7 +585,7 @@ def run_benchmark(
     epoch, mono0 = time.time(), time.monotonic()
 
     def spec(**kw: Any) -> BackendSpec:
-        return BackendSpec(_free_port(), time_scale, epoch, mono0, **kw)
+        return BackendSpec(free_loopback_port(), time_scale, epoch, mono0, **kw)
 
     # A fresh backend per contender (same behaviour, same clock); all start at once so their
     # imports overlap, and each is stopped as soon as its contender is done.

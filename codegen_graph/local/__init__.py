@@ -25,7 +25,7 @@ from ._behavior import (
     Step,
 )
 from ._limits import Faults, RateLimit, RateLimits, RouteFaults
-from ._process import LocalServer
+from ._process import LocalServer, free_loopback_port
 from ._scenario import Scenario, ScenarioBehavior, ScenarioError, bundled_scenarios, load_scenario
 from ._server import serve
 from ._transport import LocalAsyncTransport, LocalTransport
@@ -51,6 +51,7 @@ __all__ = [
     "ScriptedBehavior",
     "Step",
     "bundled_scenarios",
+    "free_loopback_port",
     "load_scenario",
     "serve",
 ]

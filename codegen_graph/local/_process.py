@@ -23,10 +23,11 @@ from typing import Any
 
 import httpx
 
-__all__ = ["LocalServer"]
+__all__ = ["LocalServer", "free_loopback_port"]
 
 
-def _free_port() -> int:
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for a server the caller starts)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -63,7 +64,7 @@ class LocalServer:
     ) -> None:
         self.token = token or "cg-local-" + secrets.token_urlsafe(18)
         self.org_id = org_id
-        self.port = _free_port()
+        self.port = free_loopback_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._args = [
             sys.executable,

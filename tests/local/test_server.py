@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,22 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from codegen_graph.local import LocalCodegen
+from codegen_graph.local import LocalCodegen, free_loopback_port
 
 TOKEN = "srv-token"
 ORG = 777
 SCALE = "500"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(*extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
+    port = free_loopback_port()
     cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", str(port), *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

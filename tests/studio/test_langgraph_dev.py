@@ -12,7 +12,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 import httpx
 import hypothesis  # noqa: F401  (see below)
 import pytest
+
+from codegen_graph.local import free_loopback_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = "Add a /health endpoint that returns the service version"
@@ -69,17 +70,11 @@ def _langgraph_cli() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def dev_server(tmp_path: Path) -> Iterator[str]:
     pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem]")
     pytest.importorskip("langgraph_sdk")
-    port = _free_port()
+    port = free_loopback_port()
     env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
     env.update(OFFLINE_ENV)
     log = (tmp_path / "langgraph-dev.log").open("wb")
