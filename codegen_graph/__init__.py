@@ -44,7 +44,7 @@ from ._runs import AgentRun, AsyncAgentRun
 from ._status import AgentRunStatus
 from ._version import __version__
 from ._watcher import AsyncRunWatcher, RunWatcher, WatcherStats
-from .resources import IDEMPOTENCY_METADATA_KEY
+from .resources import DEFAULT_KEY_LOOKBACK, IDEMPOTENCY_METADATA_KEY
 
 # Plain sorted() order, which tests/test_public_surface.py checks (not ruff's isort style).
 __all__ = [  # noqa: RUF022
@@ -72,6 +72,7 @@ __all__ = [  # noqa: RUF022
     "ConfigurationError",
     "ConflictError",
     "DEFAULT_BASE_URL",
+    "DEFAULT_KEY_LOOKBACK",
     "IDEMPOTENCY_METADATA_KEY",
     "ManualClock",
     "NotFoundError",

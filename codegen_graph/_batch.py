@@ -5,6 +5,11 @@ default; the client's rate limiter spaces the creates, so none earns a 429), kee
 ``concurrency`` runs in flight, waits for all of them through the client's one watcher, and
 returns one :class:`BatchItem` per prompt in input order. A failure is reported on its item;
 it never loses the others.
+
+Keyed batches (``key_prefix=`` or an ``idempotency_key`` per prompt) are re-runnable without
+duplicates however many runs the org has: before creating, one scan of the run list (newest
+first, back to ``created_after``, default one day) finds every key that already has a run;
+those items attach to it (``item.run.reused``), the others are created once per key.
 """
 
 from __future__ import annotations
@@ -17,9 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from .resources._keyed import IDEMPOTENCY_METADATA_KEY
+from .resources.agent_runs import TimeLike, create_call
+
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
     from ._runs import AgentRun, AsyncAgentRun, _HandleBase
+    from .models import AgentRunResponse
 
 __all__ = ["BatchItem", "BatchProgress"]
 
@@ -39,6 +48,10 @@ class BatchItem(Generic[H]):
     prompt: str
     run: H | None = None
     error: BaseException | None = None
+    key: str | None = None
+    """The item's idempotency key, if the batch is keyed."""
+    started_at: float | None = None
+    """When the batch began (client clock): the lookup bound of the item's key."""
 
     @property
     def ok(self) -> bool:
@@ -68,6 +81,18 @@ def _normalise(prompts: Sequence[PromptSpec], key_prefix: str | None) -> list[di
             kwargs.setdefault("idempotency_key", f"{key_prefix}-{i}")
         specs.append(kwargs)
     return specs
+
+
+def _key_of(spec: Mapping[str, Any]) -> str | None:
+    key = spec.get("idempotency_key") or (spec.get("metadata") or {}).get(IDEMPOTENCY_METADATA_KEY)
+    return str(key) if key else None
+
+
+def _items(specs: list[dict[str, Any]], started: float) -> list[BatchItem[Any]]:
+    return [
+        BatchItem[Any](i, spec["prompt"], key=_key_of(spec), started_at=started)
+        for i, spec in enumerate(specs)
+    ]
 
 
 def _check_concurrency(concurrency: int) -> None:
@@ -101,18 +126,18 @@ def run_many_sync(
     timeout: float | None = None,
     on_progress: Callable[[BatchProgress], Any] | None = None,
     key_prefix: str | None = None,
+    created_after: TimeLike | None = None,
     **create_kwargs: Any,
 ) -> list[BatchItem[AgentRun]]:
     _check_concurrency(concurrency)
     specs = _normalise(prompts, key_prefix)
-    items = [BatchItem[Any](i, spec["prompt"]) for i, spec in enumerate(specs)]
+    items = _items(specs, client.clock.now())
     tally = _Tally(len(items), on_progress)
+    found = _scan_sync(client, items, created_after)
 
     def one(item: BatchItem[AgentRun], spec: dict[str, Any]) -> None:
         try:
-            item.run = client.agent_runs.start(
-                **{**create_kwargs, **spec}, reuse_existing=key_prefix is not None
-            )
+            item.run = _start_sync(client, item, {**create_kwargs, **spec}, found, created_after)
             item.run.wait(timeout)
         except Exception as exc:  # reported on its item; never loses the others
             item.error = exc
@@ -133,19 +158,21 @@ async def run_many_async(
     timeout: float | None = None,
     on_progress: Callable[[BatchProgress], Any] | None = None,
     key_prefix: str | None = None,
+    created_after: TimeLike | None = None,
     **create_kwargs: Any,
 ) -> list[BatchItem[AsyncAgentRun]]:
     _check_concurrency(concurrency)
     specs = _normalise(prompts, key_prefix)
-    items = [BatchItem[Any](i, spec["prompt"]) for i, spec in enumerate(specs)]
+    items = _items(specs, client.clock.now())
     tally = _Tally(len(items), on_progress)
     gate = asyncio.Semaphore(concurrency)
+    found = await _scan_async(client, items, created_after)
 
     async def one(item: BatchItem[AsyncAgentRun], spec: dict[str, Any]) -> None:
         async with gate:
             try:
-                item.run = await client.agent_runs.start(
-                    **{**create_kwargs, **spec}, reuse_existing=key_prefix is not None
+                item.run = await _start_async(
+                    client, item, {**create_kwargs, **spec}, found, created_after
                 )
                 await item.run.wait(timeout)
             except Exception as exc:  # reported on its item; never loses the others
@@ -154,3 +181,66 @@ async def run_many_async(
 
     await asyncio.gather(*(one(it, sp) for it, sp in zip(items, specs, strict=True)))
     return items
+
+
+# -- keyed items: one scan for the batch, then one create per missing key -----------------
+
+
+def _scan_sync(
+    client: CodegenClient, items: list[BatchItem[Any]], created_after: TimeLike | None
+) -> dict[str, AgentRunResponse] | None:
+    keys = sorted({item.key for item in items if item.key})
+    if not keys:
+        return {}
+    try:
+        return client.agent_runs.find_by_idempotency_keys(keys, created_after=created_after)
+    except Exception:  # each item then looks its own key up (and reports its own error)
+        log.warning("run_many: the batch key scan failed; each item looks its key up")
+        return None
+
+
+async def _scan_async(
+    client: AsyncCodegenClient, items: list[BatchItem[Any]], created_after: TimeLike | None
+) -> dict[str, AgentRunResponse] | None:
+    keys = sorted({item.key for item in items if item.key})
+    if not keys:
+        return {}
+    try:
+        return await client.agent_runs.find_by_idempotency_keys(keys, created_after=created_after)
+    except Exception:  # each item then looks its own key up (and reports its own error)
+        log.warning("run_many: the batch key scan failed; each item looks its key up")
+        return None
+
+
+def _start_sync(
+    client: CodegenClient,
+    item: BatchItem[Any],
+    kwargs: dict[str, Any],
+    found: dict[str, AgentRunResponse] | None,
+    created_after: TimeLike | None,
+) -> AgentRun:
+    runs = client.agent_runs
+    existing = found.get(item.key) if found is not None and item.key else None
+    if existing is not None:
+        existing._reused = True
+        return runs.attach(existing)
+    prompt = kwargs.pop("prompt")
+    call = create_call(client.org_id, client.clock.now(), prompt, kwargs)
+    return runs.attach(runs._create(call, created_after, scan=found is None))
+
+
+async def _start_async(
+    client: AsyncCodegenClient,
+    item: BatchItem[Any],
+    kwargs: dict[str, Any],
+    found: dict[str, AgentRunResponse] | None,
+    created_after: TimeLike | None,
+) -> AsyncAgentRun:
+    runs = client.agent_runs
+    existing = found.get(item.key) if found is not None and item.key else None
+    if existing is not None:
+        existing._reused = True
+        return await runs.attach(existing)
+    prompt = kwargs.pop("prompt")
+    call = create_call(client.org_id, client.clock.now(), prompt, kwargs)
+    return await runs.attach(await runs._create(call, created_after, scan=found is None))

@@ -82,6 +82,7 @@ class _HandleBase:
     # on_complete and the metrics hear about each finish once, and not for a handle
     # attached to a run that had already ended.
     _seen_active: bool = False
+    _reused: bool = False
 
     def _report_finished(self, started: float) -> None:
         if self._seen_active and self.is_terminal:
@@ -92,6 +93,11 @@ class _HandleBase:
     def data(self) -> AgentRunResponse:
         """The latest wire model of this run."""
         return self._data
+
+    @property
+    def reused(self) -> bool:
+        """``True`` when a keyed ``start`` attached to the run its key already had."""
+        return self._reused
 
     @property
     def id(self) -> int:
@@ -158,6 +164,7 @@ class AgentRun(_HandleBase):
         self._client: CodegenClient = client
         self._data = data
         self._seen_active = not self.is_terminal
+        self._reused = data.reused
 
     def refresh(self) -> AgentRun:
         """Fetch the run's current state (one GET)."""
@@ -247,6 +254,7 @@ class AsyncAgentRun(_HandleBase):
         self._client: AsyncCodegenClient = client
         self._data = data
         self._seen_active = not self.is_terminal
+        self._reused = data.reused
 
     async def refresh(self) -> AsyncAgentRun:
         """Fetch the run's current state (one GET)."""

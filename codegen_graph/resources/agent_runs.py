@@ -9,10 +9,11 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .._base_client import Recovery, RequestSpec
-from .._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError, NotFoundError
 from ..models import (
     AgentRunLogResponse,
     AgentRunResponse,
@@ -23,6 +24,18 @@ from ..models import (
     ResumeAgentRunInput,
     SourceType,
     StopAgentRunInput,
+)
+from ._keyed import (
+    CLOCK_SKEW,
+    DEFAULT_KEY_LOOKBACK,
+    IDEMPOTENCY_METADATA_KEY,
+    KeyMemo,
+    ScanStep,
+    aflight,
+    flight,
+    has_key,
+    lookup_bound,
+    scan_spec,
 )
 from ._resource import (
     AsyncAPIResource,
@@ -39,13 +52,10 @@ if TYPE_CHECKING:  # the runs layer builds on this one; imported lazily where us
     from .._batch import BatchItem, BatchProgress, PromptSpec
     from .._runs import AgentRun, AsyncAgentRun
 
-__all__ = ["IDEMPOTENCY_METADATA_KEY", "AgentRuns", "AsyncAgentRuns"]
+__all__ = ["DEFAULT_KEY_LOOKBACK", "IDEMPOTENCY_METADATA_KEY", "AgentRuns", "AsyncAgentRuns"]
 
-#: The metadata key under which ``create`` stores its idempotency key.
-IDEMPOTENCY_METADATA_KEY = "codegen_graph_idempotency_key"
-
-#: How many of the most recent runs the duplicate check looks through.
-_LOOKUP_WINDOW = 100
+#: When a key's intent began: seconds since the epoch or a datetime (``None``: unknown).
+TimeLike = float | int | datetime
 
 
 def _base(org: int) -> str:
@@ -68,66 +78,92 @@ def _spec_list(
     )
 
 
-def _pick_by_key(key: str) -> Any:
-    def pick(page: Page[AgentRunResponse]) -> AgentRunResponse | None:
-        for run in page.items:
-            if (run.metadata or {}).get(IDEMPOTENCY_METADATA_KEY) == key:
-                return run
-        return None
+class _Create:
+    """A create call, checked and described once: its request and its key."""
 
-    return pick
-
-
-def _spec_find(org: int, key: str) -> RequestSpec[AgentRunResponse | None]:
-    check_text("idempotency_key", key)
-    return RequestSpec(
-        "GET",
-        f"{_base(org)}/runs",
-        parse=lambda data: _pick_by_key(key)(Page[AgentRunResponse].model_validate(data)),
-        params={"skip": 0, "limit": _LOOKUP_WINDOW},
-    )
-
-
-def _spec_create(
-    org: int,
-    prompt: str,
-    images: Sequence[str] | None,
-    metadata: Mapping[str, Any] | None,
-    repo_id: int | None,
-    model: str | None,
-    agent_type: AgentType | None,
-    idempotency_key: str | None,
-) -> RequestSpec[AgentRunResponse]:
-    check_text("prompt", prompt)
-    if repo_id is not None:
-        check_id("repo_id", repo_id)
-    meta = dict(metadata or {})
-    existing = meta.get(IDEMPOTENCY_METADATA_KEY)
-    if idempotency_key is not None and existing not in (None, idempotency_key):
-        raise ConfigurationError(
-            f"metadata[{IDEMPOTENCY_METADATA_KEY!r}] and idempotency_key=... disagree; pass one"
+    def __init__(
+        self,
+        org: int,
+        prompt: str,
+        images: Sequence[str] | None,
+        metadata: Mapping[str, Any] | None,
+        repo_id: int | None,
+        model: str | None,
+        agent_type: AgentType | None,
+        idempotency_key: str | None,
+        now: float,
+    ) -> None:
+        check_text("prompt", prompt)
+        if repo_id is not None:
+            check_id("repo_id", repo_id)
+        meta = dict(metadata or {})
+        existing = meta.get(IDEMPOTENCY_METADATA_KEY)
+        if idempotency_key is not None and existing not in (None, idempotency_key):
+            raise ConfigurationError(
+                f"metadata[{IDEMPOTENCY_METADATA_KEY!r}] and idempotency_key=... disagree; pass one"
+            )
+        #: Whether the caller chose the key (a fresh uuid4 cannot have a run yet).
+        self.keyed = (idempotency_key or existing) is not None
+        key = idempotency_key or existing or uuid.uuid4().hex
+        self.key: str = check_text("idempotency_key", key)
+        meta[IDEMPOTENCY_METADATA_KEY] = key
+        body = build_input(
+            CreateAgentRunInput,
+            prompt=prompt,
+            images=list(images) if images is not None else None,
+            metadata=meta,
+            repo_id=repo_id,
+            model=model,
+            agent_type=agent_type,
         )
-    key = idempotency_key or existing or uuid.uuid4().hex
-    check_text("idempotency_key", key)
-    meta[IDEMPOTENCY_METADATA_KEY] = key
-    body = build_input(
-        CreateAgentRunInput,
-        prompt=prompt,
-        images=list(images) if images is not None else None,
-        metadata=meta,
-        repo_id=repo_id,
-        model=model,
-        agent_type=agent_type,
+        # A lost response is looked for among the runs created since this call began.
+        first = scan_spec(org, frozenset({key}), now - CLOCK_SKEW)
+        self.spec: RequestSpec[AgentRunResponse] = RequestSpec(
+            "POST",
+            f"{_base(org)}/run",
+            parse=AgentRunResponse.model_validate,
+            json=body.model_dump(mode="json", exclude_none=True),
+            recovery=Recovery(
+                lookup=first,
+                pick=lambda step: step.first(key),
+                next_lookup=lambda step: step.next,
+            ),
+        )
+
+
+def _check_reuse(reuse_existing: bool, create_kwargs: Mapping[str, Any]) -> None:
+    keyed = create_kwargs.get("idempotency_key") or (create_kwargs.get("metadata") or {}).get(
+        IDEMPOTENCY_METADATA_KEY
     )
-    return RequestSpec(
-        "POST",
-        f"{_base(org)}/run",
-        parse=AgentRunResponse.model_validate,
-        json=body.model_dump(mode="json", exclude_none=True),
-        recovery=Recovery(
-            lookup=_spec_list(org, 0, _LOOKUP_WINDOW, None, None), pick=_pick_by_key(key)
-        ),
+    if not reuse_existing and keyed:
+        raise ConfigurationError(
+            "reuse_existing=False is no longer supported: a create with an idempotency_key "
+            "always returns the run the key already has; use a new key for a new run"
+        )
+
+
+def create_call(org: int, now: float, prompt: str, kwargs: Mapping[str, Any]) -> _Create:
+    """A :class:`_Create` from ``create``'s keyword arguments (for batches)."""
+    allowed = {"images", "metadata", "repo_id", "model", "agent_type", "idempotency_key"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise ConfigurationError(f"unknown create argument(s): {sorted(unknown)}")
+    return _Create(
+        org,
+        prompt,
+        kwargs.get("images"),
+        kwargs.get("metadata"),
+        kwargs.get("repo_id"),
+        kwargs.get("model"),
+        kwargs.get("agent_type"),
+        kwargs.get("idempotency_key"),
+        now,
     )
+
+
+def _reused(run: AgentRunResponse) -> AgentRunResponse:
+    run._reused = True
+    return run
 
 
 def _spec_get(org: int, agent_run_id: int) -> RequestSpec[AgentRunResponse]:
@@ -185,6 +221,10 @@ def _spec_stop(org: int, action: str, agent_run_id: int) -> RequestSpec[None]:
 class AgentRuns(SyncAPIResource):
     """Agent runs of the client's organisation (``client.agent_runs``)."""
 
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._memo = KeyMemo()
+
     def create(
         self,
         prompt: str,
@@ -195,17 +235,64 @@ class AgentRuns(SyncAPIResource):
         model: str | None = None,
         agent_type: AgentType | None = None,
         idempotency_key: str | None = None,
+        created_after: TimeLike | None = None,
     ) -> AgentRunResponse:
         """Start an agent run, never twice for one ``idempotency_key``.
 
         The key (a fresh uuid4 hex unless given) is stored in the run's metadata under
-        :data:`IDEMPOTENCY_METADATA_KEY`. Before any retry, the org's 100 most recent runs
-        are searched for it, and a run found there is returned instead of posting again.
+        :data:`IDEMPOTENCY_METADATA_KEY`. With a key of yours, a run that already has it is
+        returned instead (``run.reused`` is then ``True``): the one this client made or
+        found before (one GET), or one found by paging the org's runs newest first back to
+        ``created_after`` (when the key's intent began: epoch seconds or a datetime;
+        default :data:`DEFAULT_KEY_LOOKBACK`, one day, before now). Calls with one key in
+        one process run one at a time, so concurrent calls share one create. Before any
+        retry of the POST, the runs created since the call began are searched the same way.
         """
-        spec = _spec_create(
-            self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
+        call = _Create(
+            self._org,
+            prompt,
+            images,
+            metadata,
+            repo_id,
+            model,
+            agent_type,
+            idempotency_key,
+            self._client.clock.now(),
         )
-        return self._run(spec)
+        return self._create(call, created_after, scan=True)
+
+    def _create(
+        self, call: _Create, created_after: TimeLike | None, *, scan: bool
+    ) -> AgentRunResponse:
+        """Create ``call`` once per key; ``scan=False``: the caller just scanned for it."""
+        if not call.keyed:
+            return self._run(call.spec)
+        with flight((self._client.base_url, self._org, call.key)):
+            found = self._existing(call.key, created_after, scan=scan)
+            if found is not None:
+                return _reused(found)
+            run = self._run(call.spec)
+            self._memo.put(call.key, run.id)
+            return run
+
+    def _existing(
+        self, key: str, created_after: TimeLike | None, *, scan: bool = True
+    ) -> AgentRunResponse | None:
+        remembered = self._memo.get(key)
+        if remembered is not None:
+            try:
+                run = self.get(remembered)
+            except NotFoundError:
+                run = None
+            if run is not None and has_key(run, key):
+                return run
+            self._memo.drop(key)
+        if not scan:
+            return None
+        found = self.find_by_idempotency_key(key, created_after=created_after)
+        if found is not None:
+            self._memo.put(key, found.id)
+        return found
 
     def get(self, agent_run_id: int) -> AgentRunResponse:
         """One agent run by id."""
@@ -291,9 +378,42 @@ class AgentRuns(SyncAPIResource):
         self._run(_spec_stop(self._org, "remove-from-pr", agent_run_id))
 
     # -- run handles -------------------------------------------------------------------------
-    def find_by_idempotency_key(self, key: str) -> AgentRunResponse | None:
-        """The run created with ``key``, among the org's 100 most recent runs (one request)."""
-        return self._run(_spec_find(self._org, key))
+    def find_by_idempotency_key(
+        self, key: str, *, created_after: TimeLike | None = None
+    ) -> AgentRunResponse | None:
+        """The run created with ``key``, or ``None``.
+
+        Pages the org's runs newest first until the run is found or a page reaches back
+        past ``created_after`` (default: one day ago, :data:`DEFAULT_KEY_LOOKBACK`) minus
+        five minutes of clock skew: one request per 100 runs created since then.
+        """
+        check_text("idempotency_key", key)
+        bound = lookup_bound(created_after, self._client.clock.now())
+        spec: RequestSpec[ScanStep] | None = scan_spec(self._org, frozenset({key}), bound)
+        while spec is not None:
+            step = self._run(spec)
+            if step.first(key) is not None:
+                return step.first(key)
+            spec = step.next
+        return None
+
+    def find_by_idempotency_keys(
+        self, keys: Sequence[str], *, created_after: TimeLike | None = None
+    ) -> dict[str, AgentRunResponse]:
+        """The runs created with any of ``keys`` (one scan for all; see the one-key form)."""
+        wanted = frozenset(check_text("idempotency_key", k) for k in keys)
+        if not wanted:
+            return {}
+        bound = lookup_bound(created_after, self._client.clock.now())
+        spec: RequestSpec[ScanStep] | None = scan_spec(self._org, wanted, bound)
+        found: dict[str, AgentRunResponse] = {}
+        while spec is not None:
+            step = self._run(spec)
+            found = step.found
+            spec = step.next
+        for key, run in found.items():
+            self._memo.put(key, run.id)
+        return found
 
     def attach(self, run: int | AgentRunResponse) -> AgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
@@ -302,15 +422,16 @@ class AgentRuns(SyncAPIResource):
         data = run if isinstance(run, AgentRunResponse) else self.get(run)
         return AgentRun(self._client, data)
 
-    def start(self, prompt: str, *, reuse_existing: bool = False, **create_kwargs: Any) -> AgentRun:
+    def start(self, prompt: str, *, reuse_existing: bool = True, **create_kwargs: Any) -> AgentRun:
         """:meth:`create` a run and return a handle on it (arguments as for ``create``).
 
-        With ``reuse_existing=True`` and an ``idempotency_key``, a run already created with
-        that key (by an earlier process, say) is attached to instead of creating another.
+        With an ``idempotency_key``, a run already created with that key (by an earlier
+        call or process) is attached to instead (``handle.reused``). ``reuse_existing``
+        is kept for compatibility: a keyed create always reuses (``False`` with a key is
+        refused).
         """
-        key = create_kwargs.get("idempotency_key")
-        found = self.find_by_idempotency_key(key) if reuse_existing and key else None
-        return self.attach(found if found is not None else self.create(prompt, **create_kwargs))
+        _check_reuse(reuse_existing, create_kwargs)
+        return self.attach(self.create(prompt, **create_kwargs))
 
     def create_and_wait(
         self,
@@ -332,13 +453,17 @@ class AgentRuns(SyncAPIResource):
         timeout: float | None = None,
         on_progress: Callable[[BatchProgress], Any] | None = None,
         key_prefix: str | None = None,
+        created_after: TimeLike | None = None,
         **create_kwargs: Any,
     ) -> builtins.list[BatchItem[AgentRun]]:
         """Create many runs under the create budget and wait for all; see :mod:`._batch`.
 
         Returns one :class:`BatchItem` per prompt, in input order; a failure is reported on
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
-        re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
+        re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``):
+        one scan of the runs created since ``created_after`` (default: one day ago; pass an
+        earlier batch's ``item.started_at`` to reach further) finds the keys that already
+        have a run, and those items attach to it (``item.run.reused``).
         """
         from .._batch import run_many_sync
 
@@ -349,12 +474,17 @@ class AgentRuns(SyncAPIResource):
             timeout=timeout,
             on_progress=on_progress,
             key_prefix=key_prefix,
+            created_after=created_after,
             **create_kwargs,
         )
 
 
 class AsyncAgentRuns(AsyncAPIResource):
     """Agent runs of the client's organisation (``client.agent_runs``), async."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._memo = KeyMemo()
 
     async def create(
         self,
@@ -366,12 +496,54 @@ class AsyncAgentRuns(AsyncAPIResource):
         model: str | None = None,
         agent_type: AgentType | None = None,
         idempotency_key: str | None = None,
+        created_after: TimeLike | None = None,
     ) -> AgentRunResponse:
         """Start an agent run, never twice for one ``idempotency_key`` (see the sync twin)."""
-        spec = _spec_create(
-            self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
+        call = _Create(
+            self._org,
+            prompt,
+            images,
+            metadata,
+            repo_id,
+            model,
+            agent_type,
+            idempotency_key,
+            self._client.clock.now(),
         )
-        return await self._run(spec)
+        return await self._create(call, created_after, scan=True)
+
+    async def _create(
+        self, call: _Create, created_after: TimeLike | None, *, scan: bool
+    ) -> AgentRunResponse:
+        """Create ``call`` once per key; ``scan=False``: the caller just scanned for it."""
+        if not call.keyed:
+            return await self._run(call.spec)
+        async with aflight((self._client.base_url, self._org, call.key)):
+            found = await self._existing(call.key, created_after, scan=scan)
+            if found is not None:
+                return _reused(found)
+            run = await self._run(call.spec)
+            self._memo.put(call.key, run.id)
+            return run
+
+    async def _existing(
+        self, key: str, created_after: TimeLike | None, *, scan: bool = True
+    ) -> AgentRunResponse | None:
+        remembered = self._memo.get(key)
+        if remembered is not None:
+            try:
+                run: AgentRunResponse | None = await self.get(remembered)
+            except NotFoundError:
+                run = None
+            if run is not None and has_key(run, key):
+                return run
+            self._memo.drop(key)
+        if not scan:
+            return None
+        found = await self.find_by_idempotency_key(key, created_after=created_after)
+        if found is not None:
+            self._memo.put(key, found.id)
+        return found
 
     async def get(self, agent_run_id: int) -> AgentRunResponse:
         """One agent run by id."""
@@ -458,9 +630,37 @@ class AsyncAgentRuns(AsyncAPIResource):
         await self._run(_spec_stop(self._org, "remove-from-pr", agent_run_id))
 
     # -- run handles -------------------------------------------------------------------------
-    async def find_by_idempotency_key(self, key: str) -> AgentRunResponse | None:
-        """The run created with ``key``, among the org's 100 most recent runs (one request)."""
-        return await self._run(_spec_find(self._org, key))
+    async def find_by_idempotency_key(
+        self, key: str, *, created_after: TimeLike | None = None
+    ) -> AgentRunResponse | None:
+        """The run created with ``key``, or ``None`` (see the sync twin)."""
+        check_text("idempotency_key", key)
+        bound = lookup_bound(created_after, self._client.clock.now())
+        spec: RequestSpec[ScanStep] | None = scan_spec(self._org, frozenset({key}), bound)
+        while spec is not None:
+            step = await self._run(spec)
+            if step.first(key) is not None:
+                return step.first(key)
+            spec = step.next
+        return None
+
+    async def find_by_idempotency_keys(
+        self, keys: Sequence[str], *, created_after: TimeLike | None = None
+    ) -> dict[str, AgentRunResponse]:
+        """The runs created with any of ``keys`` (one scan for all)."""
+        wanted = frozenset(check_text("idempotency_key", k) for k in keys)
+        if not wanted:
+            return {}
+        bound = lookup_bound(created_after, self._client.clock.now())
+        spec: RequestSpec[ScanStep] | None = scan_spec(self._org, wanted, bound)
+        found: dict[str, AgentRunResponse] = {}
+        while spec is not None:
+            step = await self._run(spec)
+            found = step.found
+            spec = step.next
+        for key, run in found.items():
+            self._memo.put(key, run.id)
+        return found
 
     async def attach(self, run: int | AgentRunResponse) -> AsyncAgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
@@ -470,14 +670,11 @@ class AsyncAgentRuns(AsyncAPIResource):
         return AsyncAgentRun(self._client, data)
 
     async def start(
-        self, prompt: str, *, reuse_existing: bool = False, **create_kwargs: Any
+        self, prompt: str, *, reuse_existing: bool = True, **create_kwargs: Any
     ) -> AsyncAgentRun:
         """:meth:`create` a run and return a handle on it; see :meth:`AgentRuns.start`."""
-        key = create_kwargs.get("idempotency_key")
-        found = await self.find_by_idempotency_key(key) if reuse_existing and key else None
-        return await self.attach(
-            found if found is not None else await self.create(prompt, **create_kwargs)
-        )
+        _check_reuse(reuse_existing, create_kwargs)
+        return await self.attach(await self.create(prompt, **create_kwargs))
 
     async def create_and_wait(
         self,
@@ -499,13 +696,14 @@ class AsyncAgentRuns(AsyncAPIResource):
         timeout: float | None = None,
         on_progress: Callable[[BatchProgress], Any] | None = None,
         key_prefix: str | None = None,
+        created_after: TimeLike | None = None,
         **create_kwargs: Any,
     ) -> builtins.list[BatchItem[AsyncAgentRun]]:
         """Create many runs under the create budget and wait for all; see :mod:`._batch`.
 
         Returns one :class:`BatchItem` per prompt, in input order; a failure is reported on
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
-        re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
+        re-runnable without duplicates (see the sync twin).
         """
         from .._batch import run_many_async
 
@@ -516,5 +714,6 @@ class AsyncAgentRuns(AsyncAPIResource):
             timeout=timeout,
             on_progress=on_progress,
             key_prefix=key_prefix,
+            created_after=created_after,
             **create_kwargs,
         )
