@@ -47,9 +47,9 @@ from ._exceptions import (
 )
 from ._hooks import ClientHooks, route_template
 from ._ratelimit import RateLimiter, bucket_for
+from ._redact import register_secret
 from ._retry import parse_retry_after, retry_delay
 from ._version import __version__
-from .observability._redact import register_secret
 
 if TYPE_CHECKING:
     from .observability import Metrics

@@ -24,10 +24,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .observability._metrics import Metrics
-from .observability._otel import span
+from ._context import current_call_context
+from ._metrics import Metrics
+from ._otel import span
 from .plugins._base import Plugin, PluginContext, PluginManager
-from .plugins._context import current_call_context
 
 if TYPE_CHECKING:
     from ._base_client import RequestSpec

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..observability._redact import get_redactor
+from .._redact import get_redactor
 
 if TYPE_CHECKING:
     from ..models import AgentRunResponse
