@@ -31,9 +31,9 @@ from .resources import (
 )
 
 if TYPE_CHECKING:
+    from ._hooks import Hooks
+    from ._metrics import Metrics
     from ._watcher import AsyncRunWatcher, RunWatcher
-    from .observability import Metrics
-    from .plugins import Plugin, PluginManager
 
 __all__ = ["AsyncCodegenClient", "CodegenClient"]
 
@@ -79,7 +79,8 @@ class CodegenClient(BaseClient):
         clock: time and sleeping (default: the system clock).
         insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
         plugins: a :class:`~codegen_graph.plugins.PluginManager` or plugins: prompt
-            transformers (on create and resume prompts) and run lifecycle hooks.
+            transformers (on create and resume prompts) and run lifecycle hooks; any object
+            with the four methods of the client's ``Hooks`` protocol will do.
         metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
             retries and runs into.
     """
@@ -99,7 +100,7 @@ class CodegenClient(BaseClient):
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
         insecure_skip_tls_verify: bool = False,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
@@ -210,7 +211,8 @@ class AsyncCodegenClient(BaseClient):
         clock: time and sleeping (default: the system clock).
         insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
         plugins: a :class:`~codegen_graph.plugins.PluginManager` or plugins: prompt
-            transformers (on create and resume prompts) and run lifecycle hooks.
+            transformers (on create and resume prompts) and run lifecycle hooks; any object
+            with the four methods of the client's ``Hooks`` protocol will do.
         metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
             retries and runs into.
     """
@@ -230,7 +232,7 @@ class AsyncCodegenClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         insecure_skip_tls_verify: bool = False,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         super().__init__(

@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._context import PluginContext
+from .._hooks import combine_hooks_with
 from .._redact import get_redactor
 
 if TYPE_CHECKING:
@@ -214,3 +215,7 @@ class PluginManager:
                 plugin.on_error(exc, ctx)
             except BaseException as hook_exc:
                 self._failed(plugin, "on_error", hook_exc)
+
+
+# A client given a plain sequence of plugins runs them through a PluginManager.
+combine_hooks_with(PluginManager)
