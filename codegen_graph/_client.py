@@ -19,6 +19,7 @@ from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
 from ._clock import Clock
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._exceptions import ConfigurationError
+from ._watcher import AsyncRunWatcher, RunWatcher
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,
@@ -33,7 +34,6 @@ from .resources import (
 if TYPE_CHECKING:
     from ._hooks import Hooks
     from ._metrics import Metrics
-    from ._watcher import AsyncRunWatcher, RunWatcher
 
 __all__ = ["AsyncCodegenClient", "CodegenClient"]
 
@@ -167,8 +167,6 @@ class CodegenClient(BaseClient):
     def watcher(self) -> RunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
-            from ._watcher import RunWatcher  # the runs layer builds on the client
-
             with self._watcher_lock:
                 if self._watcher is None:
                     self._watcher = RunWatcher(self)
@@ -298,8 +296,6 @@ class AsyncCodegenClient(BaseClient):
     def watcher(self) -> AsyncRunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
-            from ._watcher import AsyncRunWatcher  # the runs layer builds on the client
-
             self._watcher = AsyncRunWatcher(self)
         return self._watcher
 
