@@ -52,6 +52,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "_runs.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
     "_watcher.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
     "_batch.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
+    # the backend choice (CLI and Studio share it) needs only the client's settings
+    "backend.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
     # tools and graph build on runs; neither knows the CLI
     "tools": ("codegen_graph.cli", "codegen_graph.local", "codegen_graph.studio"),
     "graph": ("codegen_graph.cli", "codegen_graph.local", "codegen_graph.studio"),
