@@ -22,13 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .resources._keyed import IDEMPOTENCY_METADATA_KEY
-from .resources.agent_runs import TimeLike, create_call
-
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
     from ._runs import AgentRun, AsyncAgentRun, _HandleBase
     from .models import AgentRunResponse
+    from .resources._keyed import TimeLike
 
 __all__ = ["BatchItem", "BatchProgress"]
 
@@ -84,6 +82,9 @@ def _normalise(prompts: Sequence[PromptSpec], key_prefix: str | None) -> list[di
 
 
 def _key_of(spec: Mapping[str, Any]) -> str | None:
+    # resources import this module at load time: import from them when called
+    from .resources._keyed import IDEMPOTENCY_METADATA_KEY
+
     key = spec.get("idempotency_key") or (spec.get("metadata") or {}).get(IDEMPOTENCY_METADATA_KEY)
     return str(key) if key else None
 
@@ -224,6 +225,8 @@ def _start_sync(
     if existing is not None:
         existing._reused = True
         return runs.attach(existing)
+    from .resources._keyed import create_call
+
     prompt = kwargs.pop("prompt")
     call = create_call(client.org_id, client.clock.now(), prompt, kwargs)
     return runs.attach(runs._create(call, created_after, scan=found is None))
@@ -241,6 +244,8 @@ async def _start_async(
     if existing is not None:
         existing._reused = True
         return await runs.attach(existing)
+    from .resources._keyed import create_call
+
     prompt = kwargs.pop("prompt")
     call = create_call(client.org_id, client.clock.now(), prompt, kwargs)
     return await runs.attach(await runs._create(call, created_after, scan=found is None))

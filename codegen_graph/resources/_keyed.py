@@ -20,17 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .._base_client import RequestSpec
+from .._base_client import Recovery, RequestSpec
 from .._exceptions import ConfigurationError
-from ..models import AgentRunResponse, Page
-from ._resource import next_skip
+from ..models import AgentRunResponse, AgentType, CreateAgentRunInput, Page
+from ._resource import build_input, check_id, check_text, next_skip
 
 __all__ = [
     "CLOCK_SKEW",
@@ -38,7 +39,9 @@ __all__ = [
     "IDEMPOTENCY_METADATA_KEY",
     "KeyMemo",
     "ScanStep",
+    "TimeLike",
     "aflight",
+    "create_call",
     "flight",
     "lookup_bound",
     "scan_spec",
@@ -57,6 +60,9 @@ CLOCK_SKEW = 300.0
 
 _PAGE = 100
 _MEMO_SIZE = 4096
+
+#: When a key's intent began: seconds since the epoch or a datetime (``None``: unknown).
+TimeLike = float | int | datetime
 
 
 def to_epoch(value: float | int | datetime, name: str = "created_after") -> float:
@@ -141,6 +147,78 @@ def scan_spec(
         f"/v1/organizations/{org}/agent/runs",
         parse=parse,
         params={"skip": skip, "limit": _PAGE},
+    )
+
+
+class _Create:
+    """A create call, checked and described once: its request and its key."""
+
+    def __init__(
+        self,
+        org: int,
+        prompt: str,
+        images: Sequence[str] | None,
+        metadata: Mapping[str, Any] | None,
+        repo_id: int | None,
+        model: str | None,
+        agent_type: AgentType | None,
+        idempotency_key: str | None,
+        now: float,
+    ) -> None:
+        check_text("prompt", prompt)
+        if repo_id is not None:
+            check_id("repo_id", repo_id)
+        meta = dict(metadata or {})
+        existing = meta.get(IDEMPOTENCY_METADATA_KEY)
+        if idempotency_key is not None and existing not in (None, idempotency_key):
+            raise ConfigurationError(
+                f"metadata[{IDEMPOTENCY_METADATA_KEY!r}] and idempotency_key=... disagree; pass one"
+            )
+        #: Whether the caller chose the key (a fresh uuid4 cannot have a run yet).
+        self.keyed = (idempotency_key or existing) is not None
+        key = idempotency_key or existing or uuid.uuid4().hex
+        self.key: str = check_text("idempotency_key", key)
+        meta[IDEMPOTENCY_METADATA_KEY] = key
+        body = build_input(
+            CreateAgentRunInput,
+            prompt=prompt,
+            images=list(images) if images is not None else None,
+            metadata=meta,
+            repo_id=repo_id,
+            model=model,
+            agent_type=agent_type,
+        )
+        # A lost response is looked for among the runs created since this call began.
+        first = scan_spec(org, frozenset({key}), now - CLOCK_SKEW)
+        self.spec: RequestSpec[AgentRunResponse] = RequestSpec(
+            "POST",
+            f"/v1/organizations/{org}/agent/run",
+            parse=AgentRunResponse.model_validate,
+            json=body.model_dump(mode="json", exclude_none=True),
+            recovery=Recovery(
+                lookup=first,
+                pick=lambda step: step.first(key),
+                next_lookup=lambda step: step.next,
+            ),
+        )
+
+
+def create_call(org: int, now: float, prompt: str, kwargs: Mapping[str, Any]) -> _Create:
+    """A :class:`_Create` from ``create``'s keyword arguments (for batches)."""
+    allowed = {"images", "metadata", "repo_id", "model", "agent_type", "idempotency_key"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise ConfigurationError(f"unknown create argument(s): {sorted(unknown)}")
+    return _Create(
+        org,
+        prompt,
+        kwargs.get("images"),
+        kwargs.get("metadata"),
+        kwargs.get("repo_id"),
+        kwargs.get("model"),
+        kwargs.get("agent_type"),
+        kwargs.get("idempotency_key"),
+        now,
     )
 
 

@@ -7,30 +7,30 @@ Each endpoint is described once by a ``_spec_*`` function; :class:`AgentRuns` an
 from __future__ import annotations
 
 import builtins
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._base_client import Recovery, RequestSpec
+from .._base_client import RequestSpec
+from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
 from .._exceptions import ConfigurationError, NotFoundError
+from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunLogResponse,
     AgentRunResponse,
     AgentRunWithLogsResponse,
     AgentType,
-    CreateAgentRunInput,
     Page,
     ResumeAgentRunInput,
     SourceType,
     StopAgentRunInput,
 )
 from ._keyed import (
-    CLOCK_SKEW,
     DEFAULT_KEY_LOOKBACK,
     IDEMPOTENCY_METADATA_KEY,
     KeyMemo,
     ScanStep,
+    TimeLike,
+    _Create,
     aflight,
     flight,
     has_key,
@@ -48,14 +48,7 @@ from ._resource import (
     next_skip,
 )
 
-if TYPE_CHECKING:  # the runs layer builds on this one; imported lazily where used
-    from .._batch import BatchItem, BatchProgress, PromptSpec
-    from .._runs import AgentRun, AsyncAgentRun
-
 __all__ = ["DEFAULT_KEY_LOOKBACK", "IDEMPOTENCY_METADATA_KEY", "AgentRuns", "AsyncAgentRuns"]
-
-#: When a key's intent began: seconds since the epoch or a datetime (``None``: unknown).
-TimeLike = float | int | datetime
 
 
 def _base(org: int) -> str:
@@ -78,59 +71,6 @@ def _spec_list(
     )
 
 
-class _Create:
-    """A create call, checked and described once: its request and its key."""
-
-    def __init__(
-        self,
-        org: int,
-        prompt: str,
-        images: Sequence[str] | None,
-        metadata: Mapping[str, Any] | None,
-        repo_id: int | None,
-        model: str | None,
-        agent_type: AgentType | None,
-        idempotency_key: str | None,
-        now: float,
-    ) -> None:
-        check_text("prompt", prompt)
-        if repo_id is not None:
-            check_id("repo_id", repo_id)
-        meta = dict(metadata or {})
-        existing = meta.get(IDEMPOTENCY_METADATA_KEY)
-        if idempotency_key is not None and existing not in (None, idempotency_key):
-            raise ConfigurationError(
-                f"metadata[{IDEMPOTENCY_METADATA_KEY!r}] and idempotency_key=... disagree; pass one"
-            )
-        #: Whether the caller chose the key (a fresh uuid4 cannot have a run yet).
-        self.keyed = (idempotency_key or existing) is not None
-        key = idempotency_key or existing or uuid.uuid4().hex
-        self.key: str = check_text("idempotency_key", key)
-        meta[IDEMPOTENCY_METADATA_KEY] = key
-        body = build_input(
-            CreateAgentRunInput,
-            prompt=prompt,
-            images=list(images) if images is not None else None,
-            metadata=meta,
-            repo_id=repo_id,
-            model=model,
-            agent_type=agent_type,
-        )
-        # A lost response is looked for among the runs created since this call began.
-        first = scan_spec(org, frozenset({key}), now - CLOCK_SKEW)
-        self.spec: RequestSpec[AgentRunResponse] = RequestSpec(
-            "POST",
-            f"{_base(org)}/run",
-            parse=AgentRunResponse.model_validate,
-            json=body.model_dump(mode="json", exclude_none=True),
-            recovery=Recovery(
-                lookup=first,
-                pick=lambda step: step.first(key),
-                next_lookup=lambda step: step.next,
-            ),
-        )
-
-
 def _check_reuse(reuse_existing: bool, create_kwargs: Mapping[str, Any]) -> None:
     keyed = create_kwargs.get("idempotency_key") or (create_kwargs.get("metadata") or {}).get(
         IDEMPOTENCY_METADATA_KEY
@@ -140,25 +80,6 @@ def _check_reuse(reuse_existing: bool, create_kwargs: Mapping[str, Any]) -> None
             "reuse_existing=False is no longer supported: a create with an idempotency_key "
             "always returns the run the key already has; use a new key for a new run"
         )
-
-
-def create_call(org: int, now: float, prompt: str, kwargs: Mapping[str, Any]) -> _Create:
-    """A :class:`_Create` from ``create``'s keyword arguments (for batches)."""
-    allowed = {"images", "metadata", "repo_id", "model", "agent_type", "idempotency_key"}
-    unknown = set(kwargs) - allowed
-    if unknown:
-        raise ConfigurationError(f"unknown create argument(s): {sorted(unknown)}")
-    return _Create(
-        org,
-        prompt,
-        kwargs.get("images"),
-        kwargs.get("metadata"),
-        kwargs.get("repo_id"),
-        kwargs.get("model"),
-        kwargs.get("agent_type"),
-        kwargs.get("idempotency_key"),
-        now,
-    )
 
 
 def _reused(run: AgentRunResponse) -> AgentRunResponse:
@@ -417,8 +338,6 @@ class AgentRuns(SyncAPIResource):
 
     def attach(self, run: int | AgentRunResponse) -> AgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
-        from .._runs import AgentRun
-
         data = run if isinstance(run, AgentRunResponse) else self.get(run)
         return AgentRun(self._client, data)
 
@@ -465,8 +384,6 @@ class AgentRuns(SyncAPIResource):
         earlier batch's ``item.started_at`` to reach further) finds the keys that already
         have a run, and those items attach to it (``item.run.reused``).
         """
-        from .._batch import run_many_sync
-
         return run_many_sync(
             self._client,
             prompts,
@@ -664,8 +581,6 @@ class AsyncAgentRuns(AsyncAPIResource):
 
     async def attach(self, run: int | AgentRunResponse) -> AsyncAgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
-        from .._runs import AsyncAgentRun
-
         data = run if isinstance(run, AgentRunResponse) else await self.get(run)
         return AsyncAgentRun(self._client, data)
 
@@ -705,8 +620,6 @@ class AsyncAgentRuns(AsyncAPIResource):
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
         re-runnable without duplicates (see the sync twin).
         """
-        from .._batch import run_many_async
-
         return await run_many_async(
             self._client,
             prompts,
