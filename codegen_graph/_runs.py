@@ -190,9 +190,18 @@ class AgentRun(_HandleBase):
             _check_failure(self._data, raise_on_failure)
         return self
 
-    def resume(self, prompt: str, *, images: list[str] | None = None) -> AgentRun:
-        """Send a follow-up to the agent; the run becomes active again."""
-        self._update(self._client.agent_runs.resume(self.id, prompt, images=images))
+    def resume(
+        self, prompt: str, *, images: list[str] | None = None, idempotency_key: str | None = None
+    ) -> AgentRun:
+        """Send a follow-up to the agent; the run becomes active again.
+
+        With ``idempotency_key``, at most once per key (see ``agent_runs.resume``).
+        """
+        self._update(
+            self._client.agent_runs.resume(
+                self.id, prompt, images=images, idempotency_key=idempotency_key
+            )
+        )
         return self
 
     def logs(self) -> list[AgentRunLogResponse]:
@@ -273,9 +282,15 @@ class AsyncAgentRun(_HandleBase):
             _check_failure(self._data, raise_on_failure)
         return self
 
-    async def resume(self, prompt: str, *, images: list[str] | None = None) -> AsyncAgentRun:
-        """Send a follow-up to the agent; the run becomes active again."""
-        self._update(await self._client.agent_runs.resume(self.id, prompt, images=images))
+    async def resume(
+        self, prompt: str, *, images: list[str] | None = None, idempotency_key: str | None = None
+    ) -> AsyncAgentRun:
+        """Send a follow-up to the agent; the run becomes active again (see the sync twin)."""
+        self._update(
+            await self._client.agent_runs.resume(
+                self.id, prompt, images=images, idempotency_key=idempotency_key
+            )
+        )
         return self
 
     async def logs(self) -> list[AgentRunLogResponse]:

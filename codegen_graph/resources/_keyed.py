@@ -30,7 +30,14 @@ from typing import Any
 
 from .._base_client import Recovery, RequestSpec
 from .._exceptions import ConfigurationError
-from ..models import AgentRunResponse, AgentType, CreateAgentRunInput, Page
+from ..models import (
+    AgentRunResponse,
+    AgentRunWithLogsResponse,
+    AgentType,
+    CreateAgentRunInput,
+    Page,
+    ResumeAgentRunInput,
+)
 from ._resource import build_input, check_id, check_text, next_skip
 
 __all__ = [
@@ -43,7 +50,10 @@ __all__ = [
     "aflight",
     "create_call",
     "flight",
+    "log_scan_spec",
     "lookup_bound",
+    "resume_marker",
+    "resume_spec",
     "scan_spec",
 ]
 
@@ -219,6 +229,96 @@ def create_call(org: int, now: float, prompt: str, kwargs: Mapping[str, Any]) ->
         kwargs.get("agent_type"),
         kwargs.get("idempotency_key"),
         now,
+    )
+
+
+# -- keyed resumes -------------------------------------------------------------------------
+
+
+def resume_marker(key: str) -> str:
+    """The line a keyed resume appends to its prompt, found again in the run's log."""
+    return f"[codegen-graph follow-up {key}]"
+
+
+def _mentions(entry: Any, marker: str) -> bool:
+    for value in (entry.thought, entry.observation, entry.tool_input, entry.tool_output):
+        if value is not None and marker in (value if isinstance(value, str) else str(value)):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class LogScanStep:
+    """One page of a run's log, newest first: the run if the marker is there, or the next
+    page to read (``None``: the log was read to its start)."""
+
+    found: AgentRunResponse | None
+    next: RequestSpec[LogScanStep] | None
+
+
+def log_scan_spec(org: int, run_id: int, marker: str, skip: int = 0) -> RequestSpec[LogScanStep]:
+    """One page (newest first) of the scan of a run's log for ``marker``."""
+
+    def parse(data: Any) -> LogScanStep:
+        page = AgentRunWithLogsResponse.model_validate(data)
+        if any(_mentions(entry, marker) for entry in page.logs):
+            run = AgentRunResponse(
+                id=page.id,
+                organization_id=page.organization_id,
+                status=page.status,
+                created_at=page.created_at,
+                web_url=page.web_url,
+                result=page.result,
+                metadata=page.metadata,
+            )
+            return LogScanStep(run, None)
+        following = next_skip(skip, len(page.logs), page.total_logs, _PAGE)
+        if following is None:
+            return LogScanStep(None, None)
+        return LogScanStep(None, log_scan_spec(org, run_id, marker, following))
+
+    return RequestSpec(
+        "GET",
+        f"/v1/alpha/organizations/{org}/agent/run/{run_id}/logs",
+        parse=parse,
+        params={"skip": skip, "limit": _PAGE, "reverse": "true"},
+    )
+
+
+def resume_spec(
+    org: int,
+    agent_run_id: int,
+    prompt: str,
+    images: Sequence[str] | None,
+    key: str | None,
+) -> RequestSpec[AgentRunResponse]:
+    """``POST .../run/resume``; with a key, the prompt carries its marker and a lost
+    response is looked for in the run's log before any retry."""
+    check_id("agent_run_id", agent_run_id)
+    check_text("prompt", prompt)
+    if key is not None:
+        check_text("idempotency_key", key)
+        prompt = f"{prompt}\n\n{resume_marker(key)}"
+    body = build_input(
+        ResumeAgentRunInput,
+        agent_run_id=agent_run_id,
+        prompt=prompt,
+        images=list(images) if images is not None else None,
+    )
+    recovery: Recovery[AgentRunResponse] | None = None
+    if key is not None:
+        recovery = Recovery(
+            lookup=log_scan_spec(org, agent_run_id, resume_marker(key)),
+            pick=lambda step: step.found,
+            next_lookup=lambda step: step.next,
+        )
+    return RequestSpec(
+        "POST",
+        f"/v1/organizations/{org}/agent/run/resume",
+        parse=AgentRunResponse.model_validate,
+        json=body.model_dump(mode="json", exclude_none=True),
+        idempotent=False,
+        recovery=recovery,
     )
 
 

@@ -20,7 +20,6 @@ from ..models import (
     AgentRunWithLogsResponse,
     AgentType,
     Page,
-    ResumeAgentRunInput,
     SourceType,
     StopAgentRunInput,
 )
@@ -28,13 +27,17 @@ from ._keyed import (
     DEFAULT_KEY_LOOKBACK,
     IDEMPOTENCY_METADATA_KEY,
     KeyMemo,
+    LogScanStep,
     ScanStep,
     TimeLike,
     _Create,
     aflight,
     flight,
     has_key,
+    log_scan_spec,
     lookup_bound,
+    resume_marker,
+    resume_spec,
     scan_spec,
 )
 from ._resource import (
@@ -94,26 +97,6 @@ def _spec_get(org: int, agent_run_id: int) -> RequestSpec[AgentRunResponse]:
     )
 
 
-def _spec_resume(
-    org: int, agent_run_id: int, prompt: str, images: Sequence[str] | None
-) -> RequestSpec[AgentRunResponse]:
-    check_id("agent_run_id", agent_run_id)
-    check_text("prompt", prompt)
-    body = build_input(
-        ResumeAgentRunInput,
-        agent_run_id=agent_run_id,
-        prompt=prompt,
-        images=list(images) if images is not None else None,
-    )
-    return RequestSpec(
-        "POST",
-        f"{_base(org)}/run/resume",
-        parse=AgentRunResponse.model_validate,
-        json=body.model_dump(mode="json", exclude_none=True),
-        idempotent=False,
-    )
-
-
 def _spec_logs(
     org: int, agent_run_id: int, skip: int, limit: int, reverse: bool
 ) -> RequestSpec[AgentRunWithLogsResponse]:
@@ -145,6 +128,7 @@ class AgentRuns(SyncAPIResource):
     def __init__(self, client: Any) -> None:
         super().__init__(client)
         self._memo = KeyMemo()
+        self._resumed = KeyMemo()
 
     def create(
         self,
@@ -257,10 +241,39 @@ class AgentRuns(SyncAPIResource):
         return pages()
 
     def resume(
-        self, agent_run_id: int, prompt: str, *, images: Sequence[str] | None = None
+        self,
+        agent_run_id: int,
+        prompt: str,
+        *,
+        images: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
     ) -> AgentRunResponse:
-        """Send a follow-up prompt to a run."""
-        return self._run(_spec_resume(self._org, agent_run_id, prompt, images))
+        """Send a follow-up prompt to a run, at most once per ``idempotency_key``.
+
+        With a key, the prompt ends with the line ``[codegen-graph follow-up <key>]``; a
+        follow-up whose marker is already in the run's log (read newest first, one request
+        per 100 entries) is not sent again: the run is returned with ``reused=True``. This
+        relies on the API logging follow-ups, as the local backend does (``USER_MESSAGE``).
+        """
+        spec = resume_spec(self._org, agent_run_id, prompt, images, idempotency_key)
+        if idempotency_key is None:
+            return self._run(spec)
+        with_key = ("resume", idempotency_key)
+        with flight((self._client.base_url, self._org, "|".join(with_key))):
+            if self._resumed.get(idempotency_key) == agent_run_id:
+                return _reused(self.get(agent_run_id))
+            marker = resume_marker(idempotency_key)
+            step: LogScanStep | None = None
+            scan: RequestSpec[LogScanStep] | None = log_scan_spec(self._org, agent_run_id, marker)
+            while scan is not None:
+                step = self._run(scan)
+                if step.found is not None:
+                    self._resumed.put(idempotency_key, agent_run_id)
+                    return _reused(self.get(agent_run_id))
+                scan = step.next
+            run = self._run(spec)
+            self._resumed.put(idempotency_key, agent_run_id)
+            return run
 
     def logs(
         self, agent_run_id: int, *, skip: int = 0, limit: int = 100, reverse: bool = False
@@ -402,6 +415,7 @@ class AsyncAgentRuns(AsyncAPIResource):
     def __init__(self, client: Any) -> None:
         super().__init__(client)
         self._memo = KeyMemo()
+        self._resumed = KeyMemo()
 
     async def create(
         self,
@@ -504,10 +518,39 @@ class AsyncAgentRuns(AsyncAPIResource):
         return pages()
 
     async def resume(
-        self, agent_run_id: int, prompt: str, *, images: Sequence[str] | None = None
+        self,
+        agent_run_id: int,
+        prompt: str,
+        *,
+        images: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
     ) -> AgentRunResponse:
-        """Send a follow-up prompt to a run."""
-        return await self._run(_spec_resume(self._org, agent_run_id, prompt, images))
+        """Send a follow-up prompt to a run, at most once per ``idempotency_key``.
+
+        With a key, the prompt ends with the line ``[codegen-graph follow-up <key>]``; a
+        follow-up whose marker is already in the run's log (read newest first, one request
+        per 100 entries) is not sent again: the run is returned with ``reused=True``. This
+        relies on the API logging follow-ups, as the local backend does (``USER_MESSAGE``).
+        """
+        spec = resume_spec(self._org, agent_run_id, prompt, images, idempotency_key)
+        if idempotency_key is None:
+            return await self._run(spec)
+        with_key = ("resume", idempotency_key)
+        async with aflight((self._client.base_url, self._org, "|".join(with_key))):
+            if self._resumed.get(idempotency_key) == agent_run_id:
+                return _reused(await self.get(agent_run_id))
+            marker = resume_marker(idempotency_key)
+            step: LogScanStep | None = None
+            scan: RequestSpec[LogScanStep] | None = log_scan_spec(self._org, agent_run_id, marker)
+            while scan is not None:
+                step = await self._run(scan)
+                if step.found is not None:
+                    self._resumed.put(idempotency_key, agent_run_id)
+                    return _reused(await self.get(agent_run_id))
+                scan = step.next
+            run = await self._run(spec)
+            self._resumed.put(idempotency_key, agent_run_id)
+            return run
 
     async def logs(
         self, agent_run_id: int, *, skip: int = 0, limit: int = 100, reverse: bool = False
