@@ -289,12 +289,12 @@ def codegen_node(
     *,
     client: CodegenClient | AsyncCodegenClient,
     key: str | None = None,
-    repo_id: int | None = None,
+    repo_id: int | Callable[[Mapping[str, Any]], int | None] | None = None,
     model: str | None = None,
     agent_type: AgentType | None = None,
     wait: bool = True,
     timeout: float | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
     store_namespace: StoreNamespace | None = None,
     output_filter: Plugin | None = None,
 ) -> _Node:
@@ -307,14 +307,15 @@ def codegen_node(
             callable of the state.
         client: a sync or async client; it decides whether the node is sync or async.
         key: the key of the run in ``state["runs"]`` (default: ``role``).
-        repo_id: the repository the agent works in.
+        repo_id: the repository the agent works in (or a callable of the state returning it).
         model: the model the agent uses (default: the org's).
         agent_type: ``"codegen"`` or ``"claude_code"`` (default: the org's).
         wait: ``False`` records the launched run and returns at once; pair it with
             :func:`codegen_wait_node` so the run id is checkpointed before waiting.
         timeout: clock seconds to wait at most (raises ``RunTimeoutError``; a retry of the
             node re-attaches to the same run).
-        metadata: extra metadata stored with the run.
+        metadata: extra metadata stored with the run (or a callable of the state
+            returning it).
         store_namespace: a namespace of the graph's ``BaseStore`` (or a callable of the
             state returning one): its items are appended to the prompt before the launch,
             and the finished run's result is written there under ``role`` (when
@@ -331,8 +332,12 @@ def codegen_node(
     ``AIMessage`` named after the role.
     """
     key = key or role
-    create: dict[str, Any] = {"repo_id": repo_id, "model": model, "agent_type": agent_type}
-    extra_meta = dict(metadata or {})
+    create: dict[str, Any] = {"model": model, "agent_type": agent_type}
+
+    def create_args(state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"repo_id": repo_id(state) if callable(repo_id) else repo_id, **create}
+
+    extra_meta = metadata if callable(metadata) else dict(metadata or {})
     filters = OutputFilters(client, output_filter)
 
     def plan(state: Mapping[str, Any], config: RunnableConfig) -> _Launch:
@@ -344,8 +349,9 @@ def codegen_node(
         text = render_prompt(prompt, state)
         return _Launch(iteration, None, text, launch_key(config, key, iteration))
 
-    def run_metadata(config: RunnableConfig) -> dict[str, Any]:
-        return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra_meta}
+    def run_metadata(config: RunnableConfig, state: Mapping[str, Any]) -> dict[str, Any]:
+        extra = extra_meta(state) if callable(extra_meta) else extra_meta
+        return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra}
 
     def update(
         launch: _Launch, run: AgentRunResponse, started: float, now: float, seen: int | None
@@ -384,8 +390,8 @@ def codegen_node(
                             text,
                             idempotency_key=launch.key,
                             reuse_existing=True,
-                            metadata=run_metadata(config),
-                            **create,
+                            metadata=run_metadata(config, state),
+                            **create_args(state),
                         )
                         op.record_run(handle.data)
                 if not wait:
@@ -418,8 +424,8 @@ def codegen_node(
                         text,
                         idempotency_key=launch.key,
                         reuse_existing=True,
-                        metadata=run_metadata(config),
-                        **create,
+                        metadata=run_metadata(config, state),
+                        **create_args(state),
                     )
                     op.record_run(handle.data)
             if not wait:
