@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy, interrupt
 from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
@@ -74,6 +75,7 @@ TASK_METADATA_KEY = "codegen_graph_task"
 _TASK_METADATA_CHARS = 2000
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))
 class FeatureInput(TypedDict):
     """What a user gives the feature workflow (its input schema, Studio's input form)."""
 
@@ -84,11 +86,11 @@ class FeatureInput(TypedDict):
 
 @with_config(ConfigDict(use_attribute_docstrings=True))
 class FeatureOptions(TypedDict, total=False):
-    """Per-thread options of the feature workflow, passed as LangGraph's ``context``.
+    """Options of a feature workflow thread, given as the first run's context.
 
-    ``graph.invoke({"task": ...}, context={"require_approval": True})``, or the context form in
-    LangGraph Studio. They are read once, when the thread starts, and checkpointed with it; a
-    key left out takes the value given to :func:`feature_workflow`.
+    In Python: graph.invoke({"task": ...}, config, context={"require_approval": True}); in
+    LangGraph Studio: the context form. They are read once, when the thread starts, and
+    checkpointed with it; a key left out takes the value given to feature_workflow().
     """
 
     max_iterations: int
