@@ -48,6 +48,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "_base_client.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
     "_client.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
     "resources": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
+    "_output.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
     # runs and waiting
     "_runs.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
     "_watcher.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
