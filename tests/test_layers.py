@@ -48,6 +48,11 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "_base_client.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
     "_client.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
     "resources": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
+    # coordination between processes: client layer, but for its shared poller (runs layer)
+    "_coordination/__init__.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT, "codegen_graph.plugins"),
+    "_coordination/_redis.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT, "codegen_graph.plugins"),
+    "_coordination/_budget.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT, "codegen_graph.plugins"),
+    "_coordination/_poller.py": (*FRAMEWORKS, *UPPER_THAN_RUNS, "codegen_graph.plugins"),
     # runs and waiting
     "_runs.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
     "_watcher.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
