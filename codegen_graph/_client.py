@@ -21,6 +21,7 @@ from ._clock import Clock
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._coordination import Coordination
 from ._exceptions import ConfigurationError
+from ._watcher import AsyncRunWatcher, RunWatcher
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,
@@ -33,9 +34,8 @@ from .resources import (
 )
 
 if TYPE_CHECKING:
-    from ._watcher import AsyncRunWatcher, RunWatcher
-    from .observability import Metrics
-    from .plugins import Plugin, PluginManager
+    from ._hooks import Hooks
+    from ._metrics import Metrics
 
 __all__ = ["AsyncCodegenClient", "CodegenClient"]
 
@@ -81,7 +81,8 @@ class CodegenClient(BaseClient):
         clock: time and sleeping (default: the system clock).
         insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
         plugins: a :class:`~codegen_graph.plugins.PluginManager` or plugins: prompt
-            transformers (on create and resume prompts) and run lifecycle hooks.
+            transformers (on create and resume prompts) and run lifecycle hooks; any object
+            with the four methods of the client's ``Hooks`` protocol will do.
         metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
             retries and runs into.
         coordination: share the org's rate budgets, run polling and keyed creates with
@@ -105,7 +106,7 @@ class CodegenClient(BaseClient):
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
         insecure_skip_tls_verify: bool = False,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
         coordination: Coordination | str | bool | None = None,
     ) -> None:
@@ -174,8 +175,6 @@ class CodegenClient(BaseClient):
     def watcher(self) -> RunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
-            from ._watcher import RunWatcher  # the runs layer builds on the client
-
             with self._watcher_lock:
                 if self._watcher is None:
                     if self.coordination is not None:
@@ -225,7 +224,8 @@ class AsyncCodegenClient(BaseClient):
         clock: time and sleeping (default: the system clock).
         insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
         plugins: a :class:`~codegen_graph.plugins.PluginManager` or plugins: prompt
-            transformers (on create and resume prompts) and run lifecycle hooks.
+            transformers (on create and resume prompts) and run lifecycle hooks; any object
+            with the four methods of the client's ``Hooks`` protocol will do.
         metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
             retries and runs into.
         coordination: share the org's rate budgets, run polling and keyed creates with
@@ -249,7 +249,7 @@ class AsyncCodegenClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         insecure_skip_tls_verify: bool = False,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
         coordination: Coordination | str | bool | None = None,
     ) -> None:
@@ -317,8 +317,6 @@ class AsyncCodegenClient(BaseClient):
     def watcher(self) -> AsyncRunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
-            from ._watcher import AsyncRunWatcher  # the runs layer builds on the client
-
             if self.coordination is not None:
                 from ._coordination._poller import AsyncCoordinatedRunWatcher
 
