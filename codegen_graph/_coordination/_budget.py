@@ -60,6 +60,22 @@ def _put_item_script() -> str:
     )
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _put(redis: Any, bucket: Any, item: Any) -> Any:
+    """``bucket.put_decision(item)``, loading the script again if Redis lost it (a restart)."""
+    from redis.exceptions import NoScriptError
+
+    try:
+        return bucket.put_decision(item)
+    except NoScriptError:
+        bucket.script_hash = str(redis.script_load(_put_item_script()))
+        item.timestamp = _now_ms()
+        return bucket.put_decision(item)
+
+
 class SharedBudgets:
     """The store behind a client's :class:`~codegen_graph._ratelimit.RateLimiter` when the
     budgets are shared (see the module docstring)."""
@@ -106,10 +122,8 @@ class SharedBudgets:
                     self._rejoin()
                 self._count += 1
                 leak = self._count % _LEAK_EVERY == 0
-            decision = self.link.call(
-                lambda _r: bucket.put_decision(RateItem(name, time.time_ns() // 1_000_000))
-            )
-            now_ms = time.time_ns() // 1_000_000
+            decision = self.link.call(lambda r: _put(r, bucket, RateItem(name, _now_ms())))
+            now_ms = _now_ms()
             if leak:
                 self.link.call(lambda _r: bucket.leak(now_ms))
         except CoordinationDown:
@@ -126,7 +140,7 @@ class SharedBudgets:
     def _rejoin(self) -> None:
         """Write the slots spent on the fallback in the current windows into Redis."""
         now_clock = self.link.clock.now()
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = _now_ms()
         for name in _BUCKETS:
             slots = self.local.spent(name, now_clock)
             if not slots:

@@ -13,9 +13,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .._clock import Clock, SystemClock
@@ -35,6 +35,14 @@ log = logging.getLogger("codegen_graph.coordination")
 REDIS_URL_ENV_VAR = "CODEGEN_REDIS_URL"
 
 T = TypeVar("T")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_HasId)
 
 # Compare-and-delete / compare-and-extend: only the owner releases or renews what it holds.
 _RELEASE = """
@@ -286,6 +294,41 @@ class OrgLink:
             yield claim
         finally:
             claim.release()
+
+    @asynccontextmanager
+    async def akey_claim(self, key: str, *, ttl: float = 120.0) -> AsyncIterator[KeyClaim]:
+        """:meth:`key_claim` for async callers (waits on the clock, Redis in a thread)."""
+        import asyncio
+
+        claim = KeyClaim(self, key, ttl)
+        await claim.aacquire()
+        try:
+            yield claim
+        finally:
+            await asyncio.to_thread(claim.release)
+
+    def keyed_create(self, key: str, create: Callable[[], R], get: Callable[[int], R]) -> R:
+        """Run ``create`` under the org-wide claim on ``key``; a run some process already
+        created with it is fetched with ``get`` instead."""
+        with self.key_claim(key) as claim:
+            if claim.existing is not None:
+                return get(claim.existing)
+            run = create()
+            claim.record(run.id)
+            return run
+
+    async def akeyed_create(
+        self, key: str, create: Callable[[], Awaitable[R]], get: Callable[[int], Awaitable[R]]
+    ) -> R:
+        """The async twin of :meth:`keyed_create`."""
+        import asyncio
+
+        async with self.akey_claim(key) as claim:
+            if claim.existing is not None:
+                return await get(claim.existing)
+            run = await create()
+            await asyncio.to_thread(claim.record, run.id)
+            return run
 
 
 class KeyClaim:
