@@ -14,6 +14,7 @@ the processes that rejoin do not spend them a second time.
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 import uuid
@@ -30,6 +31,10 @@ __all__ = ["SharedBudgets", "fallback_budgets"]
 
 _BUCKETS: tuple[BucketName, ...] = ("create", "standard", "logs")
 _LEAK_EVERY = 64  # acquisitions between two trims of a bucket's log
+#: Seconds added to every shared window, on top of the budget's own margin: a slot taken in
+#: Redis travels through another process's scheduler before its request reaches the API.
+SHARED_MARGIN = 1.0
+_JITTER = 0.1  # of the mean spacing of a budget's calls, added to a denied call's wait
 
 
 def fallback_budgets(budgets: RateBudgets, share: float) -> RateBudgets:
@@ -89,6 +94,7 @@ class SharedBudgets:
         self._buckets: dict[BucketName, Any] = {}
         self._lock = threading.Lock()
         self._count = 0
+        self._random = random.Random()
         self._was_down = False
         #: Calls granted by the local fallback, per bucket (for tests and benchmarks).
         self.fallback_grants: dict[BucketName, int] = dict.fromkeys(_BUCKETS, 0)
@@ -102,7 +108,7 @@ class SharedBudgets:
             from pyrate_limiter import Rate, RedisBucket
 
             budget = self.budgets.for_bucket(name)
-            window = self.link.real_ms(budget.period + budget.margin)
+            window = self.link.real_ms(budget.period + budget.margin + SHARED_MARGIN)
             rates = [Rate(budget.calls, window)]
             key = self.link.key("budget", name)
             script = self.link.call(lambda r: r.script_load(_put_item_script()))
@@ -135,7 +141,12 @@ class SharedBudgets:
         wait_ms = decision.retry_after_ms
         if wait_ms is None or wait_ms < 0:
             wait_ms = self.link.real_ms(1.0)
-        return max(wait_ms, 1) * self.link.scale / 1000.0, False
+        # Denied callers of every process would all ask again the moment the oldest slot
+        # leaves the window; a little jitter lets the first one through alone, so that the
+        # winner is not slowed down by the losers on its way to the API.
+        budget = self.budgets.for_bucket(name)
+        jitter = self._random.uniform(0.0, _JITTER * budget.period / budget.calls)
+        return max(wait_ms, 1) * self.link.scale / 1000.0 + jitter, False
 
     def _rejoin(self) -> None:
         """Write the slots spent on the fallback in the current windows into Redis."""

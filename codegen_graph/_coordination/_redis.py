@@ -143,6 +143,8 @@ class Coordination:
         self._down = False
         self._next_probe = 0.0
         self._probe_seconds = 0.05
+        self._held: dict[str, tuple[str, int]] = {}
+        self._renewer: threading.Thread | None = None
         try:
             self.redis.ping()
         except Exception as exc:
@@ -154,6 +156,33 @@ class Coordination:
     def __repr__(self) -> str:
         state = "down" if self._down else "up"
         return f"Coordination({self._where}, prefix={self.prefix!r}, {state})"
+
+    def hold(self, key: str, member: str, ttl_ms: int) -> None:
+        """Keep ``key`` (owned by ``member``) alive until :meth:`unhold`, renewing it from a
+        daemon thread every third of ``ttl_ms``; if this process dies, it expires."""
+        with self._lock:
+            self._held[key] = (member, ttl_ms)
+            if self._renewer is None or not self._renewer.is_alive():
+                self._renewer = threading.Thread(
+                    target=self._renew, name="codegen-graph-claims", daemon=True
+                )
+                self._renewer.start()
+
+    def unhold(self, key: str) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+    def _renew(self) -> None:
+        while True:
+            with self._lock:
+                held = dict(self._held)
+                if not held:
+                    self._renewer = None
+                    return
+            for key, (member, ms) in held.items():
+                with suppress(CoordinationDown):
+                    self.call(lambda r, k=key, m=member, t=ms: r.eval(_EXTEND, 1, k, m, t))  # type: ignore[misc]
+            time.sleep(min(ms for _, ms in held.values()) / 3000.0)
 
     @property
     def available(self) -> bool:
@@ -280,7 +309,7 @@ class OrgLink:
 
     # -- keyed creates -------------------------------------------------------------------
     @contextmanager
-    def key_claim(self, key: str, *, ttl: float = 120.0) -> Iterator[KeyClaim]:
+    def key_claim(self, key: str, *, ttl: float = 30.0) -> Iterator[KeyClaim]:
         """Hold the org-wide claim on idempotency key ``key`` around one create.
 
         Blocks (on the client's clock) while another process holds it. The claim's
@@ -296,7 +325,7 @@ class OrgLink:
             claim.release()
 
     @asynccontextmanager
-    async def akey_claim(self, key: str, *, ttl: float = 120.0) -> AsyncIterator[KeyClaim]:
+    async def akey_claim(self, key: str, *, ttl: float = 30.0) -> AsyncIterator[KeyClaim]:
         """:meth:`key_claim` for async callers (waits on the clock, Redis in a thread)."""
         import asyncio
 
@@ -360,6 +389,7 @@ class KeyClaim:
                 link.call(lambda r: r.set(self._lock_key, link.member, nx=True, px=ms))
             )
             if self.held:  # a record may have landed between the two calls
+                link.coordination.hold(self._lock_key, link.member, ms)
                 recorded = link.call(lambda r: r.get(self._record_key))
                 self.existing = int(recorded) if recorded is not None else None
             return self.held
@@ -387,6 +417,7 @@ class KeyClaim:
         if not self.held:
             return
         self.held = False
+        self.link.coordination.unhold(self._lock_key)
         with suppress(CoordinationDown):
             self.link.call(lambda r: r.eval(_RELEASE, 1, self._lock_key, self.link.member))
 
