@@ -21,6 +21,7 @@ from ._tools import (
     CodegenListReposTool,
     CodegenResumeAgentRunTool,
     CodegenRunAgentTool,
+    TypedAgentRunResponse,
 )
 
 # Plain sorted() order, like the top-level package.
@@ -37,4 +38,5 @@ __all__ = [  # noqa: RUF022
     "CodegenToolkit",
     "DEFAULT_TIMEOUT",
     "TOOL_NAMES",
+    "TypedAgentRunResponse",
 ]
