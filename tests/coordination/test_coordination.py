@@ -167,3 +167,59 @@ def test_one_poller_serves_every_client(redis_url: str, prefix: str) -> None:
     for c in clients:
         c.close()
     backend.close()
+
+
+async def test_async_clients_share_the_poller_and_the_keys(redis_url: str, prefix: str) -> None:
+    import asyncio
+
+    backend = LocalCodegen(time_scale=SCALE)
+    clients = [
+        backend.async_client(coordination=Coordination(redis_url, prefix=prefix)) for _ in range(3)
+    ]
+    same = await asyncio.gather(
+        *(c.agent_runs.create("keyed", idempotency_key="async-k") for c in clients)
+    )
+    assert len({r.id for r in same}) == 1
+    handles = [await c.agent_runs.start(f"async task {i}") for i, c in enumerate(clients)]
+    finals = await asyncio.gather(*(h.wait(600.0) for h in handles))
+    assert all(f.is_terminal for f in finals)
+    polls = [c.watcher.poller for c in clients]  # type: ignore[attr-defined]
+    assert sum(p.leader_ticks for p in polls) > 0
+    for c in clients:
+        if c.watcher.poller.leader_ticks == 0:  # type: ignore[attr-defined]
+            assert c.watcher.stats.requests == 0
+        await c.aclose()
+    assert backend.stats()["runs_created"] == 4
+    backend.close()
+
+
+def test_a_state_fetched_before_a_wait_began_wakes_nobody() -> None:
+    """A follower wakes a waiter only with a state whose shared tick started after the
+    waiter registered (a COMPLETE seen before a resume must not end the new wait)."""
+    import json
+
+    from codegen_graph._coordination._poller import _Shared
+    from codegen_graph._watcher import _Waiter, _WatchCore
+
+    core = _WatchCore(
+        budget=(60, 30.0), share=0.8, min_interval=0.25, max_interval=30.0,
+        page_size=100, max_pages=3,
+    )  # fmt: skip
+    shared = _Shared(None, core)  # type: ignore[arg-type]  # follow() makes no Redis call
+    waiter = _Waiter(5, None)
+    core.add(waiter)
+
+    def state(tick: int) -> str:
+        run = {"id": 5, "organization_id": 1, "status": "COMPLETE"}
+        return json.dumps({"tick": tick, "run": run})
+
+    # the follower's first tick after registering reads shared tick 7; state of tick 7 is old
+    woken, failed = shared.follow(core.start_tick(), 7, [5], [state(7)])
+    assert woken == [] and failed == [] and not waiter.done
+    # a later leader tick (8) fetched it after the wait began: it wakes the waiter
+    woken, _ = shared.follow(core.start_tick(), 8, [5], [state(8)])
+    assert woken == [waiter] and waiter.result is not None
+    # an error marker asks the follower to read the run itself
+    core.add(_Waiter(6, None))
+    _, failed = shared.follow(core.start_tick(), 9, [6], [json.dumps({"tick": 10, "error": True})])
+    assert failed == [6]
