@@ -18,6 +18,7 @@ from ._config import (
     RetryConfig,
     TokenProvider,
 )
+from ._coordination import Coordination
 from ._exceptions import (
     AgentRunFailedError,
     AgentRunLimitReachedError,
@@ -73,6 +74,7 @@ __all__ = [  # noqa: RUF022
     "CodegenError",
     "ConfigurationError",
     "ConflictError",
+    "Coordination",
     "DEFAULT_BASE_URL",
     "IDEMPOTENCY_METADATA_KEY",
     "ManualClock",
