@@ -38,7 +38,14 @@ from pydantic import BaseModel
 from .._client import AsyncCodegenClient, CodegenClient
 from .._clock import Clock
 from .._exceptions import ConfigurationError
-from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputAttempt, OutputSpec, count_repairs, repair_plan
+from .._output import (
+    DEFAULT_OUTPUT_ATTEMPTS,
+    OutputAttempt,
+    OutputSpec,
+    answers_used,
+    count_repairs,
+    repair_plan,
+)
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentType
@@ -329,7 +336,7 @@ def _typed(
             run, seen = _follow(handle, role, key, left, filters, seen)
             answer = run
     except StopIteration as stop:
-        return _Typed(run, seen, stop.value, len(attempts) + 1)
+        return _Typed(run, seen, stop.value, answers_used(attempts))
 
 
 async def _atyped(
@@ -357,7 +364,7 @@ async def _atyped(
             run, seen = await _afollow(handle, role, key, left, filters, seen)
             answer = run
     except StopIteration as stop:
-        return _Typed(run, seen, stop.value, len(attempts) + 1)
+        return _Typed(run, seen, stop.value, answers_used(attempts))
 
 
 def _with_output(update: dict[str, Any], key: str, role: str, typed: _Typed | None) -> Any:
