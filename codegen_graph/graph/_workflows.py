@@ -30,9 +30,10 @@ from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import RetryPolicy, interrupt
+from langgraph.types import RetryPolicy, TimeoutPolicy, interrupt
 
 from .._client import AsyncCodegenClient, CodegenClient
+from .._exceptions import ConfigurationError
 from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentRunWithLogsResponse
 from ..observability import trace_operation
@@ -134,6 +135,7 @@ def feature_workflow(
     prompt_guard: PromptGuard | None = None,
     output_filter: Plugin | None = None,
     store_namespace: StoreNamespace | None = None,
+    timeout_policy: TimeoutPolicy | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
     """The code -> (tests || docs) -> gate -> [fix loop] -> [approval] -> report workflow.
 
@@ -157,6 +159,11 @@ def feature_workflow(
         store_namespace: shared context in the graph's ``BaseStore``: each agent's prompt
             gets the items under it, and each finished agent writes its result there under
             its role (compile with ``store=``; see ``docs/graph.md``).
+        timeout_policy: LangGraph's ``TimeoutPolicy`` for the three wait nodes (async
+            client only: LangGraph times out coroutine nodes alone). The waits heartbeat
+            on every watcher tick, so ``idle_timeout`` holds however long an agent works; a
+            ``run_timeout`` that fires is retried by ``retry_policy`` and re-attaches to the
+            same run (see "Liveness" in ``docs/graph.md``).
 
     Returns:
         An uncompiled ``StateGraph[FeatureState]``: compile it with your checkpointer
@@ -166,6 +173,11 @@ def feature_workflow(
         raise ValueError("max_iterations must be >= 1")
     merged: dict[str, PromptSpec] = {**DEFAULT_PROMPTS, **(prompts or {})}
     policy = retry_policy or codegen_retry_policy()
+    if timeout_policy is not None and not isinstance(client, AsyncCodegenClient):
+        raise ConfigurationError(
+            "timeout_policy= needs async nodes: build the workflow with an AsyncCodegenClient "
+            "(LangGraph refuses a TimeoutPolicy on sync nodes)"
+        )
 
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(FeatureState)
     for role in ("code", "tests", "docs"):
@@ -192,6 +204,7 @@ def feature_workflow(
                 output_filter=output_filter,
             ),
             retry_policy=policy,
+            timeout=timeout_policy,
         )
         builder.add_edge(role, f"{role}_wait")
 
