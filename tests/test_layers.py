@@ -56,6 +56,7 @@ CLIENT = (
     "_runs.py",
     "_watcher.py",
     "_batch.py",
+    "_output.py",
 )
 
 
