@@ -52,6 +52,7 @@ CLIENT = (
     "_base_client.py",
     "_client.py",
     "resources",
+    "_output.py",
     "_runs.py",
     "_watcher.py",
     "_batch.py",
