@@ -23,15 +23,14 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from langgraph.runtime import get_runtime
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
 from ..models import AgentRunResponse
-from ..tools import CodegenRunAgentTool
-from ..tools._bridge import AsyncLogSink, SyncLogSink
-from ..tools._tools import RunAgentArgs
-from ._keys import current_execution_info
+from ._bridge import AsyncLogSink, SyncLogSink
+from ._tools import CodegenRunAgentTool, RunAgentArgs
 
 __all__ = ["ROLE_METADATA_KEY", "RoleRunAgentTool", "delegation_key"]
 
@@ -56,7 +55,10 @@ def delegation_key(tool_call_id: str | None) -> str | None:
     """
     if not tool_call_id:
         return None
-    info = current_execution_info()
+    try:
+        info = get_runtime().execution_info
+    except RuntimeError:  # not inside a runnable
+        return None
     if info is None:  # not inside a graph node
         return None
     if info.thread_id is not None:
