@@ -210,19 +210,30 @@ class BaseClient:
 
     # -- requests ---------------------------------------------------------------------
 
-    def _build_request(self, spec: RequestSpec[Any]) -> httpx.Request:
+    def _build_request(self, spec: RequestSpec[Any], *, auth: bool = True) -> httpx.Request:
         params = {k: v for k, v in spec.params.items() if v is not None}
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self._bearer()}"
         return httpx.Request(
             spec.method,
             self.base_url + spec.path,
             params=params or None,
             json=spec.json,
-            headers={
-                "Authorization": f"Bearer {self._bearer()}",
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-            },
+            headers=headers,
         )
+
+    def _preflight(self, spec: RequestSpec[Any]) -> None:
+        """Build the request once without the token: whatever cannot be encoded (a value
+        the resources did not catch) is a :class:`ConfigurationError` before anything is
+        sent, never a raw ``UnicodeEncodeError``/``TypeError`` from inside httpx."""
+        try:
+            self._build_request(spec, auth=False)
+        except (UnicodeError, TypeError, ValueError, httpx.InvalidURL) as exc:
+            raise ConfigurationError(
+                f"{spec.method} {spec.path}: the request cannot be encoded "
+                f"({type(exc).__name__}: {exc}); check the arguments passed"
+            ) from None
 
     def _bearer(self) -> str:
         """The current token, registered with the redactor so no trace or filtered output
@@ -243,6 +254,7 @@ class BaseClient:
 
     def _plan(self, spec: RequestSpec[T]) -> Plan[T]:
         """The whole life of one call; see the module docstring."""
+        self._preflight(spec)
         attempt = 0
         token_refreshed = False
         last_error: APIError | None = None

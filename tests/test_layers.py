@@ -86,9 +86,12 @@ LAYERS: dict[str, Layer] = {
     # the embedded backend shares only the wire models (LangChain for ChatModelBehavior)
     "local": Layer((*WIRE, "local"), (*LANGCHAIN, *SERVER)),
     # the top
-    "cli": Layer((*_ON_PEERS, "tools", "graph", "local", "cli"), FRAMEWORKS),
-    "studio.py": Layer((*_ON_PEERS, "tools", "graph", "local"), FRAMEWORKS),
+    "cli": Layer((*_ON_PEERS, "tools", "graph", "local", "backend.py", "cli"), FRAMEWORKS),
+    "studio.py": Layer((*_ON_PEERS, "tools", "graph", "local", "backend.py"), FRAMEWORKS),
     "__main__.py": Layer(("cli",)),
+    # the backend choice (CLI and Studio share it): the client's settings, and the local
+    # backend it may build when asked for
+    "backend.py": Layer((*_ON_CLIENT, "local")),
 }
 
 
