@@ -433,7 +433,8 @@ def codegen_node(
     return node
 
 
-def _recorded(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+def recorded_run(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+    """The run recorded under ``state["runs"][key]`` and its id (a clear error when none)."""
     record: RunRecord | None = (state.get("runs") or {}).get(key)
     run_id = record.get("agent_run_id") if record else None
     if record is None or not run_id:
@@ -490,7 +491,7 @@ def codegen_wait_node(
         aruns, aclock = client.agent_runs, client.clock
 
         async def anode(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-            record, run_id = _recorded(state, key)
+            record, run_id = recorded_run(state, key)
             shared = _store_for(store_namespace, state)
             who = role or record.get("role") or key
             with call_context(role=who):
@@ -510,7 +511,7 @@ def codegen_wait_node(
     runs, clock = client.agent_runs, client.clock
 
     def node(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-        record, run_id = _recorded(state, key)
+        record, run_id = recorded_run(state, key)
         shared = _store_for(store_namespace, state)
         who = role or record.get("role") or key
         with call_context(role=who):
