@@ -32,6 +32,7 @@ from ._exceptions import (
     ConfigurationError,
     ConflictError,
     NotFoundError,
+    OutputValidationError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
@@ -39,6 +40,7 @@ from ._exceptions import (
     ServerError,
     UnprocessableEntityError,
 )
+from ._output import OutputAttempt
 from ._ratelimit import RateLimiter
 from ._runs import AgentRun, AsyncAgentRun
 from ._status import AgentRunStatus
@@ -75,6 +77,8 @@ __all__ = [  # noqa: RUF022
     "IDEMPOTENCY_METADATA_KEY",
     "ManualClock",
     "NotFoundError",
+    "OutputAttempt",
+    "OutputValidationError",
     "PermissionDeniedError",
     "RateBudget",
     "RateBudgets",

@@ -18,7 +18,10 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from ._exceptions import AgentRunFailedError
+from ._output import DEFAULT_OUTPUT_ATTEMPTS, OutputAttempt, OutputSpec, count_repairs, repair_plan
 from ._status import AgentRunStatus
 from ._watcher import run_timeout_error
 from .models import AgentRunLogResponse, AgentRunResponse, AgentRunWithLogsResponse
@@ -84,6 +87,18 @@ class HandleBase:
     # on_complete and the metrics hear about each finish once, and not for a handle
     # attached to a run that had already ended.
     _seen_active: bool = False
+    _output: BaseModel | None = None
+    _output_attempts: tuple[OutputAttempt, ...] = ()
+
+    @property
+    def output(self) -> Any:
+        """The validated ``output_schema`` object of the last wait that asked for one."""
+        return self._output
+
+    @property
+    def output_attempts(self) -> tuple[OutputAttempt, ...]:
+        """The invalid answers that wait saw before (or instead of) a valid one."""
+        return self._output_attempts
 
     def _report_finished(self, started: float) -> None:
         if self._seen_active and self.is_terminal:
@@ -166,23 +181,65 @@ class AgentRun(HandleBase):
         self._update(self._client.agent_runs.get(self.id))
         return self
 
-    def wait(self, timeout: float | None = None, *, raise_on_failure: bool = False) -> AgentRun:
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        raise_on_failure: bool = False,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
+    ) -> AgentRun:
         """Block until the run is terminal, through the client's batched watcher.
 
         Args:
-            timeout: clock seconds to wait at most (``None``: no limit).
+            timeout: clock seconds to wait at most (``None``: no limit), repairs included.
             raise_on_failure: raise :class:`AgentRunFailedError` if the run ends
                 ``FAILED``, ``ERROR`` or ``CANCELLED``.
+            output_schema: a pydantic model the final answer must hold as a JSON object;
+                the validated object lands on :attr:`output`. An invalid answer resumes
+                the run with the errors (see :mod:`codegen_graph._output`).
+            output_attempts: answers in all before giving up, the first included.
 
         Raises:
             RunTimeoutError: the timeout passed first; ``.run`` is the last state seen.
+            OutputValidationError: ``output_attempts`` answers, none valid.
         """
+        if output_schema is not None:
+            spec = OutputSpec(output_schema, max_attempts=output_attempts)
+            return self._wait_for_output(spec, timeout, raise_on_failure)
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
             if not self.is_terminal:
                 self._update(self._client.watcher.wait_for(self.id, timeout=timeout))
             self._report_finished(started)
             _check_failure(self._data, raise_on_failure)
+        return self
+
+    def _wait_for_output(
+        self, spec: OutputSpec[Any], timeout: float | None, raise_on_failure: bool
+    ) -> AgentRun:
+        clock = self._client.clock
+        deadline = None if timeout is None else clock.now() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - clock.now())
+
+        self.wait(timeout, raise_on_failure=raise_on_failure)
+        attempts: list[OutputAttempt] = []
+        plan = repair_plan(spec, self._data, attempts)
+        try:
+            answer: Any = None
+            while True:
+                kind, prompt = plan.send(answer)
+                if kind == "count":
+                    answer = count_repairs(self._client.agent_runs.iter_logs(self.id))
+                else:
+                    self.resume(prompt or "").wait(left(), raise_on_failure=raise_on_failure)
+                    answer = self._data
+        except StopIteration as done:
+            self._output = done.value
+        finally:
+            self._output_attempts = tuple(attempts)
         return self
 
     def resume(self, prompt: str, *, images: list[str] | None = None) -> AgentRun:
@@ -256,15 +313,51 @@ class AsyncAgentRun(HandleBase):
         return self
 
     async def wait(
-        self, timeout: float | None = None, *, raise_on_failure: bool = False
+        self,
+        timeout: float | None = None,
+        *,
+        raise_on_failure: bool = False,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
     ) -> AsyncAgentRun:
         """Wait until the run is terminal; see :meth:`AgentRun.wait`."""
+        if output_schema is not None:
+            spec = OutputSpec(output_schema, max_attempts=output_attempts)
+            return await self._wait_for_output(spec, timeout, raise_on_failure)
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
             if not self.is_terminal:
                 self._update(await self._client.watcher.wait_for(self.id, timeout=timeout))
             self._report_finished(started)
             _check_failure(self._data, raise_on_failure)
+        return self
+
+    async def _wait_for_output(
+        self, spec: OutputSpec[Any], timeout: float | None, raise_on_failure: bool
+    ) -> AsyncAgentRun:
+        clock = self._client.clock
+        deadline = None if timeout is None else clock.now() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - clock.now())
+
+        await self.wait(timeout, raise_on_failure=raise_on_failure)
+        attempts: list[OutputAttempt] = []
+        plan = repair_plan(spec, self._data, attempts)
+        try:
+            answer: Any = None
+            while True:
+                kind, prompt = plan.send(answer)
+                if kind == "count":
+                    answer = count_repairs(await self.logs())
+                else:
+                    await self.resume(prompt or "")
+                    await self.wait(left(), raise_on_failure=raise_on_failure)
+                    answer = self._data
+        except StopIteration as done:
+            self._output = done.value
+        finally:
+            self._output_attempts = tuple(attempts)
         return self
 
     async def resume(self, prompt: str, *, images: list[str] | None = None) -> AsyncAgentRun:

@@ -55,6 +55,7 @@ CLIENT = (
     "_runs.py",
     "_watcher.py",
     "_batch.py",
+    "_output.py",
 )
 
 

@@ -33,9 +33,12 @@ from typing import Any, NamedTuple
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.store.base import BaseStore
+from pydantic import BaseModel
 
 from .._client import AsyncCodegenClient, CodegenClient
+from .._clock import Clock
 from .._exceptions import ConfigurationError
+from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputAttempt, OutputSpec, count_repairs, repair_plan
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentType
@@ -274,6 +277,105 @@ async def _afollow(
     return run, start + sink.count
 
 
+def _left(deadline: float | None, clock: Clock) -> float | None:
+    return None if deadline is None else max(0.0, deadline - clock.now())
+
+
+def _deadline(timeout: float | None, clock: Clock) -> float | None:
+    return None if timeout is None else clock.now() + timeout
+
+
+def _repair_trace(run_id: int, role: str, prompt: str) -> trace_operation:
+    inputs = {"agent_run_id": run_id, "prompt": prompt, "reason": "output_schema"}
+    return trace_operation("codegen.resume", inputs=inputs, role=role)
+
+
+class _Typed(NamedTuple):
+    """A finished run after its answer was checked: the object and how many answers."""
+
+    run: AgentRunResponse
+    seen: int
+    output: BaseModel | None
+    answers: int
+
+
+def _typed(
+    handle: AgentRun,
+    spec: OutputSpec[Any],
+    done: tuple[AgentRunResponse, int],
+    ctx: tuple[str, str, OutputFilters, Clock],
+    deadline: float | None,
+) -> _Typed:
+    """Check the run's answer; resume it with the errors until it validates (sync).
+
+    ``done`` is the run and log count :func:`_follow` returned; ``ctx`` is (role, key,
+    filters, the client's clock). Each repair is traced as ``codegen.resume`` and waited
+    for like the run.
+    """
+    (run, seen), (role, key, filters, clock) = done, ctx
+    attempts: list[OutputAttempt] = []
+    plan = repair_plan(spec, run, attempts)
+    answer: Any = None
+    try:
+        while True:
+            kind, prompt = plan.send(answer)
+            if kind == "count":
+                answer = count_repairs(handle.logs())
+                continue
+            with _repair_trace(handle.id, role, prompt or "") as op:
+                handle.resume(prompt or "")
+                op.record_run(handle.data)
+            left = _left(deadline, clock)
+            run, seen = _follow(handle, role, key, left, filters, seen)
+            answer = run
+    except StopIteration as stop:
+        return _Typed(run, seen, stop.value, len(attempts) + 1)
+
+
+async def _atyped(
+    handle: AsyncAgentRun,
+    spec: OutputSpec[Any],
+    done: tuple[AgentRunResponse, int],
+    ctx: tuple[str, str, OutputFilters, Clock],
+    deadline: float | None,
+) -> _Typed:
+    """:func:`_typed` for async handles."""
+    (run, seen), (role, key, filters, clock) = done, ctx
+    attempts: list[OutputAttempt] = []
+    plan = repair_plan(spec, run, attempts)
+    answer: Any = None
+    try:
+        while True:
+            kind, prompt = plan.send(answer)
+            if kind == "count":
+                answer = count_repairs(await handle.logs())
+                continue
+            async with _repair_trace(handle.id, role, prompt or "") as op:
+                await handle.resume(prompt or "")
+                op.record_run(handle.data)
+            left = _left(deadline, clock)
+            run, seen = await _afollow(handle, role, key, left, filters, seen)
+            answer = run
+    except StopIteration as stop:
+        return _Typed(run, seen, stop.value, len(attempts) + 1)
+
+
+def _with_output(update: dict[str, Any], key: str, role: str, typed: _Typed | None) -> Any:
+    """Put the validated object in ``runs[key]["output"]`` and ``artifacts[role]["output"]``."""
+    if typed is None:
+        return update
+    data = typed.output.model_dump(mode="json") if typed.output is not None else None
+    update["runs"][key]["output"] = data
+    update["runs"][key]["output_attempts"] = typed.answers
+    if role in update.get("artifacts", {}):
+        update["artifacts"][role]["output"] = data
+    return update
+
+
+def _spec(schema: type[BaseModel] | None, attempts: int) -> OutputSpec[Any] | None:
+    return None if schema is None else OutputSpec(schema, max_attempts=attempts)
+
+
 def _create_trace(launch: _Launch, key: str, role: str, text: str) -> trace_operation:
     inputs = {"prompt": text, "key": key, "iteration": launch.iteration}
     return trace_operation("codegen.create", inputs=inputs, role=role)
@@ -297,6 +399,8 @@ def codegen_node(
     metadata: Mapping[str, Any] | None = None,
     store_namespace: StoreNamespace | None = None,
     output_filter: Plugin | None = None,
+    output_schema: type[BaseModel] | None = None,
+    output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
 ) -> _Node:
     """A graph node that launches a Codegen agent run (exactly once) and, by default, waits.
 
@@ -323,6 +427,14 @@ def codegen_node(
         output_filter: a plugin whose ``filter_output`` cleans the agent's result, summary
             and log entries (e.g. :class:`~codegen_graph.plugins.OutputFilter`), after the
             client's plugins.
+        output_schema: a pydantic model: the prompt asks for a JSON object of it at the
+            end of the final answer, and the validated object lands in
+            ``state["runs"][key]["output"]`` and ``state["artifacts"][role]["output"]``
+            (JSON-safe data). An invalid answer resumes the same run with the errors, at
+            most ``output_attempts`` answers in all, then ``OutputValidationError`` (not
+            retried). With ``wait=False``, give the schema to :func:`codegen_wait_node`
+            too. See ``docs/typed-results.md``.
+        output_attempts: answers in all, the first included (>= 1).
 
     The node reads ``state["iterations"][key]`` (default 1) as the iteration, forwards each
     remote log entry to LangGraph's custom stream (``stream_mode="custom"``, events named
@@ -334,6 +446,7 @@ def codegen_node(
     create: dict[str, Any] = {"repo_id": repo_id, "model": model, "agent_type": agent_type}
     extra_meta = dict(metadata or {})
     filters = OutputFilters(client, output_filter)
+    spec = _spec(output_schema, output_attempts)
 
     def plan(state: Mapping[str, Any], config: RunnableConfig) -> _Launch:
         iteration = _iteration(state, key)
@@ -343,6 +456,9 @@ def codegen_node(
             return _Launch(iteration, attach_id, seen=seen)
         text = render_prompt(prompt, state)
         return _Launch(iteration, None, text, launch_key(config, key, iteration))
+
+    def instructed(text: str) -> str:
+        return spec.with_instructions(text) if spec is not None else text
 
     def run_metadata(config: RunnableConfig) -> dict[str, Any]:
         return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra_meta}
@@ -379,6 +495,7 @@ def codegen_node(
                         text = with_context(
                             text, await aread_context(shared.store, shared.namespace)
                         )
+                    text = instructed(text)
                     async with _create_trace(launch, key, role, text) as op:
                         handle = await aruns.start(
                             text,
@@ -390,11 +507,18 @@ def codegen_node(
                         op.record_run(handle.data)
                 if not wait:
                     return update(launch, handle.data, started, aclock.now(), launch.seen)
+                deadline = _deadline(timeout, aclock)
                 run, seen = await _afollow(handle, role, key, timeout, filters, launch.seen)
+                typed = None
+                if spec is not None:
+                    ctx = (role, key, filters, aclock)
+                    typed = await _atyped(handle, spec, (run, seen), ctx, deadline)
+                    run, seen = typed.run, typed.seen
             if shared is not None:
                 item = result_item(run, role, _thread(config))
                 await shared.store.aput(shared.namespace, role, item)
-            return update(launch, run, started, aclock.now(), seen)
+            done = update(launch, run, started, aclock.now(), seen)
+            return _with_output(done, key, role, typed)
 
         anode.__name__ = f"codegen_{key}"
         return anode
@@ -413,6 +537,7 @@ def codegen_node(
                 text = launch.prompt or ""
                 if shared is not None:
                     text = with_context(text, read_context(shared.store, shared.namespace))
+                text = instructed(text)
                 with _create_trace(launch, key, role, text) as op:
                     handle = runs.start(
                         text,
@@ -424,10 +549,16 @@ def codegen_node(
                     op.record_run(handle.data)
             if not wait:
                 return update(launch, handle.data, started, clock.now(), launch.seen)
+            deadline = _deadline(timeout, clock)
             run, seen = _follow(handle, role, key, timeout, filters, launch.seen)
+            typed = None
+            if spec is not None:
+                ctx = (role, key, filters, clock)
+                typed = _typed(handle, spec, (run, seen), ctx, deadline)
+                run, seen = typed.run, typed.seen
         if shared is not None:
             shared.store.put(shared.namespace, role, result_item(run, role, _thread(config)))
-        return update(launch, run, started, clock.now(), seen)
+        return _with_output(update(launch, run, started, clock.now(), seen), key, role, typed)
 
     node.__name__ = f"codegen_{key}"
     return node
@@ -465,14 +596,18 @@ def codegen_wait_node(
     timeout: float | None = None,
     store_namespace: StoreNamespace | None = None,
     output_filter: Plugin | None = None,
+    output_schema: type[BaseModel] | None = None,
+    output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
 ) -> _Node:
     """A node that waits for the run recorded under ``state["runs"][key]``.
 
     It never launches anything: re-executing it (retry, crash, replay) only waits again.
     Log entries are forwarded to the custom stream and traced as in :func:`codegen_node`;
-    ``store_namespace`` and ``output_filter`` work as there (this node writes the result).
+    ``store_namespace``, ``output_filter``, ``output_schema`` and ``output_attempts`` work
+    as there (this node writes the result and checks and repairs the answer).
     """
     filters = OutputFilters(client, output_filter)
+    spec = _spec(output_schema, output_attempts)
 
     def update(record: RunRecord, who: str, run: AgentRunResponse, now: float, seen: int) -> Any:
         return _record_update(
@@ -498,12 +633,18 @@ def codegen_wait_node(
                 known = _known_active(record, run_id, client.org_id)
                 handle = await aruns.attach(known if known is not None else run_id)
                 start = int(record.get("logs_seen") or 0)
+                deadline = _deadline(timeout, aclock)
                 run, seen = await _afollow(handle, who, key, timeout, filters, start)
+                typed = None
+                if spec is not None:
+                    ctx = (who, key, filters, aclock)
+                    typed = await _atyped(handle, spec, (run, seen), ctx, deadline)
+                    run, seen = typed.run, typed.seen
             if shared is not None:
                 await shared.store.aput(
                     shared.namespace, who, result_item(run, who, _thread(config))
                 )
-            return update(record, who, run, aclock.now(), seen)
+            return _with_output(update(record, who, run, aclock.now(), seen), key, who, typed)
 
         anode.__name__ = f"codegen_wait_{key}"
         return anode
@@ -518,10 +659,16 @@ def codegen_wait_node(
             known = _known_active(record, run_id, client.org_id)
             handle = runs.attach(known if known is not None else run_id)
             start = int(record.get("logs_seen") or 0)
+            deadline = _deadline(timeout, clock)
             run, seen = _follow(handle, who, key, timeout, filters, start)
+            typed = None
+            if spec is not None:
+                ctx = (who, key, filters, clock)
+                typed = _typed(handle, spec, (run, seen), ctx, deadline)
+                run, seen = typed.run, typed.seen
         if shared is not None:
             shared.store.put(shared.namespace, who, result_item(run, who, _thread(config)))
-        return update(record, who, run, clock.now(), seen)
+        return _with_output(update(record, who, run, clock.now(), seen), key, who, typed)
 
     node.__name__ = f"codegen_wait_{key}"
     return node

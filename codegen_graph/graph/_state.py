@@ -72,6 +72,11 @@ class RunRecord(TypedDict, total=False):
     logs_seen: int
     """How many of the run's log entries were already streamed; a wait after a resume
     streams only the entries that came after them."""
+    output: dict[str, Any] | None
+    """The validated ``output_schema`` object of the run's answer, as JSON-safe data
+    (``Model.model_validate(record["output"])`` rebuilds it); absent without a schema."""
+    output_attempts: int
+    """How many answers the run gave until one validated (1: the first one did)."""
 
 
 class ErrorRecord(TypedDict, total=False):

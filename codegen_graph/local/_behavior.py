@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ._schema_answer import with_schema_answer
+
 __all__ = [
     "AgentBehavior",
     "ChatModelBehavior",
@@ -234,7 +236,7 @@ class ScriptedBehavior:
             steps, status, result, summary, prs = self._coding(ctx)
         return Outcome(
             status=status,
-            result=result,
+            result=with_schema_answer(ctx.prompts, result),  # a typed result, when asked
             summary=summary,
             steps=steps,
             pull_requests=prs,

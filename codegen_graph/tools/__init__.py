@@ -23,6 +23,7 @@ from ._tools import (
     CodegenListReposTool,
     CodegenResumeAgentRunTool,
     CodegenRunAgentTool,
+    TypedAgentRunResponse,
 )
 
 # Plain sorted() order, like the top-level package.
@@ -41,4 +42,5 @@ __all__ = [  # noqa: RUF022
     "ROLE_METADATA_KEY",
     "RoleRunAgentTool",
     "TOOL_NAMES",
+    "TypedAgentRunResponse",
 ]
