@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import httpx
 
 from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
-from ._clock import Clock
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._exceptions import ConfigurationError
 from ._watcher import AsyncRunWatcher, RunWatcher
+from .clock import Clock
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,

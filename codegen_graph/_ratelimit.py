@@ -22,8 +22,8 @@ import threading
 from collections import deque
 from typing import Final
 
-from ._clock import Clock
 from ._config import BucketName, RateBudget, RateBudgets
+from .clock import Clock
 
 __all__ = ["UNLIMITED", "RateLimiter", "bucket_for"]
 

@@ -38,7 +38,7 @@ LANGSMITH = ("langsmith",)
 SERVER = ("fastapi", "uvicorn", "starlette")
 FRAMEWORKS = (*LANGCHAIN, *LANGGRAPH, *LANGSMITH, *SERVER)
 
-WIRE = ("models.py", "_status.py", "_exceptions.py", "_clock.py", "_version.py")
+WIRE = ("models.py", "_status.py", "_exceptions.py", "clock.py", "_version.py")
 CLIENT = (
     "_config.py",
     "_retry.py",

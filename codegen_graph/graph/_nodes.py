@@ -36,11 +36,11 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from .._client import AsyncCodegenClient, CodegenClient
-from .._clock import Clock
 from .._exceptions import ConfigurationError
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputAttempt, OutputSpec, count_repairs, repair_plan
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
+from ..clock import Clock
 from ..models import AgentRunResponse, AgentType
 from ..observability import OperationTrace, trace_operation
 from ..plugins import Plugin, call_context

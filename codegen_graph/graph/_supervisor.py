@@ -34,8 +34,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 
 from .._client import AsyncCodegenClient, CodegenClient
-from .._clock import Clock
 from .._exceptions import ConfigurationError
+from ..clock import Clock
 from ..tools import (
     DEFAULT_TIMEOUT,
     CodegenGetAgentRunLogsTool,
