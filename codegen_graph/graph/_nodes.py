@@ -37,7 +37,6 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from .._client import AsyncCodegenClient, CodegenClient
-from .._clock import Clock
 from .._exceptions import ConfigurationError
 from .._output import (
     DEFAULT_OUTPUT_ATTEMPTS,
@@ -49,6 +48,7 @@ from .._output import (
 )
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
+from ..clock import Clock
 from ..models import AgentRunResponse, AgentType
 from ..observability import OperationTrace, trace_operation
 from ..plugins import Plugin, call_context
@@ -592,7 +592,8 @@ def codegen_node(
     return node
 
 
-def _recorded(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+def recorded_run(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+    """The run recorded under ``state["runs"][key]`` and its id (a clear error when none)."""
     record: RunRecord | None = (state.get("runs") or {}).get(key)
     run_id = record.get("agent_run_id") if record else None
     if record is None or not run_id:
@@ -653,7 +654,7 @@ def codegen_wait_node(
         aruns, aclock = client.agent_runs, client.clock
 
         async def anode(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-            record, run_id = _recorded(state, key)
+            record, run_id = recorded_run(state, key)
             shared = _store_for(store_namespace, state)
             who = role or record.get("role") or key
             with call_context(role=who):
@@ -679,7 +680,7 @@ def codegen_wait_node(
     runs, clock = client.agent_runs, client.clock
 
     def node(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-        record, run_id = _recorded(state, key)
+        record, run_id = recorded_run(state, key)
         shared = _store_for(store_namespace, state)
         who = role or record.get("role") or key
         with call_context(role=who):

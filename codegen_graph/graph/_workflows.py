@@ -49,9 +49,9 @@ from ..observability import trace_operation
 from ..plugins import Plugin, PromptGuard, call_context
 from ._nodes import (
     PromptSpec,
-    _recorded,
     codegen_node,
     codegen_wait_node,
+    recorded_run,
     render_prompt,
     run_record,
 )
@@ -482,7 +482,7 @@ def _fix_node(
         async def afix(state: FeatureState) -> Any:
             record, text, iteration, source = plan(state)
             with call_context(role="code", untrusted=True, source=source):
-                run_id = _recorded(state, "code")[1]
+                run_id = recorded_run(state, "code")[1]
                 probe = await aclient.agent_runs.logs(run_id, limit=1, reverse=True)
                 if already_resumed(record, probe):
                     current = await aclient.agent_runs.get(run_id)
@@ -499,7 +499,7 @@ def _fix_node(
     def fix(state: FeatureState) -> Any:
         record, text, iteration, source = plan(state)
         with call_context(role="code", untrusted=True, source=source):
-            run_id = _recorded(state, "code")[1]
+            run_id = recorded_run(state, "code")[1]
             probe = sclient.agent_runs.logs(run_id, limit=1, reverse=True)
             if already_resumed(record, probe):
                 current = sclient.agent_runs.get(run_id)
