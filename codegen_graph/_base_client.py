@@ -47,13 +47,13 @@ from ._exceptions import (
 )
 from ._hooks import ClientHooks, route_template
 from ._ratelimit import RateLimiter, bucket_for
+from ._redact import register_secret
 from ._retry import parse_retry_after, retry_delay
 from ._version import __version__
-from .observability._redact import register_secret
 
 if TYPE_CHECKING:
-    from .observability import Metrics
-    from .plugins import Plugin, PluginManager
+    from ._hooks import Hooks
+    from ._metrics import Metrics
 
 __all__ = ["BaseClient", "Plan", "Recovery", "RequestSpec", "Send", "Sleep"]
 
@@ -174,7 +174,7 @@ class BaseClient:
         rate_limits: RateBudgets | bool | None,
         circuit_breaker: CircuitBreakerConfig | bool | None,
         clock: Clock | None,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._token = TokenSource(token)
@@ -196,7 +196,7 @@ class BaseClient:
         self._hooks = ClientHooks(self.org_id, plugins, metrics)
 
     @property
-    def plugins(self) -> PluginManager | None:
+    def plugins(self) -> Hooks | None:
         """The client's plugins (``None`` when none were given)."""
         return self._hooks.plugins
 
