@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
-    from ._runs import AgentRun, AsyncAgentRun, _HandleBase
+    from ._runs import AgentRun, AsyncAgentRun, HandleBase
     from .models import AgentRunResponse
-    from .resources._keyed import TimeLike
+    from .resources.agent_runs import TimeLike
 
 __all__ = ["BatchItem", "BatchProgress"]
 
 log = logging.getLogger("codegen_graph.batch")
 
-H = TypeVar("H", bound="_HandleBase")
+H = TypeVar("H", bound="HandleBase")
 
 #: One prompt: the text, or a mapping of ``agent_runs.create`` keyword arguments.
 PromptSpec = str | Mapping[str, Any]
@@ -83,7 +83,7 @@ def _normalise(prompts: Sequence[PromptSpec], key_prefix: str | None) -> list[di
 
 def _key_of(spec: Mapping[str, Any]) -> str | None:
     # resources import this module at load time: import from them when called
-    from .resources._keyed import IDEMPOTENCY_METADATA_KEY
+    from .resources import IDEMPOTENCY_METADATA_KEY
 
     key = spec.get("idempotency_key") or (spec.get("metadata") or {}).get(IDEMPOTENCY_METADATA_KEY)
     return str(key) if key else None
@@ -225,11 +225,8 @@ def _start_sync(
     if existing is not None:
         existing._reused = True
         return runs.attach(existing)
-    from .resources._keyed import create_call
-
     prompt = kwargs.pop("prompt")
-    call = create_call(client.org_id, client.clock.now(), prompt, kwargs)
-    return runs.attach(runs._create(call, created_after, scan=found is None))
+    return runs.attach(runs._create_from(prompt, kwargs, created_after, found is None))
 
 
 async def _start_async(
@@ -244,8 +241,5 @@ async def _start_async(
     if existing is not None:
         existing._reused = True
         return await runs.attach(existing)
-    from .resources._keyed import create_call
-
     prompt = kwargs.pop("prompt")
-    call = create_call(client.org_id, client.clock.now(), prompt, kwargs)
-    return await runs.attach(await runs._create(call, created_after, scan=found is None))
+    return await runs.attach(await runs._create_from(prompt, kwargs, created_after, found is None))

@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_KEY_LOOKBACK",
     "IDEMPOTENCY_METADATA_KEY",
     "KeyMemo",
+    "KeyedCreate",
     "ScanStep",
     "TimeLike",
     "aflight",
@@ -160,7 +161,7 @@ def scan_spec(
     )
 
 
-class _Create:
+class KeyedCreate:
     """A create call, checked and described once: its request and its key."""
 
     def __init__(
@@ -213,13 +214,13 @@ class _Create:
         )
 
 
-def create_call(org: int, now: float, prompt: str, kwargs: Mapping[str, Any]) -> _Create:
-    """A :class:`_Create` from ``create``'s keyword arguments (for batches)."""
+def create_call(org: int, now: float, prompt: str, kwargs: Mapping[str, Any]) -> KeyedCreate:
+    """A :class:`KeyedCreate` from ``create``'s keyword arguments (for batches)."""
     allowed = {"images", "metadata", "repo_id", "model", "agent_type", "idempotency_key"}
     unknown = set(kwargs) - allowed
     if unknown:
         raise ConfigurationError(f"unknown create argument(s): {sorted(unknown)}")
-    return _Create(
+    return KeyedCreate(
         org,
         prompt,
         kwargs.get("images"),
@@ -298,7 +299,9 @@ def resume_spec(
     check_text("prompt", prompt)
     if key is not None:
         check_text("idempotency_key", key)
-        prompt = f"{prompt}\n\n{resume_marker(key)}"
+        # First, as a paragraph of its own: agents (and the local backend) read the
+        # follow-up's last paragraph as the request.
+        prompt = f"{resume_marker(key)}\n\n{prompt}"
     body = build_input(
         ResumeAgentRunInput,
         agent_run_id=agent_run_id,

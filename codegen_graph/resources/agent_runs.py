@@ -10,9 +10,12 @@ import builtins
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from .._base_client import RequestSpec
 from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
 from .._exceptions import ConfigurationError, NotFoundError
+from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunLogResponse,
@@ -26,12 +29,13 @@ from ..models import (
 from ._keyed import (
     DEFAULT_KEY_LOOKBACK,
     IDEMPOTENCY_METADATA_KEY,
+    KeyedCreate,
     KeyMemo,
     LogScanStep,
     ScanStep,
     TimeLike,
-    _Create,
     aflight,
+    create_call,
     flight,
     has_key,
     log_scan_spec,
@@ -51,7 +55,13 @@ from ._resource import (
     next_skip,
 )
 
-__all__ = ["DEFAULT_KEY_LOOKBACK", "IDEMPOTENCY_METADATA_KEY", "AgentRuns", "AsyncAgentRuns"]
+__all__ = [
+    "DEFAULT_KEY_LOOKBACK",
+    "IDEMPOTENCY_METADATA_KEY",
+    "AgentRuns",
+    "AsyncAgentRuns",
+    "TimeLike",
+]
 
 
 def _base(org: int) -> str:
@@ -153,7 +163,7 @@ class AgentRuns(SyncAPIResource):
         one process run one at a time, so concurrent calls share one create. Before any
         retry of the POST, the runs created since the call began are searched the same way.
         """
-        call = _Create(
+        call = KeyedCreate(
             self._org,
             prompt,
             images,
@@ -164,10 +174,17 @@ class AgentRuns(SyncAPIResource):
             idempotency_key,
             self._client.clock.now(),
         )
+        link = self._client.coordination
+        if link is not None and call.keyed:  # once across processes (docs/deployment.md)
+            return link.keyed_create(
+                call.key,
+                lambda: self._create(call, created_after, scan=True),
+                lambda run_id: _reused(self.get(run_id)),
+            )
         return self._create(call, created_after, scan=True)
 
     def _create(
-        self, call: _Create, created_after: TimeLike | None, *, scan: bool
+        self, call: KeyedCreate, created_after: TimeLike | None, *, scan: bool
     ) -> AgentRunResponse:
         """Create ``call`` once per key; ``scan=False``: the caller just scanned for it."""
         if not call.keyed:
@@ -179,6 +196,13 @@ class AgentRuns(SyncAPIResource):
             run = self._run(call.spec)
             self._memo.put(call.key, run.id)
             return run
+
+    def _create_from(
+        self, prompt: str, kwargs: Mapping[str, Any], created_after: TimeLike | None, scan: bool
+    ) -> AgentRunResponse:
+        """``create(prompt, **kwargs)`` for a batch (``scan=False``: it scanned already)."""
+        call = create_call(self._org, self._client.clock.now(), prompt, kwargs)
+        return self._create(call, created_after, scan=scan)
 
     def _existing(
         self, key: str, created_after: TimeLike | None, *, scan: bool = True
@@ -250,7 +274,7 @@ class AgentRuns(SyncAPIResource):
     ) -> AgentRunResponse:
         """Send a follow-up prompt to a run, at most once per ``idempotency_key``.
 
-        With a key, the prompt ends with the line ``[codegen-graph follow-up <key>]``; a
+        With a key, the prompt starts with the line ``[codegen-graph follow-up <key>]``; a
         follow-up whose marker is already in the run's log (read newest first, one request
         per 100 entries) is not sent again: the run is returned with ``reused=True``. This
         relies on the API logging follow-ups, as the local backend does (``USER_MESSAGE``).
@@ -371,11 +395,28 @@ class AgentRuns(SyncAPIResource):
         *,
         timeout: float | None = None,
         raise_on_failure: bool = False,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
         **create_kwargs: Any,
     ) -> AgentRun:
-        """Create a run and wait for it through the client's watcher; returns the handle."""
+        """Create a run and wait for it through the client's watcher; returns the handle.
+
+        With ``output_schema`` (a pydantic model), the prompt asks for a JSON object of that
+        schema at the end of the final answer, and the validated object is on the
+        handle's ``output`` (an invalid answer resumes the run with the errors, at most
+        ``output_attempts`` answers in all; then :class:`OutputValidationError`).
+        """
+        if output_schema is not None:
+            prompt = OutputSpec(output_schema, max_attempts=output_attempts).with_instructions(
+                prompt
+            )
         run = self.start(prompt, **create_kwargs)
-        return run.wait(timeout, raise_on_failure=raise_on_failure)
+        return run.wait(
+            timeout,
+            raise_on_failure=raise_on_failure,
+            output_schema=output_schema,
+            output_attempts=output_attempts,
+        )
 
     def run_many(
         self,
@@ -430,7 +471,7 @@ class AsyncAgentRuns(AsyncAPIResource):
         created_after: TimeLike | None = None,
     ) -> AgentRunResponse:
         """Start an agent run, never twice for one ``idempotency_key`` (see the sync twin)."""
-        call = _Create(
+        call = KeyedCreate(
             self._org,
             prompt,
             images,
@@ -441,10 +482,20 @@ class AsyncAgentRuns(AsyncAPIResource):
             idempotency_key,
             self._client.clock.now(),
         )
+        link = self._client.coordination
+        if link is not None and call.keyed:  # once across processes (docs/deployment.md)
+            return await link.akeyed_create(
+                call.key,
+                lambda: self._create(call, created_after, scan=True),
+                self._get_reused,
+            )
         return await self._create(call, created_after, scan=True)
 
+    async def _get_reused(self, run_id: int) -> AgentRunResponse:
+        return _reused(await self.get(run_id))
+
     async def _create(
-        self, call: _Create, created_after: TimeLike | None, *, scan: bool
+        self, call: KeyedCreate, created_after: TimeLike | None, *, scan: bool
     ) -> AgentRunResponse:
         """Create ``call`` once per key; ``scan=False``: the caller just scanned for it."""
         if not call.keyed:
@@ -456,6 +507,13 @@ class AsyncAgentRuns(AsyncAPIResource):
             run = await self._run(call.spec)
             self._memo.put(call.key, run.id)
             return run
+
+    async def _create_from(
+        self, prompt: str, kwargs: Mapping[str, Any], created_after: TimeLike | None, scan: bool
+    ) -> AgentRunResponse:
+        """``create(prompt, **kwargs)`` for a batch (``scan=False``: it scanned already)."""
+        call = create_call(self._org, self._client.clock.now(), prompt, kwargs)
+        return await self._create(call, created_after, scan=scan)
 
     async def _existing(
         self, key: str, created_after: TimeLike | None, *, scan: bool = True
@@ -527,7 +585,7 @@ class AsyncAgentRuns(AsyncAPIResource):
     ) -> AgentRunResponse:
         """Send a follow-up prompt to a run, at most once per ``idempotency_key``.
 
-        With a key, the prompt ends with the line ``[codegen-graph follow-up <key>]``; a
+        With a key, the prompt starts with the line ``[codegen-graph follow-up <key>]``; a
         follow-up whose marker is already in the run's log (read newest first, one request
         per 100 entries) is not sent again: the run is returned with ``reused=True``. This
         relies on the API logging follow-ups, as the local backend does (``USER_MESSAGE``).
@@ -640,11 +698,22 @@ class AsyncAgentRuns(AsyncAPIResource):
         *,
         timeout: float | None = None,
         raise_on_failure: bool = False,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
         **create_kwargs: Any,
     ) -> AsyncAgentRun:
-        """Create a run and wait for it through the client's watcher; returns the handle."""
+        """Create a run and wait for it; see :meth:`AgentRuns.create_and_wait`."""
+        if output_schema is not None:
+            prompt = OutputSpec(output_schema, max_attempts=output_attempts).with_instructions(
+                prompt
+            )
         run = await self.start(prompt, **create_kwargs)
-        return await run.wait(timeout, raise_on_failure=raise_on_failure)
+        return await run.wait(
+            timeout,
+            raise_on_failure=raise_on_failure,
+            output_schema=output_schema,
+            output_attempts=output_attempts,
+        )
 
     async def run_many(
         self,

@@ -8,7 +8,7 @@ attaches to the run it created, or does not send its follow-up twice. Without a 
 LangGraph task id stands in (stable across retries within one invocation). Outside a graph,
 or called without a tool call id, there is no stable key and the call is made plainly.
 
-Only ``langchain_core`` is used (its config context), so the tools work without LangGraph.
+The ids come from LangGraph's public runtime API (``get_runtime().execution_info``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import hashlib
 import json
 from typing import Literal
 
-from langchain_core.runnables.config import var_child_runnable_config
+from langgraph.runtime import Runtime, get_runtime
 
 __all__ = ["current_tool_call_id", "tool_call_key", "with_tool_call_id"]
 
@@ -26,8 +26,6 @@ __all__ = ["current_tool_call_id", "tool_call_key", "with_tool_call_id"]
 _TOOL_CALL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "codegen_graph_tool_call_id", default=None
 )
-# Where LangGraph puts the task id in a node's config (langgraph/_internal/_constants.py).
-_CONFIG_KEY_TASK_ID = "__pregel_task_id"
 
 
 def with_tool_call_id(tool_call_id: str | None) -> contextvars.Token[str | None]:
@@ -51,14 +49,17 @@ def tool_call_key(kind: Literal["run", "resume"], tool_call_id: str | None) -> s
     """
     if not tool_call_id:
         return None
-    config = var_child_runnable_config.get()
-    configurable = (config or {}).get("configurable") or {}
-    thread = configurable.get("thread_id")
-    if thread is not None:
-        scope = ["thread", str(thread), tool_call_id]
-    elif configurable.get(_CONFIG_KEY_TASK_ID):
-        ns = str(configurable.get("checkpoint_ns", ""))
-        scope = ["task", ns, str(configurable[_CONFIG_KEY_TASK_ID]), tool_call_id]
+    try:
+        runtime = get_runtime()
+    except RuntimeError:  # not inside a runnable
+        return None
+    info = runtime.execution_info if isinstance(runtime, Runtime) else None
+    if info is None:  # not inside a graph node
+        return None
+    if info.thread_id is not None:
+        scope = ["thread", str(info.thread_id), tool_call_id]
+    elif info.task_id:
+        scope = ["task", info.checkpoint_ns, info.task_id, tool_call_id]
     else:
         return None
     if kind == "resume":

@@ -10,6 +10,7 @@ import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 from codegen_graph import CodegenClient, ManualClock, RunTimeoutError
 from codegen_graph.graph import GraphState, codegen_node, codegen_retry_policy
@@ -145,6 +146,28 @@ def _call(run_id: int, call_id: str) -> dict[str, Any]:
     }
 
 
+class ToolState(TypedDict, total=False):
+    reused: list[bool]
+
+
+def tools_graph(tool: CodegenResumeAgentRunTool, run_id: int, call_id: str) -> Any:
+    """A graph whose one node runs the tool call (as LangGraph's ToolNode would)."""
+
+    def tools(state: ToolState) -> ToolState:
+        message = tool.invoke(_call(run_id, call_id))
+        return {"reused": [*state.get("reused", []), message.artifact.reused]}
+
+    async def atools(state: ToolState) -> ToolState:
+        message = await tool.ainvoke(_call(run_id, call_id))
+        return {"reused": [*state.get("reused", []), message.artifact.reused]}
+
+    builder: StateGraph[Any] = StateGraph(ToolState)
+    builder.add_node("tools", atools if tool.client is None else tools)
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    return builder.compile(checkpointer=InMemorySaver())
+
+
 def test_the_resume_tool_called_twice_for_one_tool_call_id_resumes_once(
     local: LocalCodegen,
 ) -> None:
@@ -152,16 +175,16 @@ def test_the_resume_tool_called_twice_for_one_tool_call_id_resumes_once(
     with local.client() as client:
         run = client.agent_runs.create_and_wait("Implement it", timeout=3600)
         tool = CodegenResumeAgentRunTool(client=client)
-        first = tool.invoke(_call(run.id, "call-7"), config)
+        first = tools_graph(tool, run.id, "call-7").invoke({}, config)
         assert local.stats()["runs_resumed"] == 1
     # The tools node re-executed after a crash: a new process, the same tool call id.
     with local.client() as client:
         tool = CodegenResumeAgentRunTool(client=client)
-        again = tool.invoke(_call(run.id, "call-7"), config)
-        assert again.artifact.reused and not first.artifact.reused
+        again = tools_graph(tool, run.id, "call-7").invoke({}, config)
+        assert first["reused"] == [False] and again["reused"] == [True]
         assert local.stats()["runs_resumed"] == 1
         # Another tool call is another follow-up.
-        tool.invoke(_call(run.id, "call-8"), config)
+        tools_graph(tool, run.id, "call-8").invoke({}, config)
     assert local.stats()["runs_resumed"] == 2
 
 
@@ -170,10 +193,21 @@ async def test_the_async_resume_tool_in_one_process_resumes_once(local: LocalCod
     async with local.async_client() as client:
         run = await client.agent_runs.create_and_wait("Implement it", timeout=3600)
         tool = CodegenResumeAgentRunTool(async_client=client)
-        await tool.ainvoke(_call(run.id, "call-1"), config)
-        again = await tool.ainvoke(_call(run.id, "call-1"), config)
-    assert again.artifact.reused
+        graph = tools_graph(tool, run.id, "call-1")
+        await graph.ainvoke({}, config)
+        out = await graph.ainvoke({}, config)
+    assert out["reused"] == [False, True]
     assert local.stats()["runs_resumed"] == 1
+
+
+def test_outside_a_graph_the_resume_tool_has_no_key(local: LocalCodegen) -> None:
+    """No graph, no thread: nothing can re-execute the call, so it is sent plainly."""
+    with local.client() as client:
+        run = client.agent_runs.create_and_wait("Implement it", timeout=3600)
+        tool = CodegenResumeAgentRunTool(client=client)
+        tool.invoke(_call(run.id, "call-9"))
+        tool.invoke(_call(run.id, "call-9"))
+    assert local.stats()["runs_resumed"] == 2
 
 
 def test_a_keyed_resume_twice_is_one_follow_up(local: LocalCodegen) -> None:

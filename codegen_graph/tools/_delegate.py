@@ -25,10 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
 from ..models import AgentRunResponse
-from ..tools import CodegenRunAgentTool
-from ..tools._bridge import AsyncLogSink, SyncLogSink
-from ..tools._keys import current_tool_call_id, tool_call_key
-from ..tools._tools import RunAgentArgs
+from ._bridge import AsyncLogSink, SyncLogSink
+from ._keys import current_tool_call_id, tool_call_key
+from ._tools import CodegenRunAgentTool, RunAgentArgs
 
 __all__ = ["ROLE_METADATA_KEY", "RoleRunAgentTool", "delegation_key"]
 
