@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 import httpx
 
-from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
+from ._base_client import AttemptOutcome, BaseClient, RequestSpec, Sleep
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._exceptions import ConfigurationError
 from ._watcher import AsyncRunWatcher, RunWatcher
@@ -42,7 +42,7 @@ T = TypeVar("T")
 logger = logging.getLogger("codegen_graph.client")
 
 
-def _status(outcome: Outcome) -> int | str:
+def _status(outcome: AttemptOutcome) -> int | str:
     """The metrics label of an attempt: the HTTP status, or ``"error"``."""
     return outcome.status_code if isinstance(outcome, httpx.Response) else "error"
 
@@ -142,7 +142,7 @@ class CodegenClient(BaseClient):
     def _drive(self, spec: RequestSpec[T]) -> T:
         """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
         plan = self._plan(spec)
-        outcome: Outcome = None
+        outcome: AttemptOutcome = None
         try:
             while True:
                 action = plan.send(outcome)
@@ -271,7 +271,7 @@ class AsyncCodegenClient(BaseClient):
     async def _drive(self, spec: RequestSpec[T]) -> T:
         """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
         plan = self._plan(spec)
-        outcome: Outcome = None
+        outcome: AttemptOutcome = None
         try:
             while True:
                 action = plan.send(outcome)

@@ -25,14 +25,14 @@ from ._supervisor import (
 )
 from ._workflows import DEFAULT_PROMPTS, FeatureState, feature_workflow, tests_failed
 
-__all__ = [  # noqa: RUF022
+__all__ = [
     "DEFAULT_PROMPTS",
     "DEFAULT_ROLES",
     "DEFAULT_SUPERVISOR_PROMPT",
+    "LOG_EVENT",
     "ErrorRecord",
     "FeatureState",
     "GraphState",
-    "LOG_EVENT",
     "PromptSpec",
     "RunRecord",
     "Summarizer",

@@ -26,9 +26,11 @@ from ._tools import (
     TypedAgentRunResponse,
 )
 
-# Plain sorted() order, like the top-level package.
-__all__ = [  # noqa: RUF022
+__all__ = [
     "CODEGEN_LOG_EVENT",
+    "DEFAULT_TIMEOUT",
+    "ROLE_METADATA_KEY",
+    "TOOL_NAMES",
     "CodegenGetAgentRunLogsTool",
     "CodegenGetAgentRunTool",
     "CodegenListAgentRunsTool",
@@ -38,9 +40,6 @@ __all__ = [  # noqa: RUF022
     "CodegenTool",
     "CodegenToolError",
     "CodegenToolkit",
-    "DEFAULT_TIMEOUT",
-    "ROLE_METADATA_KEY",
     "RoleRunAgentTool",
-    "TOOL_NAMES",
     "TypedAgentRunResponse",
 ]

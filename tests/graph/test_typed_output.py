@@ -11,7 +11,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
 
-from codegen_graph import ManualClock, OutputValidationError
+from codegen_graph import OutputValidationError
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import GraphState, codegen_node, codegen_wait_node
 from codegen_graph.local import LocalCodegen
 from codegen_graph.tools import CodegenRunAgentTool, TypedAgentRunResponse
