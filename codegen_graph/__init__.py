@@ -19,6 +19,7 @@ from ._config import (
     RetryConfig,
     TokenProvider,
 )
+from ._coordination import Coordination
 from ._exceptions import (
     AgentRunFailedError,
     AgentRunLimitReachedError,
@@ -68,6 +69,7 @@ __all__ = [
     "CodegenError",
     "ConfigurationError",
     "ConflictError",
+    "Coordination",
     "NotFoundError",
     "OutputAttempt",
     "OutputValidationError",

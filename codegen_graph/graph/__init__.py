@@ -23,7 +23,14 @@ from ._supervisor import (
     SupervisorState,
     supervisor_workflow,
 )
-from ._workflows import DEFAULT_PROMPTS, FeatureState, feature_workflow, tests_failed
+from ._workflows import (
+    DEFAULT_PROMPTS,
+    FeatureInput,
+    FeatureOptions,
+    FeatureState,
+    feature_workflow,
+    tests_failed,
+)
 
 __all__ = [
     "DEFAULT_PROMPTS",
@@ -31,6 +38,8 @@ __all__ = [
     "DEFAULT_SUPERVISOR_PROMPT",
     "LOG_EVENT",
     "ErrorRecord",
+    "FeatureInput",
+    "FeatureOptions",
     "FeatureState",
     "GraphState",
     "PromptSpec",
