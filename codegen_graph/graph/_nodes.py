@@ -139,7 +139,7 @@ def run_record(
         status=status,
         result=run.result,
         summary=run.summary,
-        pr_urls=[pr.url for pr in run.github_pull_requests or [] if pr.url],
+        pr_urls=run.pr_urls,
         web_url=run.web_url,
         attempts=attempts,
         iteration=iteration,

@@ -197,6 +197,6 @@ def result_item(run: AgentRunResponse, role: str, thread_id: Any) -> dict[str, A
         "agent_run_id": run.id,
         "status": status,
         "web_url": run.web_url,
-        "pr_urls": [pr.url for pr in run.github_pull_requests or [] if pr.url],
+        "pr_urls": run.pr_urls,
         "thread_id": thread_id,
     }

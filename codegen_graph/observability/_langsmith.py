@@ -210,14 +210,14 @@ def tracing(
 
 def run_metadata(run: AgentRunResponse | AgentRunWithLogsResponse) -> dict[str, Any]:
     """The trace metadata of an agent run: id, org, status, web URL and PR URLs."""
-    prs = getattr(run, "github_pull_requests", None) or []
     status = run.status
     return {
         "agent_run_id": run.id,
         "org_id": run.organization_id,
         "status": AgentRunStatus(status).canonical if status is not None else None,
         "web_url": run.web_url,
-        "pr_urls": [pr.url for pr in prs if pr.url],
+        # a run with logs carries no pull requests in the spec
+        "pr_urls": list(getattr(run, "pr_urls", None) or []),
     }
 
 
