@@ -12,7 +12,7 @@ run, dispatches each new remote log entry as a :data:`CODEGEN_LOG_EVENT` custom 
 from __future__ import annotations
 
 from ._base import DEFAULT_TIMEOUT, CodegenTool
-from ._bridge import CODEGEN_LOG_EVENT
+from ._bridge import CODEGEN_LOG_EVENT, log_event_data
 from ._delegate import ROLE_METADATA_KEY, RoleRunAgentTool
 from ._errors import CodegenToolError
 from ._toolkit import TOOL_NAMES, CodegenToolkit
@@ -42,4 +42,5 @@ __all__ = [
     "CodegenToolkit",
     "RoleRunAgentTool",
     "TypedAgentRunResponse",
+    "log_event_data",
 ]
