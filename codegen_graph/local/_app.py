@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._clock import Clock
+from ..clock import Clock
 from ..models import (
     AgentRunLogResponse,
     AgentRunResponse,
