@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import typer
 
+from .._config import check_token
+from .._exceptions import ConfigurationError
 from .._version import __version__
 from ._common import CliState, set_cli_state
 from ._review import review_pr
@@ -107,6 +110,15 @@ def serve(
     except ImportError:
         typer.echo("error: uvicorn is missing: pip install 'codegen-graph[local]'", err=True)
         raise typer.Exit(1) from None
+    if token is None and "CODEGEN_LOCAL_TOKEN" in os.environ:
+        token = os.environ["CODEGEN_LOCAL_TOKEN"]  # set but empty: say so, do not generate
+    if token is not None:  # stripped and checked like the client does (a trailing newline
+        # from `export CODEGEN_LOCAL_TOKEN=$(cat file)` made every request a 401)
+        try:
+            token = check_token(token, "--token (or CODEGEN_LOCAL_TOKEN)")
+        except ConfigurationError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     try:
         serve_local(
             host=host,
