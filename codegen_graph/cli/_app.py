@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import typer
 
@@ -72,8 +73,34 @@ app.add_typer(runs_app, name="runs")
 app.command("review-pr")(review_pr)
 
 
+def _undecodable_argument(argv: list[str]) -> str | None:
+    """The error line for the first argument that was not valid UTF-8, or ``None``.
+
+    Python hands such bytes over as lone surrogates (``surrogateescape``); caught here, at
+    the door, they are one clear error instead of a failure deep inside a command.
+    """
+    for number, arg in enumerate(argv, start=1):
+        for index, ch in enumerate(arg):
+            if "\udc80" <= ch <= "\udcff":
+                byte = ord(ch) - 0xDC00
+                return (
+                    f"error: argument {number} is not valid UTF-8 (byte 0x{byte:02x} at "
+                    f"position {index}); pass text encoded as UTF-8"
+                )
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
+    problem = _undecodable_argument(sys.argv[1:])
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        print(
+            "hint: the shell or script passed bytes in another encoding; convert them "
+            "(for example with iconv -t UTF-8) or set a UTF-8 locale",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     app()
 
 
