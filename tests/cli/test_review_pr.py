@@ -304,3 +304,15 @@ def test_no_doc_installs_codegen_graph_by_name_from_an_index() -> None:
         if by_name.search(line)
     ]
     assert found == []
+
+
+@pytest.mark.parametrize("bad", ["ghs_abc\ndef0123", "ghs_abcédef0123", "ghs abc def0123"])
+def test_a_malformed_github_token_is_refused_before_anything(
+    cli: Cli, github: FakeGitHub, bad: str
+) -> None:
+    env = {"GITHUB_TOKEN": bad, "GITHUB_API_URL": github.url}
+    result = cli.local("review-pr", "--repo", "octo/demo", "--pr", "3", "--local", env=env)
+    assert result.exit_code == 2
+    assert "error: GITHUB_TOKEN (or --github-token) contains" in result.stderr
+    assert "def0123" not in result.output
+    assert github.requests == [] and cli.json("runs", "list") == []
