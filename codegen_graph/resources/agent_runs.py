@@ -35,6 +35,7 @@ from ._resource import (
     build_input,
     check_id,
     check_limit,
+    check_metadata,
     check_skip,
     check_text,
     next_skip,
@@ -102,7 +103,7 @@ def _spec_create(
     check_text("prompt", prompt)
     if repo_id is not None:
         check_id("repo_id", repo_id)
-    meta = dict(metadata or {})
+    meta = check_metadata(metadata)
     existing = meta.get(IDEMPOTENCY_METADATA_KEY)
     if idempotency_key is not None and existing not in (None, idempotency_key):
         raise ConfigurationError(
