@@ -32,15 +32,23 @@ from typing import Any, NamedTuple
 
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from .._client import AsyncCodegenClient, CodegenClient
-from .._clock import Clock
 from .._exceptions import ConfigurationError
-from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputAttempt, OutputSpec, count_repairs, repair_plan
+from .._output import (
+    DEFAULT_OUTPUT_ATTEMPTS,
+    OutputAttempt,
+    OutputSpec,
+    answers_used,
+    count_repairs,
+    repair_plan,
+)
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
+from ..clock import Clock
 from ..models import AgentRunResponse, AgentType
 from ..observability import OperationTrace, trace_operation
 from ..plugins import Plugin, call_context
@@ -239,6 +247,20 @@ def _close_wait(op: OperationTrace, run: AgentRunResponse, sink: LogSink) -> Non
     op.set_outputs({"result": run.result, "summary": run.summary, "remote_steps": sink.count})
 
 
+def _heartbeat() -> Callable[[], None] | None:
+    """The running node's ``runtime.heartbeat()`` (LangGraph 1.2), ``None`` outside a graph.
+
+    The wait calls it on every watcher tick, so a node under ``TimeoutPolicy(idle_timeout=...)``
+    stays alive while the remote run works, however long it is quiet.
+    """
+    try:
+        runtime = get_runtime()
+    except RuntimeError:  # called outside a LangGraph run (a node function called directly)
+        return None
+    beat = getattr(runtime, "heartbeat", None)
+    return beat if callable(beat) else None
+
+
 def _follow(
     handle: AgentRun,
     role: str,
@@ -254,7 +276,7 @@ def _follow(
     """
     with _wait_trace(handle.id, role) as op:
         sink = LogSink(role, key, handle.id, op, filters)
-        handle.follow(sink, timeout=timeout, start=start)
+        handle.follow(sink, timeout=timeout, start=start, on_tick=_heartbeat())
         run = filters.run(handle.data, role)
         _close_wait(op, run, sink)
     return run, start + sink.count
@@ -271,7 +293,7 @@ async def _afollow(
     """:func:`_follow` for async handles (the log callback runs in the pump task)."""
     async with _wait_trace(handle.id, role) as op:
         sink = LogSink(role, key, handle.id, op, filters)
-        await handle.follow(sink, timeout=timeout, start=start)
+        await handle.follow(sink, timeout=timeout, start=start, on_tick=_heartbeat())
         run = filters.run(handle.data, role)
         _close_wait(op, run, sink)
     return run, start + sink.count
@@ -329,7 +351,7 @@ def _typed(
             run, seen = _follow(handle, role, key, left, filters, seen)
             answer = run
     except StopIteration as stop:
-        return _Typed(run, seen, stop.value, len(attempts) + 1)
+        return _Typed(run, seen, stop.value, answers_used(attempts))
 
 
 async def _atyped(
@@ -357,7 +379,7 @@ async def _atyped(
             run, seen = await _afollow(handle, role, key, left, filters, seen)
             answer = run
     except StopIteration as stop:
-        return _Typed(run, seen, stop.value, len(attempts) + 1)
+        return _Typed(run, seen, stop.value, answers_used(attempts))
 
 
 def _with_output(update: dict[str, Any], key: str, role: str, typed: _Typed | None) -> Any:
@@ -570,7 +592,8 @@ def codegen_node(
     return node
 
 
-def _recorded(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+def recorded_run(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+    """The run recorded under ``state["runs"][key]`` and its id (a clear error when none)."""
     record: RunRecord | None = (state.get("runs") or {}).get(key)
     run_id = record.get("agent_run_id") if record else None
     if record is None or not run_id:
@@ -631,7 +654,7 @@ def codegen_wait_node(
         aruns, aclock = client.agent_runs, client.clock
 
         async def anode(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-            record, run_id = _recorded(state, key)
+            record, run_id = recorded_run(state, key)
             shared = _store_for(store_namespace, state)
             who = role or record.get("role") or key
             with call_context(role=who):
@@ -657,7 +680,7 @@ def codegen_wait_node(
     runs, clock = client.agent_runs, client.clock
 
     def node(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-        record, run_id = _recorded(state, key)
+        record, run_id = recorded_run(state, key)
         shared = _store_for(store_namespace, state)
         who = role or record.get("role") or key
         with call_context(role=who):

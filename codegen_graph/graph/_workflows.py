@@ -37,7 +37,7 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import RetryPolicy, interrupt
+from langgraph.types import RetryPolicy, TimeoutPolicy, interrupt
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
@@ -49,9 +49,9 @@ from ..observability import trace_operation
 from ..plugins import Plugin, PromptGuard, call_context
 from ._nodes import (
     PromptSpec,
-    _recorded,
     codegen_node,
     codegen_wait_node,
+    recorded_run,
     render_prompt,
     run_record,
 )
@@ -186,6 +186,7 @@ def feature_workflow(
     prompt_guard: PromptGuard | None = None,
     output_filter: Plugin | None = None,
     store_namespace: StoreNamespace | None = None,
+    timeout_policy: TimeoutPolicy | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
     """The code -> (tests || docs) -> gate -> [fix loop] -> [approval] -> report workflow.
 
@@ -209,6 +210,11 @@ def feature_workflow(
         store_namespace: shared context in the graph's ``BaseStore``: each agent's prompt
             gets the items under it, and each finished agent writes its result there under
             its role (compile with ``store=``; see ``docs/graph.md``).
+        timeout_policy: LangGraph's ``TimeoutPolicy`` for the three wait nodes (async
+            client only: LangGraph times out coroutine nodes alone). The waits heartbeat
+            on every watcher tick, so ``idle_timeout`` holds however long an agent works; a
+            ``run_timeout`` that fires is retried by ``retry_policy`` and re-attaches to the
+            same run (see "Liveness" in ``docs/graph.md``).
 
     Returns:
         An uncompiled ``StateGraph[FeatureState]``: compile it with your checkpointer
@@ -218,6 +224,11 @@ def feature_workflow(
         raise ValueError("max_iterations must be >= 1")
     merged: dict[str, PromptSpec] = {**DEFAULT_PROMPTS, **(prompts or {})}
     policy = retry_policy or codegen_retry_policy()
+    if timeout_policy is not None and not isinstance(client, AsyncCodegenClient):
+        raise ConfigurationError(
+            "timeout_policy= needs async nodes: build the workflow with an AsyncCodegenClient "
+            "(LangGraph refuses a TimeoutPolicy on sync nodes)"
+        )
 
     defaults: FeatureOptions = {
         "max_iterations": max_iterations,
@@ -256,6 +267,7 @@ def feature_workflow(
                 output_filter=output_filter,
             ),
             retry_policy=policy,
+            timeout=timeout_policy,
         )
         builder.add_edge(role, f"{role}_wait")
 
@@ -470,7 +482,7 @@ def _fix_node(
         async def afix(state: FeatureState) -> Any:
             record, text, iteration, source = plan(state)
             with call_context(role="code", untrusted=True, source=source):
-                run_id = _recorded(state, "code")[1]
+                run_id = recorded_run(state, "code")[1]
                 probe = await aclient.agent_runs.logs(run_id, limit=1, reverse=True)
                 if already_resumed(record, probe):
                     current = await aclient.agent_runs.get(run_id)
@@ -487,7 +499,7 @@ def _fix_node(
     def fix(state: FeatureState) -> Any:
         record, text, iteration, source = plan(state)
         with call_context(role="code", untrusted=True, source=source):
-            run_id = _recorded(state, "code")[1]
+            run_id = recorded_run(state, "code")[1]
             probe = sclient.agent_runs.logs(run_id, limit=1, reverse=True)
             if already_resumed(record, probe):
                 current = sclient.agent_runs.get(run_id)
