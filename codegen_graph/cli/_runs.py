@@ -43,7 +43,7 @@ __all__ = ["runs_app"]
 
 runs_app = typer.Typer(
     name="runs",
-    help="Agent runs of your organisation: list, inspect, follow, wait, resume, analyse.",
+    help="Agent runs of your organisation: list, get, logs, wait, resume, create, stats.",
     no_args_is_help=True,
 )
 
