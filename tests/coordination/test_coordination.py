@@ -5,6 +5,7 @@ view)."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -223,3 +224,25 @@ def test_a_state_fetched_before_a_wait_began_wakes_nobody() -> None:
     core.add(_Waiter(6, None))
     _, failed = shared.follow(core.start_tick(), 9, [6], [json.dumps({"tick": 10, "error": True})])
     assert failed == [6]
+
+
+def test_the_langgraph_json_graphs_join_the_coordination(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On LangGraph Server the graphs' client comes from the environment: with
+    CODEGEN_REDIS_URL set it shares the org's budgets and poller."""
+    import json
+    from pathlib import Path
+
+    import codegen_graph.studio as studio
+
+    config = json.loads((Path(__file__).parents[2] / "langgraph.json").read_text())
+    assert {"redis>=5.0", "pyrate-limiter>=4.5"} <= set(config["dependencies"])
+    monkeypatch.setenv("CODEGEN_API_TOKEN", "t")
+    monkeypatch.setenv("CODEGEN_ORG_ID", "5")
+    monkeypatch.setenv("CODEGEN_API_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CODEGEN_REDIS_URL", redis_url)
+    client, backend = studio._build_client(dict(os.environ), False)
+    assert backend is None
+    assert client.coordination is not None and client.rate_budgets.store is not None
+    client.close()
