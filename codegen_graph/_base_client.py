@@ -22,7 +22,6 @@ import httpx
 import pydantic
 
 from ._circuit import CircuitBreaker
-from ._clock import Clock, SystemClock
 from ._config import (
     BucketName,
     CircuitBreakerConfig,
@@ -51,6 +50,7 @@ from ._ratelimit import RateLimiter, bucket_for
 from ._redact import register_secret
 from ._retry import parse_retry_after, retry_delay
 from ._version import __version__
+from .clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from ._hooks import Hooks

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import httpx
 
 from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
-from ._clock import Clock
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._coordination import Coordination
 from ._exceptions import ConfigurationError
 from ._watcher import AsyncRunWatcher, RunWatcher
+from .clock import Clock
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,

@@ -43,6 +43,7 @@ __all__ = [
     "SCHEMA_FENCE",
     "OutputAttempt",
     "OutputSpec",
+    "answers_used",
     "count_repairs",
     "extract_json",
     "repair_plan",
@@ -176,6 +177,11 @@ class OutputSpec(Generic[T]):
         output, errors = self.parse(run.result)
         status = run.status.canonical if run.status is not None else None
         return output, OutputAttempt(number, run.id, status, run.result, errors)
+
+
+def answers_used(attempts: Iterable[OutputAttempt]) -> int:
+    """The number of the answer that validated, after ``attempts`` (the invalid ones seen)."""
+    return max((a.number for a in attempts), default=0) + 1
 
 
 def is_repair_entry(entry: AgentRunLogResponse) -> bool:

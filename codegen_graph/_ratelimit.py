@@ -26,8 +26,8 @@ import threading
 from collections import deque
 from typing import Final, Protocol
 
-from ._clock import Clock
 from ._config import BucketName, RateBudget, RateBudgets
+from .clock import Clock
 
 __all__ = ["UNLIMITED", "BudgetStore", "RateLimiter", "bucket_for"]
 

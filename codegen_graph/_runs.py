@@ -78,7 +78,9 @@ class _StreamState:
         return entries, True, 0.0
 
 
-class _HandleBase:
+class HandleBase:
+    """What the sync and async handles share (not exported: use AgentRun/AsyncAgentRun)."""
+
     _data: AgentRunResponse
     _client: CodegenClient | AsyncCodegenClient
     # Whether this handle saw the run active since it last reported a finish: plugins'
@@ -161,7 +163,7 @@ class _HandleBase:
         return f"{type(self).__name__}(id={self.id}, status={status!r})"
 
 
-class AgentRun(_HandleBase):
+class AgentRun(HandleBase):
     """A handle on one agent run, for :class:`~codegen_graph.CodegenClient`.
 
     Example:
@@ -186,6 +188,7 @@ class AgentRun(_HandleBase):
         raise_on_failure: bool = False,
         output_schema: type[BaseModel] | None = None,
         output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
+        on_tick: Callable[[], None] | None = None,
     ) -> AgentRun:
         """Block until the run is terminal, through the client's batched watcher.
 
@@ -197,6 +200,8 @@ class AgentRun(_HandleBase):
                 the validated object lands on :attr:`output`. An invalid answer resumes
                 the run with the errors (see :mod:`codegen_graph._output`).
             output_attempts: answers in all before giving up, the first included.
+            on_tick: called after every watcher tick while this waits (from the watcher's
+                thread): a liveness signal, e.g. a LangGraph node's ``runtime.heartbeat``.
 
         Raises:
             RunTimeoutError: the timeout passed first; ``.run`` is the last state seen.
@@ -204,17 +209,22 @@ class AgentRun(_HandleBase):
         """
         if output_schema is not None:
             spec = OutputSpec(output_schema, max_attempts=output_attempts)
-            return self._wait_for_output(spec, timeout, raise_on_failure)
+            return self._wait_for_output(spec, timeout, raise_on_failure, on_tick)
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
             if not self.is_terminal:
-                self._update(self._client.watcher.wait_for(self.id, timeout=timeout))
+                watcher = self._client.watcher
+                self._update(watcher.wait_for(self.id, timeout=timeout, on_tick=on_tick))
             self._report_finished(started)
             _check_failure(self._data, raise_on_failure)
         return self
 
     def _wait_for_output(
-        self, spec: OutputSpec[Any], timeout: float | None, raise_on_failure: bool
+        self,
+        spec: OutputSpec[Any],
+        timeout: float | None,
+        raise_on_failure: bool,
+        on_tick: Callable[[], None] | None,
     ) -> AgentRun:
         clock = self._client.clock
         deadline = None if timeout is None else clock.now() + timeout
@@ -222,7 +232,7 @@ class AgentRun(_HandleBase):
         def left() -> float | None:
             return None if deadline is None else max(0.0, deadline - clock.now())
 
-        self.wait(timeout, raise_on_failure=raise_on_failure)
+        self.wait(timeout, raise_on_failure=raise_on_failure, on_tick=on_tick)
         attempts: list[OutputAttempt] = []
         plan = repair_plan(spec, self._data, attempts)
         try:
@@ -232,7 +242,8 @@ class AgentRun(_HandleBase):
                 if kind == "count":
                     answer = count_repairs(self._client.agent_runs.iter_logs(self.id))
                 else:
-                    self.resume(prompt or "").wait(left(), raise_on_failure=raise_on_failure)
+                    self.resume(prompt or "")
+                    self.wait(left(), raise_on_failure=raise_on_failure, on_tick=on_tick)
                     answer = self._data
         except StopIteration as done:
             self._output = done.value
@@ -250,12 +261,17 @@ class AgentRun(_HandleBase):
         return list(self._client.agent_runs.iter_logs(self.id))
 
     def stream_logs(
-        self, *, timeout: float | None = None, start: int = 0
+        self,
+        *,
+        timeout: float | None = None,
+        start: int = 0,
+        on_tick: Callable[[], None] | None = None,
     ) -> Iterator[AgentRunLogResponse]:
         """Yield each log entry once, as it appears, until the run is over.
 
         Entries added by a resume while the stream runs are yielded too. ``start`` skips
         the entries already seen (for example by a stream that ended before a resume).
+        ``on_tick`` is called after each log read (a liveness signal).
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed before the run ended.
@@ -266,6 +282,8 @@ class AgentRun(_HandleBase):
             page = self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
             self._data = self._data.model_copy(update={"status": page.status})
             entries, over, pause = state.take(page)
+            if on_tick is not None:
+                on_tick()
             yield from entries
             if over:
                 return
@@ -279,17 +297,19 @@ class AgentRun(_HandleBase):
         timeout: float | None = None,
         raise_on_failure: bool = False,
         start: int = 0,
+        on_tick: Callable[[], None] | None = None,
     ) -> AgentRun:
         """Wait for the run while handing each new log entry to ``on_log``, in order.
 
         ``start`` skips the first entries (already delivered before, e.g. before a resume).
+        ``on_tick`` is called after each log read while it waits (a liveness signal).
 
         Returns once the run is terminal and its last entries were delivered; the handle
         then holds the full final state (result, summary, pull requests).
         """
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
-            for entry in self.stream_logs(timeout=timeout, start=start):
+            for entry in self.stream_logs(timeout=timeout, start=start, on_tick=on_tick):
                 on_log(entry)
             self.refresh()
             self._report_finished(started)
@@ -297,7 +317,7 @@ class AgentRun(_HandleBase):
         return self
 
 
-class AsyncAgentRun(_HandleBase):
+class AsyncAgentRun(HandleBase):
     """A handle on one agent run, for :class:`~codegen_graph.AsyncCodegenClient`."""
 
     def __init__(self, client: AsyncCodegenClient, data: AgentRunResponse) -> None:
@@ -317,21 +337,27 @@ class AsyncAgentRun(_HandleBase):
         raise_on_failure: bool = False,
         output_schema: type[BaseModel] | None = None,
         output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
+        on_tick: Callable[[], None] | None = None,
     ) -> AsyncAgentRun:
         """Wait until the run is terminal; see :meth:`AgentRun.wait`."""
         if output_schema is not None:
             spec = OutputSpec(output_schema, max_attempts=output_attempts)
-            return await self._wait_for_output(spec, timeout, raise_on_failure)
+            return await self._wait_for_output(spec, timeout, raise_on_failure, on_tick)
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
             if not self.is_terminal:
-                self._update(await self._client.watcher.wait_for(self.id, timeout=timeout))
+                watcher = self._client.watcher
+                self._update(await watcher.wait_for(self.id, timeout=timeout, on_tick=on_tick))
             self._report_finished(started)
             _check_failure(self._data, raise_on_failure)
         return self
 
     async def _wait_for_output(
-        self, spec: OutputSpec[Any], timeout: float | None, raise_on_failure: bool
+        self,
+        spec: OutputSpec[Any],
+        timeout: float | None,
+        raise_on_failure: bool,
+        on_tick: Callable[[], None] | None,
     ) -> AsyncAgentRun:
         clock = self._client.clock
         deadline = None if timeout is None else clock.now() + timeout
@@ -339,7 +365,7 @@ class AsyncAgentRun(_HandleBase):
         def left() -> float | None:
             return None if deadline is None else max(0.0, deadline - clock.now())
 
-        await self.wait(timeout, raise_on_failure=raise_on_failure)
+        await self.wait(timeout, raise_on_failure=raise_on_failure, on_tick=on_tick)
         attempts: list[OutputAttempt] = []
         plan = repair_plan(spec, self._data, attempts)
         try:
@@ -350,7 +376,7 @@ class AsyncAgentRun(_HandleBase):
                     answer = count_repairs(await self.logs())
                 else:
                     await self.resume(prompt or "")
-                    await self.wait(left(), raise_on_failure=raise_on_failure)
+                    await self.wait(left(), raise_on_failure=raise_on_failure, on_tick=on_tick)
                     answer = self._data
         except StopIteration as done:
             self._output = done.value
@@ -397,11 +423,13 @@ class AsyncAgentRun(_HandleBase):
         timeout: float | None = None,
         raise_on_failure: bool = False,
         start: int = 0,
+        on_tick: Callable[[], None] | None = None,
     ) -> AsyncAgentRun:
         """Wait through the watcher while handing each new log entry to ``on_log``, in order.
 
         Completion is detected by the batched watcher; the log stream runs beside it and is
-        drained once the run is terminal. ``on_log`` may be a coroutine function.
+        drained once the run is terminal. ``on_log`` may be a coroutine function;
+        ``on_tick`` is called after every watcher tick while it waits.
         """
         stream = self.stream_logs(start=start, timeout=timeout)
         started = self._client.clock.now()
@@ -412,7 +440,7 @@ class AsyncAgentRun(_HandleBase):
                 if asyncio.iscoroutine(outcome):
                     await outcome
 
-        waiting = asyncio.ensure_future(self.wait(timeout=timeout))
+        waiting = asyncio.ensure_future(self.wait(timeout=timeout, on_tick=on_tick))
         pumping = asyncio.ensure_future(pump())
         try:
             # A failing on_log (or stream) surfaces at once, not when the run ends.

@@ -76,6 +76,8 @@ class _Waiter:
     result: AgentRunResponse | None = None
     error: BaseException | None = None
     wake: Callable[[], None] = field(default=lambda: None)
+    # Called after every tick while the waiter waits (a LangGraph node's heartbeat).
+    on_tick: Callable[[], None] | None = None
 
     @property
     def done(self) -> bool:
@@ -256,6 +258,17 @@ def _wake_all(waiters: Iterable[_Waiter]) -> None:
         waiter.wake()
 
 
+def _beat(core: _WatchCore) -> None:
+    """Tell every waiter that has an ``on_tick`` that a tick happened (it is alive)."""
+    with core.lock:
+        hooks = [w.on_tick for g in core.waiters.values() for w in g if w.on_tick is not None]
+    for hook in hooks:
+        try:
+            hook()
+        except Exception as exc:  # a broken hook must not stop the watcher
+            log.warning("watcher on_tick hook failed: %s", exc)
+
+
 def _fatal(exc: BaseException) -> bool:
     """An error no later tick can fix (bad token, no access): fail the waiters with it."""
     return isinstance(exc, CodegenError) and not exc.is_transient
@@ -363,14 +376,22 @@ class RunWatcher(_WatcherBase):
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
 
-    def wait_for(self, run_id: int, *, timeout: float | None = None) -> AgentRunResponse:
+    def wait_for(
+        self,
+        run_id: int,
+        *,
+        timeout: float | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> AgentRunResponse:
         """Block until run ``run_id`` is terminal; return its final state.
+
+        ``on_tick`` is called (from the watcher's thread) after each tick while this waits.
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed first.
         """
         event = threading.Event()
-        waiter = _Waiter(run_id, self._deadline(timeout), wake=event.set)
+        waiter = _Waiter(run_id, self._deadline(timeout), wake=event.set, on_tick=on_tick)
         self._core.add(waiter)
         if not waiter.done:
             self._ensure_running()
@@ -426,6 +447,7 @@ class RunWatcher(_WatcherBase):
                     continue
                 log.warning("watcher tick failed, retrying next tick: %s", exc)
             _wake_all(core.expire(self._clock.now()))
+            _beat(core)
             if core.active:
                 self._clock.sleep(self._after_tick(requests))
 
@@ -439,8 +461,16 @@ class AsyncRunWatcher(_WatcherBase):
         super().__init__(client, **options)
         self._task: asyncio.Task[None] | None = None
 
-    async def wait_for(self, run_id: int, *, timeout: float | None = None) -> AgentRunResponse:
+    async def wait_for(
+        self,
+        run_id: int,
+        *,
+        timeout: float | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> AgentRunResponse:
         """Wait until run ``run_id`` is terminal; return its final state.
+
+        ``on_tick`` is called after each tick while this waits.
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed first.
@@ -455,7 +485,7 @@ class AsyncRunWatcher(_WatcherBase):
 
             loop.call_soon_threadsafe(resolve)
 
-        waiter = _Waiter(run_id, self._deadline(timeout), wake=wake)
+        waiter = _Waiter(run_id, self._deadline(timeout), wake=wake, on_tick=on_tick)
         self._core.add(waiter)
         if not waiter.done:
             self._ensure_running()
@@ -507,6 +537,7 @@ class AsyncRunWatcher(_WatcherBase):
                     continue
                 log.warning("watcher tick failed, retrying next tick: %s", exc)
             _wake_all(core.expire(self._clock.now()))
+            _beat(core)
             if core.active:
                 await self._clock.asleep(self._after_tick(requests))
         self._task = None

@@ -76,7 +76,9 @@ class RunRecord(TypedDict, total=False):
     """The validated ``output_schema`` object of the run's answer, as JSON-safe data
     (``Model.model_validate(record["output"])`` rebuilds it); absent without a schema."""
     output_attempts: int
-    """How many answers the run gave until one validated (1: the first one did)."""
+    """Which answer validated (1: the first one did). A wait that re-attached after a crash
+    reads the repairs already sent from the run's log only when it has to repair again, so
+    if the first answer it checks is valid it reports the answers it saw."""
 
 
 class ErrorRecord(TypedDict, total=False):

@@ -13,7 +13,7 @@ from langchain_core.tools import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._client import AsyncCodegenClient, CodegenClient
-from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
+from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec, answers_used
 from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunResponse,
@@ -157,7 +157,7 @@ def _typed(run: AgentRun | AsyncAgentRun) -> TypedAgentRunResponse:
         {
             **run.data.model_dump(),
             "output": run.output,
-            "output_attempts": len(run.output_attempts) + 1,
+            "output_attempts": answers_used(run.output_attempts),
         }
     )
 
