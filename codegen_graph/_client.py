@@ -18,7 +18,7 @@ import httpx
 
 from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
-from ._coordination import Coordination
+from ._coordination import AsyncCoordinatedRunWatcher, CoordinatedRunWatcher, Coordination
 from ._exceptions import ConfigurationError
 from ._watcher import AsyncRunWatcher, RunWatcher
 from .clock import Clock
@@ -178,8 +178,6 @@ class CodegenClient(BaseClient):
             with self._watcher_lock:
                 if self._watcher is None:
                     if self.coordination is not None:
-                        from ._coordination._poller import CoordinatedRunWatcher
-
                         self._watcher = CoordinatedRunWatcher(self, self.coordination)
                     else:
                         self._watcher = RunWatcher(self)
@@ -318,8 +316,6 @@ class AsyncCodegenClient(BaseClient):
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
             if self.coordination is not None:
-                from ._coordination._poller import AsyncCoordinatedRunWatcher
-
                 self._watcher = AsyncCoordinatedRunWatcher(self, self.coordination)
             else:
                 self._watcher = AsyncRunWatcher(self)

@@ -11,7 +11,7 @@ tick). On each tick it then tries to take, or renew, the org's poller lease:
 * a **follower** makes no API request for its waits: it reads the published states of its
   runs and wakes the waiters whose registration came before the tick that fetched them
   (the tick counter plays the role the local tick number plays in
-  :class:`~codegen_graph._watcher._WatchCore`: a state fetched before a wait began, say
+  :class:`~codegen_graph._watcher.WatchCore`: a state fetched before a wait began, say
   before a resume, wakes nobody).
 
 The lease lives ``lease_ttl`` simulated seconds past its last renewal, so when the leader's
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import CodegenError
-from .._watcher import AsyncRunWatcher, RunWatcher, _Waiter, _wake_all, _WatchCore
+from .._watcher import AsyncRunWatcher, RunWatcher, Waiter, WatchCore, wake_all
 from ..models import AgentRunResponse
 from ._redis import CoordinationDown, OrgLink
 
@@ -53,7 +53,7 @@ FOLLOWER_WAIT = 4
 
 
 @dataclass
-class _Proxy(_Waiter):
+class _Proxy(Waiter):
     """A waiter the leader keeps for a run another process waits for."""
 
 
@@ -75,7 +75,7 @@ def _now_ms() -> int:
 class _Shared:
     """The Redis side of one coordinated watcher; the watchers drive it."""
 
-    def __init__(self, link: OrgLink, core: _WatchCore) -> None:
+    def __init__(self, link: OrgLink, core: WatchCore) -> None:
         self.link = link
         self.core = core
         self.proxies: dict[int, _Proxy] = {}
@@ -244,10 +244,10 @@ class _Shared:
 
     def follow(
         self, tick: int, now_shared: int, ids: list[int], states: list[str | None]
-    ) -> tuple[list[_Waiter], list[int]]:
+    ) -> tuple[list[Waiter], list[int]]:
         """Apply published states; return (woken waiters, runs to read ourselves)."""
         self.history.append((tick, now_shared))
-        woken: list[_Waiter] = []
+        woken: list[Waiter] = []
         failed: list[int] = []
         for run_id, raw in zip(ids, states, strict=True):
             if raw is None:
@@ -272,7 +272,7 @@ def _later(pending: list[_Proxy], proxy: _Proxy) -> Callable[[], None]:
 
 
 class _CoordinatedMixin:
-    _core: _WatchCore
+    _core: WatchCore
     _shared: _Shared
     _lease_ttl: float
 
@@ -388,10 +388,10 @@ class CoordinatedRunWatcher(_CoordinatedMixin, RunWatcher):
             if read is not None:
                 tick, ids, now_shared, states = read
                 woken, failed = self._shared.follow(tick, now_shared, ids, states)
-        _wake_all(woken)
+        wake_all(woken)
         for run_id in failed:
             try:
-                _wake_all(self._core.apply([self._client.agent_runs.get(run_id)], tick))
+                wake_all(self._core.apply([self._client.agent_runs.get(run_id)], tick))
             except CodegenError as exc:
                 self._run_failed(run_id, exc)
         return len(failed)
@@ -431,10 +431,10 @@ class AsyncCoordinatedRunWatcher(_CoordinatedMixin, AsyncRunWatcher):
             if read is not None:
                 tick, ids, now_shared, states = read
                 woken, failed = self._shared.follow(tick, now_shared, ids, states)
-        _wake_all(woken)
+        wake_all(woken)
         for run_id in failed:
             try:
-                _wake_all(self._core.apply([await self._client.agent_runs.get(run_id)], tick))
+                wake_all(self._core.apply([await self._client.agent_runs.get(run_id)], tick))
             except CodegenError as exc:
                 self._run_failed(run_id, exc)
         return len(failed)
