@@ -246,3 +246,21 @@ def test_the_langgraph_json_graphs_join_the_coordination(
     assert backend is None
     assert client.coordination is not None and client.rate_budgets.store is not None
     client.close()
+
+
+def test_the_deployment_page_example_runs(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/deployment.md's code, against a real Redis (its host name swapped for ours)."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "deployment.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", page, re.S)
+    monkeypatch.setenv("CODEGEN_API_TOKEN", "t")
+    monkeypatch.setenv("CODEGEN_ORG_ID", "5")
+    namespace: dict[str, object] = {}
+    exec(
+        compile(code.replace("redis://redis:6379/0", redis_url), "deployment.md", "exec"), namespace
+    )
+    client = namespace["client"]
+    assert isinstance(client, CodegenClient) and client.coordination is not None
+    client.close()
