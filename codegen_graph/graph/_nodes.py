@@ -50,7 +50,7 @@ from .._output import (
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentType
-from ..observability import OperationTrace, trace_operation
+from ..observability import OperationTrace, subagent_metadata, trace_operation
 from ..plugins import Plugin, call_context
 from ._keys import launch_key
 from ._observe import (
@@ -239,7 +239,12 @@ class _Shared(NamedTuple):
 
 
 def _wait_trace(handle_id: int, role: str) -> trace_operation:
-    return trace_operation("codegen.wait", inputs={"agent_run_id": handle_id}, role=role)
+    """The ``codegen.wait`` run: the remote run as a coding-agent ``subagent`` run, whose
+    remote ``ACTION`` steps are ``tool`` children (see ``docs/observability.md``)."""
+    meta = subagent_metadata(handle_id, role)
+    return trace_operation(
+        "codegen.wait", inputs={"agent_run_id": handle_id}, metadata=meta, role=role
+    )
 
 
 def _close_wait(op: OperationTrace, run: AgentRunResponse, sink: LogSink) -> None:
