@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
-    from ._runs import AgentRun, AsyncAgentRun, _HandleBase
+    from ._runs import AgentRun, AsyncAgentRun, HandleBase
 
 __all__ = ["BatchItem", "BatchProgress"]
 
 log = logging.getLogger("codegen_graph.batch")
 
-H = TypeVar("H", bound="_HandleBase")
+H = TypeVar("H", bound="HandleBase")
 
 #: One prompt: the text, or a mapping of ``agent_runs.create`` keyword arguments.
 PromptSpec = str | Mapping[str, Any]

@@ -78,7 +78,9 @@ class _StreamState:
         return entries, True, 0.0
 
 
-class _HandleBase:
+class HandleBase:
+    """What the sync and async handles share (not exported: use AgentRun/AsyncAgentRun)."""
+
     _data: AgentRunResponse
     _client: CodegenClient | AsyncCodegenClient
     # Whether this handle saw the run active since it last reported a finish: plugins'
@@ -161,7 +163,7 @@ class _HandleBase:
         return f"{type(self).__name__}(id={self.id}, status={status!r})"
 
 
-class AgentRun(_HandleBase):
+class AgentRun(HandleBase):
     """A handle on one agent run, for :class:`~codegen_graph.CodegenClient`.
 
     Example:
@@ -315,7 +317,7 @@ class AgentRun(_HandleBase):
         return self
 
 
-class AsyncAgentRun(_HandleBase):
+class AsyncAgentRun(HandleBase):
     """A handle on one agent run, for :class:`~codegen_graph.AsyncCodegenClient`."""
 
     def __init__(self, client: AsyncCodegenClient, data: AgentRunResponse) -> None:

@@ -37,7 +37,6 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from .._client import AsyncCodegenClient, CodegenClient
-from .._clock import Clock
 from .._exceptions import ConfigurationError
 from .._output import (
     DEFAULT_OUTPUT_ATTEMPTS,
@@ -49,6 +48,7 @@ from .._output import (
 )
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
+from ..clock import Clock
 from ..models import AgentRunResponse, AgentType
 from ..observability import OperationTrace, subagent_metadata, trace_operation
 from ..plugins import Plugin, call_context
@@ -418,12 +418,12 @@ def codegen_node(
     *,
     client: CodegenClient | AsyncCodegenClient,
     key: str | None = None,
-    repo_id: int | None = None,
+    repo_id: int | Callable[[Mapping[str, Any]], int | None] | None = None,
     model: str | None = None,
     agent_type: AgentType | None = None,
     wait: bool = True,
     timeout: float | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
     store_namespace: StoreNamespace | None = None,
     output_filter: Plugin | None = None,
     output_schema: type[BaseModel] | None = None,
@@ -438,14 +438,15 @@ def codegen_node(
             callable of the state.
         client: a sync or async client; it decides whether the node is sync or async.
         key: the key of the run in ``state["runs"]`` (default: ``role``).
-        repo_id: the repository the agent works in.
+        repo_id: the repository the agent works in (or a callable of the state returning it).
         model: the model the agent uses (default: the org's).
         agent_type: ``"codegen"`` or ``"claude_code"`` (default: the org's).
         wait: ``False`` records the launched run and returns at once; pair it with
             :func:`codegen_wait_node` so the run id is checkpointed before waiting.
         timeout: clock seconds to wait at most (raises ``RunTimeoutError``; a retry of the
             node re-attaches to the same run).
-        metadata: extra metadata stored with the run.
+        metadata: extra metadata stored with the run (or a callable of the state
+            returning it).
         store_namespace: a namespace of the graph's ``BaseStore`` (or a callable of the
             state returning one): its items are appended to the prompt before the launch,
             and the finished run's result is written there under ``role`` (when
@@ -470,8 +471,12 @@ def codegen_node(
     ``AIMessage`` named after the role.
     """
     key = key or role
-    create: dict[str, Any] = {"repo_id": repo_id, "model": model, "agent_type": agent_type}
-    extra_meta = dict(metadata or {})
+    create: dict[str, Any] = {"model": model, "agent_type": agent_type}
+
+    def create_args(state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"repo_id": repo_id(state) if callable(repo_id) else repo_id, **create}
+
+    extra_meta = metadata if callable(metadata) else dict(metadata or {})
     filters = OutputFilters(client, output_filter)
     spec = _spec(output_schema, output_attempts)
 
@@ -487,8 +492,9 @@ def codegen_node(
     def instructed(text: str) -> str:
         return spec.with_instructions(text) if spec is not None else text
 
-    def run_metadata(config: RunnableConfig) -> dict[str, Any]:
-        return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra_meta}
+    def run_metadata(config: RunnableConfig, state: Mapping[str, Any]) -> dict[str, Any]:
+        extra = extra_meta(state) if callable(extra_meta) else extra_meta
+        return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra}
 
     def update(
         launch: _Launch, run: AgentRunResponse, started: float, now: float, seen: int | None
@@ -528,8 +534,8 @@ def codegen_node(
                             text,
                             idempotency_key=launch.key,
                             reuse_existing=True,
-                            metadata=run_metadata(config),
-                            **create,
+                            metadata=run_metadata(config, state),
+                            **create_args(state),
                         )
                         op.record_run(handle.data)
                 if not wait:
@@ -570,8 +576,8 @@ def codegen_node(
                         text,
                         idempotency_key=launch.key,
                         reuse_existing=True,
-                        metadata=run_metadata(config),
-                        **create,
+                        metadata=run_metadata(config, state),
+                        **create_args(state),
                     )
                     op.record_run(handle.data)
             if not wait:
@@ -591,7 +597,8 @@ def codegen_node(
     return node
 
 
-def _recorded(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+def recorded_run(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+    """The run recorded under ``state["runs"][key]`` and its id (a clear error when none)."""
     record: RunRecord | None = (state.get("runs") or {}).get(key)
     run_id = record.get("agent_run_id") if record else None
     if record is None or not run_id:
@@ -652,7 +659,7 @@ def codegen_wait_node(
         aruns, aclock = client.agent_runs, client.clock
 
         async def anode(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-            record, run_id = _recorded(state, key)
+            record, run_id = recorded_run(state, key)
             shared = _store_for(store_namespace, state)
             who = role or record.get("role") or key
             with call_context(role=who):
@@ -678,7 +685,7 @@ def codegen_wait_node(
     runs, clock = client.agent_runs, client.clock
 
     def node(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-        record, run_id = _recorded(state, key)
+        record, run_id = recorded_run(state, key)
         shared = _store_for(store_namespace, state)
         who = role or record.get("role") or key
         with call_context(role=who):

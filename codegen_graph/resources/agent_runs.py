@@ -131,6 +131,12 @@ def _spec_create(
     )
 
 
+def _given_key(idempotency_key: str | None, metadata: Mapping[str, Any] | None) -> str | None:
+    """The idempotency key the caller chose, if any (a generated one is unique anyway)."""
+    given = idempotency_key or (metadata or {}).get(IDEMPOTENCY_METADATA_KEY)
+    return given if isinstance(given, str) else None
+
+
 def _spec_get(org: int, agent_run_id: int) -> RequestSpec[AgentRunResponse]:
     check_id("agent_run_id", agent_run_id)
     return RequestSpec(
@@ -206,6 +212,9 @@ class AgentRuns(SyncAPIResource):
         spec = _spec_create(
             self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
         )
+        link, key = self._client.coordination, _given_key(idempotency_key, metadata)
+        if link is not None and key is not None:  # once across processes (docs/deployment.md)
+            return link.keyed_create(key, lambda: self._run(spec), self.get)
         return self._run(spec)
 
     def get(self, agent_run_id: int) -> AgentRunResponse:
@@ -385,6 +394,9 @@ class AsyncAgentRuns(AsyncAPIResource):
         spec = _spec_create(
             self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
         )
+        link, key = self._client.coordination, _given_key(idempotency_key, metadata)
+        if link is not None and key is not None:  # once across processes (docs/deployment.md)
+            return await link.akeyed_create(key, lambda: self._run(spec), self.get)
         return await self._run(spec)
 
     async def get(self, agent_run_id: int) -> AgentRunResponse:
