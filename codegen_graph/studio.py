@@ -67,9 +67,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from ._client import CodegenClient
-from ._clock import ScaledClock
 from ._exceptions import ConfigurationError
 from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
+from .clock import ScaledClock
 from .graph import feature_workflow, supervisor_workflow
 
 __all__ = [

@@ -18,8 +18,8 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from .._clock import Clock, SystemClock
 from .._exceptions import ConfigurationError
+from ..clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from redis import Redis
