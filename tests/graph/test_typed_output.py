@@ -118,6 +118,7 @@ def test_the_run_tool_artifact_carries_the_object() -> None:
     assert isinstance(message.artifact, TypedAgentRunResponse)
     assert isinstance(message.artifact.output, Change)
     assert message.artifact.output_attempts == 3
+    assert "Validated Change (answer 3): {" in message.content  # the model reads it too
     assert (stats["runs_created"], stats["runs_resumed"]) == (1, 2)
 
 
