@@ -35,7 +35,7 @@ log = logging.getLogger("codegen_graph.batch")
 H = TypeVar("H", bound="HandleBase")
 
 #: One prompt: the text, or a mapping of ``agent_runs.create`` keyword arguments.
-PromptSpec = str | Mapping[str, Any]
+BatchPrompt = str | Mapping[str, Any]
 
 
 @dataclass
@@ -67,7 +67,7 @@ class BatchProgress:
     item: BatchItem[Any]
 
 
-def _normalise(prompts: Sequence[PromptSpec], key_prefix: str | None) -> list[dict[str, Any]]:
+def _normalise(prompts: Sequence[BatchPrompt], key_prefix: str | None) -> list[dict[str, Any]]:
     if isinstance(prompts, (str, bytes)):
         raise TypeError("run_many() takes a sequence of prompts, not one string")
     specs = []
@@ -85,7 +85,10 @@ def _key_of(spec: Mapping[str, Any]) -> str | None:
     # resources import this module at load time: import from them when called
     from .resources import IDEMPOTENCY_METADATA_KEY
 
-    key = spec.get("idempotency_key") or (spec.get("metadata") or {}).get(IDEMPOTENCY_METADATA_KEY)
+    metadata = spec.get("metadata")
+    key = spec.get("idempotency_key") or (
+        metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
+    )
     return str(key) if key else None
 
 
@@ -121,7 +124,7 @@ class _Tally:
 
 def run_many_sync(
     client: CodegenClient,
-    prompts: Sequence[PromptSpec],
+    prompts: Sequence[BatchPrompt],
     *,
     concurrency: int = 10,
     timeout: float | None = None,
@@ -153,7 +156,7 @@ def run_many_sync(
 
 async def run_many_async(
     client: AsyncCodegenClient,
-    prompts: Sequence[PromptSpec],
+    prompts: Sequence[BatchPrompt],
     *,
     concurrency: int = 10,
     timeout: float | None = None,

@@ -99,6 +99,11 @@ class AgentRunResponse(_Response):
         """``True`` when a keyed create returned the run its key already had, not a new one."""
         return self._reused
 
+    @property
+    def pr_urls(self) -> list[str]:
+        """The URLs of the run's pull requests, in the API's order (those without one skipped)."""
+        return [pr.url for pr in self.github_pull_requests or [] if pr.url]
+
 
 class AgentRunLogResponse(_Response):
     """``AgentRunLogResponse``: one step of the remote agent (plan, tool call, answer...)."""

@@ -30,7 +30,8 @@ from typing import Any
 
 import httpx
 
-from codegen_graph import CodegenClient, ManualClock
+from codegen_graph import CodegenClient
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen, Outcome, RunContext
 
 

@@ -38,7 +38,7 @@ from ..models import (
     Page,
     ResumeAgentRunInput,
 )
-from ._resource import build_input, check_id, check_text, next_skip
+from ._resource import build_input, check_id, check_metadata, check_text, next_skip
 
 __all__ = [
     "CLOCK_SKEW",
@@ -179,7 +179,7 @@ class KeyedCreate:
         check_text("prompt", prompt)
         if repo_id is not None:
             check_id("repo_id", repo_id)
-        meta = dict(metadata or {})
+        meta = check_metadata(metadata)
         existing = meta.get(IDEMPOTENCY_METADATA_KEY)
         if idempotency_key is not None and existing not in (None, idempotency_key):
             raise ConfigurationError(

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .._base_client import RequestSpec
-from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
+from .._batch import BatchItem, BatchProgress, BatchPrompt, run_many_async, run_many_sync
 from .._exceptions import ConfigurationError, NotFoundError
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from .._runs import AgentRun, AsyncAgentRun
@@ -85,8 +85,9 @@ def _spec_list(
 
 
 def _check_reuse(reuse_existing: bool, create_kwargs: Mapping[str, Any]) -> None:
-    keyed = create_kwargs.get("idempotency_key") or (create_kwargs.get("metadata") or {}).get(
-        IDEMPOTENCY_METADATA_KEY
+    metadata = create_kwargs.get("metadata")
+    keyed = create_kwargs.get("idempotency_key") or (
+        metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
     )
     if not reuse_existing and keyed:
         raise ConfigurationError(
@@ -420,7 +421,7 @@ class AgentRuns(SyncAPIResource):
 
     def run_many(
         self,
-        prompts: Sequence[PromptSpec],
+        prompts: Sequence[BatchPrompt],
         *,
         concurrency: int = 10,
         timeout: float | None = None,
@@ -717,7 +718,7 @@ class AsyncAgentRuns(AsyncAPIResource):
 
     async def run_many(
         self,
-        prompts: Sequence[PromptSpec],
+        prompts: Sequence[BatchPrompt],
         *,
         concurrency: int = 10,
         timeout: float | None = None,

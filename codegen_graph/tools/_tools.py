@@ -222,6 +222,16 @@ class CodegenRunAgentTool(_RunTool):
             params._call_key = tool_call_key("run", current_tool_call_id())
         return params
 
+    def _content(self, artifact: Any, params: Any) -> str:
+        text = super()._content(artifact, params)
+        if isinstance(artifact, TypedAgentRunResponse) and isinstance(artifact.output, BaseModel):
+            name = type(artifact.output).__name__
+            data = artifact.output.model_dump_json()
+            if len(data) > self.max_result_chars:
+                data = data[: self.max_result_chars] + "... (cut; the whole object: artifact)"
+            text += f"\nValidated {name} (answer {artifact.output_attempts}): {data}"
+        return text
+
     def _prompt(self, p: RunAgentArgs) -> str:
         if self.result_schema is None:
             return p.prompt

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from codegen_graph import ManualClock, SystemClock
+from codegen_graph.clock import ManualClock, SystemClock
 from codegen_graph.local import LocalCodegen, LocalServer
 
 from .conftest import Cli, stderr_lines

@@ -14,14 +14,10 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from codegen_graph import (
-    DEFAULT_KEY_LOOKBACK,
-    IDEMPOTENCY_METADATA_KEY,
-    CodegenClient,
-    ConfigurationError,
-    ManualClock,
-)
+from codegen_graph import IDEMPOTENCY_METADATA_KEY, CodegenClient, ConfigurationError
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
+from codegen_graph.resources import DEFAULT_KEY_LOOKBACK
 
 
 @pytest.fixture

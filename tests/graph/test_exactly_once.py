@@ -12,7 +12,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from codegen_graph import CodegenClient, ManualClock, RunTimeoutError
+from codegen_graph import CodegenClient, RunTimeoutError
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import GraphState, codegen_node, codegen_retry_policy
 from codegen_graph.graph import _nodes as nodes_module
 from codegen_graph.local import LocalCodegen, Outcome, RunContext, Step

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from codegen_graph import IDEMPOTENCY_METADATA_KEY, AsyncCodegenClient, CodegenClient, ManualClock
+from codegen_graph import IDEMPOTENCY_METADATA_KEY, AsyncCodegenClient, CodegenClient
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen, Outcome, RunContext
 
 
