@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from .._config import check_token
 from .._exceptions import ConfigurationError
@@ -16,12 +18,38 @@ from ._review import review_pr
 from ._run import run_command
 from ._runs import runs_app
 
+#: ``-h`` works wherever ``--help`` does (click hands the names down to every subcommand).
+HELP_OPTION_NAMES = ["-h", "--help"]
+
+
+def _plain_flags(command: Any) -> None:
+    """Show on/off flags without a value type in help (typer's rich help prints ``<bool>``
+    for them, as if ``--json`` took a value)."""
+    ctx = typer.Context(command, help_option_names=HELP_OPTION_NAMES)
+    help_option = command.get_help_option(ctx)  # made once per command, then cached
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.metavar = ""
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _plain_flags(sub)
+
+
+class _Group(TyperGroup):
+    """The root group: fixes the flags' help (see :func:`_plain_flags`) before parsing."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _plain_flags(self)
+        return super().main(*args, **kwargs)
+
+
 app = typer.Typer(
     name="codegen-graph",
+    cls=_Group,
     help="Codegen cloud coding agents in LangGraph: runs, reviews, the local backend.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .._base_client import Recovery, RequestSpec
-from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
+from .._batch import BatchItem, BatchProgress, BatchPrompt, run_many_async, run_many_sync
 from .._exceptions import ConfigurationError
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from .._runs import AgentRun, AsyncAgentRun
@@ -352,7 +352,7 @@ class AgentRuns(SyncAPIResource):
 
     def run_many(
         self,
-        prompts: Sequence[PromptSpec],
+        prompts: Sequence[BatchPrompt],
         *,
         concurrency: int = 10,
         timeout: float | None = None,
@@ -529,7 +529,7 @@ class AsyncAgentRuns(AsyncAPIResource):
 
     async def run_many(
         self,
-        prompts: Sequence[PromptSpec],
+        prompts: Sequence[BatchPrompt],
         *,
         concurrency: int = 10,
         timeout: float | None = None,
