@@ -9,6 +9,8 @@ import codegen_graph.graph as graph
 EXPECTED = {
     "DEFAULT_PROMPTS",
     "ErrorRecord",
+    "FeatureInput",
+    "FeatureOptions",
     "FeatureState",
     "LOG_EVENT",
     "PromptSpec",
