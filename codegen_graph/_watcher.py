@@ -541,3 +541,10 @@ class AsyncRunWatcher(_WatcherBase):
             if core.active:
                 await self._clock.asleep(self._after_tick(requests))
         self._task = None
+
+
+# The seam codegen_graph._coordination builds the shared poller on (one org, many processes):
+# a coordinated watcher adds proxy waiters to its core and wakes them like any other.
+Waiter = _Waiter
+WatchCore = _WatchCore
+wake_all = _wake_all

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .._base_client import Recovery, RequestSpec
-from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
+from .._batch import BatchItem, BatchProgress, BatchPrompt, run_many_async, run_many_sync
 from .._exceptions import ConfigurationError
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from .._runs import AgentRun, AsyncAgentRun
@@ -35,6 +35,7 @@ from ._resource import (
     build_input,
     check_id,
     check_limit,
+    check_metadata,
     check_skip,
     check_text,
     next_skip,
@@ -102,7 +103,7 @@ def _spec_create(
     check_text("prompt", prompt)
     if repo_id is not None:
         check_id("repo_id", repo_id)
-    meta = dict(metadata or {})
+    meta = check_metadata(metadata)
     existing = meta.get(IDEMPOTENCY_METADATA_KEY)
     if idempotency_key is not None and existing not in (None, idempotency_key):
         raise ConfigurationError(
@@ -351,7 +352,7 @@ class AgentRuns(SyncAPIResource):
 
     def run_many(
         self,
-        prompts: Sequence[PromptSpec],
+        prompts: Sequence[BatchPrompt],
         *,
         concurrency: int = 10,
         timeout: float | None = None,
@@ -528,7 +529,7 @@ class AsyncAgentRuns(AsyncAPIResource):
 
     async def run_many(
         self,
-        prompts: Sequence[PromptSpec],
+        prompts: Sequence[BatchPrompt],
         *,
         concurrency: int = 10,
         timeout: float | None = None,

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import AgentBehavior, LocalCodegen, Outcome, RunContext, Step
 
 
