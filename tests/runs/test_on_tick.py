@@ -3,7 +3,7 @@ wait is registered, never after, and a failing hook does not stop the watcher.""
 
 from __future__ import annotations
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
 
