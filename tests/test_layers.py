@@ -38,7 +38,15 @@ LANGSMITH = ("langsmith",)
 SERVER = ("fastapi", "uvicorn", "starlette")
 FRAMEWORKS = (*LANGCHAIN, *LANGGRAPH, *LANGSMITH, *SERVER)
 
-WIRE = ("models.py", "_status.py", "_exceptions.py", "clock.py", "_version.py")
+WIRE = (
+    "models.py",
+    "_status.py",
+    "_exceptions.py",
+    "_error_text.py",
+    "_problems.py",
+    "clock.py",
+    "_version.py",
+)
 CLIENT = (
     "_config.py",
     "_retry.py",

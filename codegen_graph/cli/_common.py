@@ -36,21 +36,11 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from .._error_text import cli_hint
 from .._exceptions import (
     AgentRunFailedError,
-    AgentRunLimitReachedError,
-    APIConnectionError,
-    APIStatusError,
-    AuthenticationError,
-    CircuitOpenError,
     CodegenError,
     ConfigurationError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ResponseValidationError,
-    RunTimeoutError,
-    UnprocessableEntityError,
 )
 from ..backend import DEFAULT_TIME_SCALE, BackendChoice, choose_backend, local_backend_class
 
@@ -168,46 +158,8 @@ def hint_for(exc: BaseException) -> str:
     custom = getattr(exc, "cli_hint", None)
     if isinstance(custom, str):
         return custom
-    if isinstance(exc, ConfigurationError):
-        return (
-            "see --help; the settings come from --token/--org-id/--base-url or "
-            "CODEGEN_API_TOKEN, CODEGEN_ORG_ID, CODEGEN_API_BASE_URL"
-        )
-    if isinstance(exc, AuthenticationError):
-        return "the API rejected the token: check CODEGEN_API_TOKEN (or --token)"
-    if isinstance(exc, PermissionDeniedError):
-        return "the token has no access here: check CODEGEN_ORG_ID (or --org-id)"
-    if isinstance(exc, NotFoundError):
-        return "check the id and the organisation; `codegen-graph runs list` shows recent runs"
-    if isinstance(exc, AgentRunLimitReachedError):
-        return "the organisation's plan allows no more agent runs"
-    if isinstance(exc, UnprocessableEntityError):
-        fields = ", ".join(
-            ".".join(str(p) for p in d.get("loc", [])) + f": {d.get('msg', '')}" for d in exc.detail
-        )
-        return f"the API rejected an argument ({fields})" if fields else "fix the arguments"
-    if isinstance(exc, RateLimitError):
-        wait = f" in {exc.retry_after:g} s" if exc.retry_after else " in a minute"
-        return f"over the API's rate limit: try again{wait}"
-    if isinstance(exc, APIConnectionError) and "SSL" in str(exc):
-        return (
-            "the TLS handshake failed: a local server (codegen-graph serve) speaks plain "
-            "HTTP, so use an http:// --base-url for it"
-        )
-    if isinstance(exc, CircuitOpenError | APIConnectionError) or (
-        isinstance(exc, APIStatusError) and exc.is_transient
-    ):
-        return "the API is unavailable or unreachable: try again later (check --base-url)"
-    if isinstance(exc, ResponseValidationError):
-        return "the API answered something unexpected: rerun with --debug and report it"
-    if isinstance(exc, RunTimeoutError):
-        run_id = exc.run.id if exc.run is not None else "ID"
-        return f"the run goes on; wait again with: codegen-graph runs wait {run_id}"
-    if isinstance(exc, AgentRunFailedError):
-        run_id = exc.run.id if exc.run is not None else "ID"
-        return f"see what the agent did: codegen-graph runs logs {run_id}"
     if isinstance(exc, CodegenError):
-        return "rerun with --debug for details"
+        return cli_hint(exc)  # the table shared with the tools (codegen_graph._error_text)
     return "this is a bug in codegen-graph: rerun with --debug and report it"
 
 
