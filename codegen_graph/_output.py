@@ -35,6 +35,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ._exceptions import ConfigurationError, OutputValidationError
+from ._problems import problem_lines
 from .models import AgentRunLogResponse, AgentRunResponse
 
 __all__ = [
@@ -108,11 +109,7 @@ def extract_json(text: str | None) -> Any:
 
 
 def _error_lines(exc: ValidationError) -> tuple[str, ...]:
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False)[:_MAX_ERRORS]:
-        where = ".".join(str(part) for part in error["loc"]) or "(root)"
-        lines.append(f"{where}: {error['msg']}")
-    return tuple(lines)
+    return tuple(problem_lines(exc, where="(root)", limit=_MAX_ERRORS))
 
 
 class OutputSpec(Generic[T]):

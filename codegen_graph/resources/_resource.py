@@ -12,6 +12,7 @@ import pydantic_core
 
 from .._base_client import RequestSpec
 from .._exceptions import ConfigurationError
+from .._problems import describe_problems
 
 if TYPE_CHECKING:
     from .._client import AsyncCodegenClient, CodegenClient
@@ -184,10 +185,7 @@ def build_input(model_cls: type[M], /, **fields: Any) -> M:
     try:
         model = model_cls(**{k: v for k, v in fields.items() if v is not None})
     except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}"
-            for e in exc.errors(include_url=False, include_input=False)[:5]
-        )
+        problems = describe_problems(exc, limit=5)
         raise ConfigurationError(f"Invalid {model_cls.__name__}: {problems}") from None
     check_sendable(model)
     return model

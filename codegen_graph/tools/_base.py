@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import CodegenError, ConfigurationError
+from .._problems import describe_problems
 from ._bridge import (
     AsyncLogSink,
     SyncLogSink,
@@ -31,13 +32,8 @@ DEFAULT_TIMEOUT = 1800.0
 
 def describe_validation_error(exc: Exception) -> str:
     """The ``handle_validation_error`` of the tools: which argument is wrong and why."""
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
-            for err in exc.errors(include_url=False)
-        )
-    else:  # pragma: no cover - pydantic.v1 errors only come from v1 schemas
-        problems = str(exc)
+    # pydantic.v1 errors (only from v1 schemas) have no shared shape: their text then
+    problems = describe_problems(exc) if isinstance(exc, ValidationError) else str(exc)
     return f"Invalid arguments: {problems}. Fix them and call the tool again."
 
 
