@@ -48,13 +48,13 @@ from ._exceptions import (
 )
 from ._hooks import ClientHooks, route_template
 from ._ratelimit import RateLimiter, bucket_for
+from ._redact import register_secret
 from ._retry import parse_retry_after, retry_delay
 from ._version import __version__
-from .observability._redact import register_secret
 
 if TYPE_CHECKING:
-    from .observability import Metrics
-    from .plugins import Plugin, PluginManager
+    from ._hooks import Hooks
+    from ._metrics import Metrics
 
 __all__ = ["BaseClient", "Plan", "Recovery", "RequestSpec", "Send", "Sleep"]
 
@@ -179,7 +179,7 @@ class BaseClient:
         rate_limits: RateBudgets | bool | None,
         circuit_breaker: CircuitBreakerConfig | bool | None,
         clock: Clock | None,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._token = TokenSource(token)
@@ -201,7 +201,7 @@ class BaseClient:
         self._hooks = ClientHooks(self.org_id, plugins, metrics)
 
     @property
-    def plugins(self) -> PluginManager | None:
+    def plugins(self) -> Hooks | None:
         """The client's plugins (``None`` when none were given)."""
         return self._hooks.plugins
 
@@ -215,19 +215,30 @@ class BaseClient:
 
     # -- requests ---------------------------------------------------------------------
 
-    def _build_request(self, spec: RequestSpec[Any]) -> httpx.Request:
+    def _build_request(self, spec: RequestSpec[Any], *, auth: bool = True) -> httpx.Request:
         params = {k: v for k, v in spec.params.items() if v is not None}
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self._bearer()}"
         return httpx.Request(
             spec.method,
             self.base_url + spec.path,
             params=params or None,
             json=spec.json,
-            headers={
-                "Authorization": f"Bearer {self._bearer()}",
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-            },
+            headers=headers,
         )
+
+    def _preflight(self, spec: RequestSpec[Any]) -> None:
+        """Build the request once without the token: whatever cannot be encoded (a value
+        the resources did not catch) is a :class:`ConfigurationError` before anything is
+        sent, never a raw ``UnicodeEncodeError``/``TypeError`` from inside httpx."""
+        try:
+            self._build_request(spec, auth=False)
+        except (UnicodeError, TypeError, ValueError, httpx.InvalidURL) as exc:
+            raise ConfigurationError(
+                f"{spec.method} {spec.path}: the request cannot be encoded "
+                f"({type(exc).__name__}: {exc}); check the arguments passed"
+            ) from None
 
     def _bearer(self) -> str:
         """The current token, registered with the redactor so no trace or filtered output
@@ -248,6 +259,7 @@ class BaseClient:
 
     def _plan(self, spec: RequestSpec[T]) -> Plan[T]:
         """The whole life of one call; see the module docstring."""
+        self._preflight(spec)
         attempt = 0
         token_refreshed = False
         last_error: APIError | None = None

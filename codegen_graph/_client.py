@@ -19,6 +19,7 @@ from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
 from ._clock import Clock
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._exceptions import ConfigurationError
+from ._watcher import AsyncRunWatcher, RunWatcher
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,
@@ -31,9 +32,8 @@ from .resources import (
 )
 
 if TYPE_CHECKING:
-    from ._watcher import AsyncRunWatcher, RunWatcher
-    from .observability import Metrics
-    from .plugins import Plugin, PluginManager
+    from ._hooks import Hooks
+    from ._metrics import Metrics
 
 __all__ = ["AsyncCodegenClient", "CodegenClient"]
 
@@ -79,7 +79,8 @@ class CodegenClient(BaseClient):
         clock: time and sleeping (default: the system clock).
         insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
         plugins: a :class:`~codegen_graph.plugins.PluginManager` or plugins: prompt
-            transformers (on create and resume prompts) and run lifecycle hooks.
+            transformers (on create and resume prompts) and run lifecycle hooks; any object
+            with the four methods of the client's ``Hooks`` protocol will do.
         metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
             retries and runs into.
     """
@@ -99,7 +100,7 @@ class CodegenClient(BaseClient):
         transport: httpx.BaseTransport | None = None,
         clock: Clock | None = None,
         insecure_skip_tls_verify: bool = False,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
@@ -166,8 +167,6 @@ class CodegenClient(BaseClient):
     def watcher(self) -> RunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
-            from ._watcher import RunWatcher  # the runs layer builds on the client
-
             with self._watcher_lock:
                 if self._watcher is None:
                     self._watcher = RunWatcher(self)
@@ -210,7 +209,8 @@ class AsyncCodegenClient(BaseClient):
         clock: time and sleeping (default: the system clock).
         insecure_skip_tls_verify: switch TLS certificate checks off (logs a warning).
         plugins: a :class:`~codegen_graph.plugins.PluginManager` or plugins: prompt
-            transformers (on create and resume prompts) and run lifecycle hooks.
+            transformers (on create and resume prompts) and run lifecycle hooks; any object
+            with the four methods of the client's ``Hooks`` protocol will do.
         metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
             retries and runs into.
     """
@@ -230,7 +230,7 @@ class AsyncCodegenClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         insecure_skip_tls_verify: bool = False,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
@@ -296,8 +296,6 @@ class AsyncCodegenClient(BaseClient):
     def watcher(self) -> AsyncRunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
-            from ._watcher import AsyncRunWatcher  # the runs layer builds on the client
-
             self._watcher = AsyncRunWatcher(self)
         return self._watcher
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
+
+import httpx
 
 from ._exceptions import ConfigurationError
 
@@ -20,10 +23,13 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "BucketName",
     "CircuitBreakerConfig",
+    "EnvToken",
     "RateBudget",
     "RateBudgets",
     "RetryConfig",
     "TokenProvider",
+    "check_token",
+    "env_token",
     "resolve_base_url",
     "resolve_org_id",
 ]
@@ -134,12 +140,84 @@ class CircuitBreakerConfig:
             )
 
 
+@dataclass(frozen=True)
+class EnvToken:
+    """A token read from the environment, and the variable it came from (never shown)."""
+
+    name: str
+    value: str = field(repr=False)
+
+
+def _describe_char(ch: str) -> str:
+    kind = "a non-ASCII character" if ord(ch) > 0x7F else "a control character"
+    if ch == " ":
+        kind = "a space"
+    return f"{kind} (U+{ord(ch):04X})"
+
+
+def check_token(value: str, source: str) -> str:
+    """A token as it may be sent: stripped, printable ASCII, no spaces inside.
+
+    A token with a newline or a smart quote in it (a copy-paste accident) would otherwise
+    reach httpx, whose error message and debug log show the whole header, token included.
+    The error here says what is wrong and where, never the token itself.
+
+    Args:
+        value: the raw token.
+        source: where it came from, for the message (``"token=..."``, a variable name).
+
+    Raises:
+        ConfigurationError: empty or blank, or a character that cannot be in a token.
+    """
+    token = value.strip()
+    if not token:
+        raise ConfigurationError(f"{source} is empty: it must hold a Codegen API token.")
+    for index, ch in enumerate(token):
+        if not "\x21" <= ch <= "\x7e":
+            raise ConfigurationError(
+                f"{source} contains {_describe_char(ch)} at position {index}: an API token is "
+                "printable ASCII without spaces. Copy it again from the Codegen settings "
+                "(the token is not shown here)."
+            )
+    return token
+
+
+def env_token(environ: Mapping[str, str] | None = None) -> EnvToken | None:
+    """The API token from the environment: the one rule the client, CLI and Studio share.
+
+    The first of ``CODEGEN_API_TOKEN`` and ``CODEGEN_TOKEN`` that is *set* decides. A
+    variable that is set but empty or blank is an error, not "no token": in CI a missing
+    secret reads as an empty string, and treating it as unset would quietly switch to
+    another backend or another variable.
+
+    Returns:
+        The token and its variable, or ``None`` when neither variable is set.
+
+    Raises:
+        ConfigurationError: the variable is set but empty/blank, or malformed (see
+            :func:`check_token`); the message names the variable, never the value.
+    """
+    env = os.environ if environ is None else environ
+    for name in TOKEN_ENV_VARS:
+        raw = env.get(name)
+        if raw is None:
+            continue
+        if not raw.strip():
+            raise ConfigurationError(
+                f"{name} is set but empty: set it to your Codegen API token, or unset it "
+                "(in CI, a secret that is missing or not passed to this job reads as empty)."
+            )
+        return EnvToken(name, check_token(raw, name))
+    return None
+
+
 class TokenSource:
     """Holds the API token (or its provider) without ever showing it.
 
     A string token is fixed. A provider is called on first use and again by
     :meth:`refresh` (the client does that once after a 401), so a rotated token is picked
-    up without rebuilding the client.
+    up without rebuilding the client. Every token is checked where it enters (argument,
+    environment, provider) by :func:`check_token`.
     """
 
     __slots__ = ("_lock", "_provider", "_value")
@@ -149,19 +227,17 @@ class TokenSource:
         self._provider: TokenProvider | None = None
         self._value: str | None = None
         if token is None:
-            for name in TOKEN_ENV_VARS:
-                token = os.environ.get(name) or None
-                if token:
-                    break
-        if token is None:
-            raise ConfigurationError(
-                "No Codegen API token: pass token=... or set the CODEGEN_API_TOKEN "
-                "environment variable (CODEGEN_TOKEN is also read)."
-            )
-        if callable(token):
+            found = env_token()
+            if found is None:
+                raise ConfigurationError(
+                    "No Codegen API token: pass token=... or set the CODEGEN_API_TOKEN "
+                    "environment variable (CODEGEN_TOKEN is also read)."
+                )
+            self._value = found.value
+        elif callable(token):
             self._provider = token
         elif isinstance(token, str) and token.strip():
-            self._value = token.strip()
+            self._value = check_token(token, "token=...")
         else:
             raise ConfigurationError(
                 "token=... must be a non-empty string or a zero-argument callable "
@@ -200,7 +276,7 @@ class TokenSource:
             ) from None
         if not isinstance(value, str) or not value.strip():
             raise ConfigurationError("The token provider must return a non-empty string.")
-        return value.strip()
+        return check_token(value, "The token provider's value")
 
     def __repr__(self) -> str:
         kind = "provider" if self._provider is not None else "static"
@@ -243,21 +319,46 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _shown(url: str) -> str:
+    """A URL for a message, without any credentials it carries."""
+    return re.sub(r"//[^/@]*@", "//***@", url)
+
+
 def resolve_base_url(base_url: str | None) -> str:
     """The API root from the argument, ``CODEGEN_API_BASE_URL`` or the default.
 
-    Plain ``http://`` is accepted only for loopback hosts (``127.0.0.0/8``, ``::1``,
-    ``localhost``): anywhere else it would send the token in clear text.
+    Checked completely here, at construction, so a bad URL is one clear error instead of
+    an ``httpx.InvalidURL`` on every call: printable ASCII, an http(s) scheme, a host, a
+    numeric port in 1..65535. Plain ``http://`` is accepted only for loopback hosts
+    (``127.0.0.0/8``, ``::1``, ``localhost``): anywhere else it would send the token in
+    clear text.
 
     Raises:
-        ConfigurationError: not an http(s) URL, or ``http://`` to a non-loopback host.
+        ConfigurationError: not a valid http(s) URL, or ``http://`` to a non-loopback host.
     """
-    url = base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
+    url = (base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL).strip()
+    bad = next((ch for ch in url if not "\x21" <= ch <= "\x7e"), None)
+    if bad is not None:
+        raise ConfigurationError(
+            f"base_url=... (or CODEGEN_API_BASE_URL) contains {_describe_char(bad)}: a URL "
+            "is printable ASCII without spaces (percent-encode a path; punycode for a host)"
+        )
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range", non-numeric port
+        raise ConfigurationError(
+            f"base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL ({exc}), "
+            f"got {_shown(url)!r}"
+        ) from None
     if parts.scheme not in {"http", "https"} or not host:
         raise ConfigurationError(
-            f"base_url=... (or CODEGEN_API_BASE_URL) must be an http(s) URL, got {url!r}"
+            f"base_url=... (or CODEGEN_API_BASE_URL) must be an http(s) URL, got {_shown(url)!r}"
+        )
+    if port == 0:
+        raise ConfigurationError(
+            f"base_url=... (or CODEGEN_API_BASE_URL) has port 0, got {_shown(url)!r}; use 1..65535"
         )
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigurationError(
@@ -269,4 +370,11 @@ def resolve_base_url(base_url: str | None) -> str:
             f"Refusing plain http:// to {host!r}: the API token would travel in clear text. "
             "Use https://, or http:// only for a loopback host (127.0.0.1, ::1, localhost)."
         )
-    return url.strip().rstrip("/")
+    try:  # the client's own parser has the last word (IDNA, bracket rules...)
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise ConfigurationError(
+            f"base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL ({exc}), "
+            f"got {_shown(url)!r}"
+        ) from None
+    return url.rstrip("/")

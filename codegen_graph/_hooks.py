@@ -1,4 +1,10 @@
-"""The client's observability and plugin hooks, written once for both clients.
+"""The client's hooks: a small protocol the upper layers plug into, written once.
+
+Like httpx's ``event_hooks``, the client calls objects it does not know: anything with
+the four methods of :class:`Hooks` (``transform_prompt``, ``on_create``, ``on_complete``,
+``on_error``). :class:`codegen_graph.plugins.PluginManager` is one; the plugins layer also
+registers it (:func:`combine_hooks_with`) to run a plain sequence of plugins, so this
+layer never imports the plugins layer.
 
 A :class:`ClientHooks` is built by each client from its ``plugins=`` and ``metrics=``
 arguments. Around every API call the client asks it for a :class:`CallHooks`, which
@@ -13,27 +19,27 @@ Every HTTP attempt is recorded by route template and status, and every retry by 
 Run handles report a run they saw finish through :meth:`ClientHooks.run_finished`.
 
 Who is calling (role, actor, trust) comes from :func:`codegen_graph.plugins.call_context`.
-Nothing here imports LangChain, LangGraph or LangSmith.
+Nothing here imports LangChain, LangGraph, LangSmith, the plugins or observability.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .observability._metrics import Metrics
-from .observability._otel import span
-from .plugins._base import Plugin, PluginContext, PluginManager
-from .plugins._context import current_call_context
+from ._context import PluginContext, current_call_context
+from ._exceptions import ConfigurationError
+from ._metrics import Metrics
+from ._otel import span
 
 if TYPE_CHECKING:
     from ._base_client import RequestSpec
     from .models import AgentRunResponse
 
-__all__ = ["CallHooks", "ClientHooks", "route_template"]
+__all__ = ["CallHooks", "ClientHooks", "Hooks", "combine_hooks_with", "route_template"]
 
 _ID_SEGMENT = re.compile(r"/(organizations|users|run|repos|prs|sandbox)/(\d+)(?=/|$)")
 _PLACEHOLDER = {
@@ -58,10 +64,58 @@ def route_template(path: str) -> str:
     return _ID_SEGMENT.sub(lambda m: f"/{m.group(1)}/{_PLACEHOLDER[m.group(1)]}", path)
 
 
-def _manager(plugins: PluginManager | Sequence[Plugin] | None) -> PluginManager | None:
-    if plugins is None or isinstance(plugins, PluginManager):
+@runtime_checkable
+class Hooks(Protocol):
+    """What the client calls around its operations (a plugin manager, or one plugin)."""
+
+    def transform_prompt(self, prompt: str, ctx: PluginContext) -> str:
+        """The prompt to send instead of ``prompt`` (may raise to stop the call)."""
+        ...
+
+    def on_create(self, run: AgentRunResponse, ctx: PluginContext) -> None:
+        """After a run was created or resumed."""
+        ...
+
+    def on_complete(self, run: AgentRunResponse, ctx: PluginContext) -> None:
+        """After a handle saw its run reach a terminal status."""
+        ...
+
+    def on_error(self, exc: BaseException, ctx: PluginContext) -> None:
+        """After an operation failed with ``exc``."""
+        ...
+
+
+_combiners: list[Callable[[Sequence[Any]], Hooks]] = []
+
+
+def combine_hooks_with(combiner: Callable[[Sequence[Any]], Hooks]) -> None:
+    """Set how a client runs a sequence given as ``plugins=`` (in order, isolated).
+
+    :mod:`codegen_graph.plugins` registers :class:`~codegen_graph.plugins.PluginManager`
+    when it is imported, which any plugin instance implies.
+    """
+    _combiners[:] = [combiner]
+
+
+def _as_hooks(plugins: Hooks | Sequence[Any] | None) -> Hooks | None:
+    if plugins is None:
+        return None
+    if isinstance(plugins, Sequence) and not isinstance(plugins, str):
+        if _combiners:
+            return _combiners[0](plugins)
+        if not plugins:
+            return None
+        # without codegen_graph.plugins loaded, none of these can be a Plugin
+        raise ConfigurationError(
+            f"a plugin must be an instance of codegen_graph.plugins.Plugin, got "
+            f"{type(plugins[0]).__name__}; subclass Plugin and override the hooks you need"
+        )
+    if isinstance(plugins, Hooks):
         return plugins
-    return PluginManager(plugins)
+    raise ConfigurationError(
+        "plugins must be a codegen_graph.plugins.PluginManager or a sequence of plugins, got "
+        f"{type(plugins).__name__}"
+    )
 
 
 class CallHooks:
@@ -149,21 +203,20 @@ class ClientHooks:
 
     Args:
         org_id: The client's organization.
-        plugins: A :class:`PluginManager`, or plugins to put in a new one.
+        plugins: :class:`Hooks` (a :class:`~codegen_graph.plugins.PluginManager`), or plugins
+            to run in order (put in a new manager).
         metrics: Prometheus metrics to record into.
     """
 
     def __init__(
         self,
         org_id: int,
-        plugins: PluginManager | Sequence[Plugin] | None = None,
+        plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.org_id = org_id
-        self.plugins = _manager(plugins)
+        self.plugins = _as_hooks(plugins)
         if metrics is not None and not isinstance(metrics, Metrics):
-            from ._exceptions import ConfigurationError
-
             raise ConfigurationError(
                 f"metrics must be a codegen_graph.observability.Metrics, got "
                 f"{type(metrics).__name__}"

@@ -63,7 +63,6 @@ from ._exceptions import (
 )
 from ._retry import pause_for
 from .models import AgentRunResponse, Page
-from .resources.agent_runs import _spec_get, _spec_list
 
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
@@ -393,11 +392,17 @@ class _WatcherBase:
             raise ValueError("timeout must be a non-negative number of seconds, or None")
         return float(self._clock.now() + timeout)
 
+    # The watcher polls with the resource's own request specs, without the client's
+    # retries (imported here: agent_runs imports the run handles, which import this module).
     def _list_spec(self, skip: int) -> Any:
+        from .resources.agent_runs import _spec_list
+
         spec = _spec_list(self._client.org_id, skip, self._core.page_size, None, None)
         return dataclasses.replace(spec, max_retries=0)
 
     def _get_spec(self, run_id: int) -> Any:
+        from .resources.agent_runs import _spec_get
+
         return dataclasses.replace(_spec_get(self._client.org_id, run_id), max_retries=0)
 
     # -- the plan ---------------------------------------------------------------------------

@@ -20,13 +20,18 @@ LangGraph Server calls the factory with the run's ``RunnableConfig`` whenever it
 graph (to run it, to draw it, to read a thread's state), so the factory only compiles: the
 Codegen client behind it is built once per process by :func:`client_from_env`:
 
-* ``CODEGEN_API_TOKEN`` set: the real Codegen API (``CODEGEN_ORG_ID`` and, optionally,
-  ``CODEGEN_API_BASE_URL`` are read by :class:`~codegen_graph.CodegenClient` itself);
-* otherwise: the embedded local backend (:class:`~codegen_graph.local.LocalCodegen`) whose
-  simulated clock runs ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time (default
-  60), so the workflow can be tried in Studio without an account. It says so once on
-  stderr. Under LangGraph Server it runs as ``codegen-graph serve`` in a child process
-  on 127.0.0.1 (stopped when the server exits).
+* ``CODEGEN_API_TOKEN`` set (or ``CODEGEN_API_BASE_URL``): the real Codegen API
+  (``CODEGEN_ORG_ID`` and the base URL are read by :class:`~codegen_graph.CodegenClient`
+  itself);
+* ``CODEGEN_GRAPH_LOCAL=1``, or no token variable at all outside CI: the embedded local
+  backend (:class:`~codegen_graph.local.LocalCodegen`) whose simulated clock runs
+  ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time (default 60), so the workflow
+  can be tried in Studio without an account. It says so, and why, once on stderr. Under
+  LangGraph Server it runs as ``codegen-graph serve`` in a child process on 127.0.0.1
+  (stopped when the server exits);
+* a token variable set but empty, or no token in CI (``CI``/``GITHUB_ACTIONS`` set): a
+  :class:`~codegen_graph.ConfigurationError` naming the variable, never a silent
+  fallback. The rule is :func:`codegen_graph.backend.choose_backend`, the CLI's too.
 
 The graph is compiled **without** a checkpointer: LangGraph Server supplies its own (in
 memory under ``langgraph dev``, PostgreSQL when deployed), and ``interrupt()`` approval
@@ -55,8 +60,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from ._client import CodegenClient
-from ._config import TOKEN_ENV_VARS
 from ._exceptions import ConfigurationError
+from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
 from .graph import feature_workflow, supervisor_workflow
 
 __all__ = [
@@ -73,8 +78,6 @@ __all__ = [
 
 TIME_SCALE_ENV_VAR = "CODEGEN_GRAPH_TIME_SCALE"
 """Environment variable: simulated seconds per real second for the embedded backend."""
-
-DEFAULT_TIME_SCALE = 60.0
 
 SUPERVISOR_MODEL_ENV_VAR = "CODEGEN_GRAPH_SUPERVISOR_MODEL"
 """Environment variable: the supervisor's chat model, as ``provider:model``."""
@@ -101,16 +104,11 @@ def _time_scale(environ: Mapping[str, str]) -> float:
 
 
 def _build_client(environ: Mapping[str, str], out_of_process: bool) -> tuple[CodegenClient, Any]:
-    if any(environ.get(name) for name in TOKEN_ENV_VARS):
+    choice = choose_backend(environ=environ, local_flag="CODEGEN_GRAPH_LOCAL=1")
+    if not choice.local:
         return CodegenClient(), None
     scale = _time_scale(environ)
-    try:
-        from .local import LocalCodegen
-    except ImportError:
-        raise ConfigurationError(
-            "No CODEGEN_API_TOKEN is set and the embedded backend is not installed: set "
-            "CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pip install 'codegen-graph[local]'"
-        ) from None
+    local_cls = local_backend_class()
     if out_of_process:
         from .local import LocalServer
 
@@ -126,14 +124,10 @@ def _build_client(environ: Mapping[str, str], out_of_process: bool) -> tuple[Cod
         client = CodegenClient(server.token, server.org_id, base_url=server.base_url)
         backend: Any = server
     else:
-        backend = LocalCodegen(time_scale=scale)
+        backend = local_cls(time_scale=scale)
         where = f"in process, org {backend.org_id}"
         client = backend.client()
-    print(
-        f"codegen-graph: no CODEGEN_API_TOKEN set; using the embedded local backend "
-        f"({where}, time scale {scale:g}x).",
-        file=sys.stderr,
-    )
+    print(f"codegen-graph: {choice.notice} ({where}, time scale {scale:g}x).", file=sys.stderr)
     return client, backend
 
 

@@ -29,6 +29,18 @@ def _clear_langsmith_caches() -> None:
     ls_utils.get_tracer_project.cache_clear()
 
 
+#: Set by CI services; with them (and no token) nothing falls back to the embedded backend.
+#: Tests run as on a developer's machine; the CI rule's own tests set them.
+_CI_VARS = ("CI", "GITHUB_ACTIONS", "CODEGEN_GRAPH_LOCAL")
+
+
+@pytest.fixture(autouse=True)
+def not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts outside CI (the backend choice reads ``CI``/``GITHUB_ACTIONS``)."""
+    for name in _CI_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True)
 def isolated_langsmith(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every test starts with tracing off and LangSmith's global client unset."""

@@ -1,7 +1,22 @@
 """Imports point only down: a test keeps the architecture's layers honest.
 
-Module-level imports only (imports inside functions or under ``TYPE_CHECKING`` are the
-sanctioned way for a lower layer to hand out an upper one, e.g. ``LocalCodegen.client()``).
+Every import is checked: at module level, inside functions and methods, and under
+``TYPE_CHECKING`` (an annotation that names an upper layer is a dependency too). The few
+sanctioned exceptions are in :data:`ALLOWED`, each with the reason it is not a layer break;
+an entry that no longer matches anything fails the suite, so the list stays short and true.
+
+The layers, bottom up (``docs/concepts.md`` draws them):
+
+* **wire**: the models, statuses, exceptions and clocks: pydantic and the standard library.
+* **client**: config, retries, rate budgets, circuit, hooks, the caller's context,
+  redaction, metrics and spans, the HTTP clients, resources, run handles, the watcher and
+  batches: httpx on top of the wire layer.
+* **plugins** and **observability**: two peers on the client; they do not import each other.
+  Only observability may load LangSmith (and LangChain's tracer flush).
+* **tools** (LangChain tools) on the client, plugins and observability; **graph** (LangGraph
+  nodes and workflows) on all of that.
+* **local**: the embedded backend shares only the wire layer.
+* **cli** and **studio** on top.
 """
 
 from __future__ import annotations
@@ -9,63 +24,94 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "codegen_graph"
 
-FRAMEWORKS = ("langchain", "langchain_core", "langgraph", "langsmith", "fastapi", "uvicorn")
-UPPER_THAN_CLIENT = (
-    "codegen_graph._runs",
-    "codegen_graph._watcher",
-    "codegen_graph._batch",
-    "codegen_graph.graph",
-    "codegen_graph.tools",
-    "codegen_graph.cli",
-    "codegen_graph.local",
-    "codegen_graph.studio",
-)
-UPPER_THAN_RUNS = UPPER_THAN_CLIENT[3:]
+LANGCHAIN = ("langchain", "langchain_core")
+LANGGRAPH = ("langgraph",)
+LANGSMITH = ("langsmith",)
+SERVER = ("fastapi", "uvicorn", "starlette")
+FRAMEWORKS = (*LANGCHAIN, *LANGGRAPH, *LANGSMITH, *SERVER)
 
-LAYERS: dict[str, tuple[str, ...]] = {
-    # wire models and friends: pydantic and the standard library only
-    "models.py": (
-        *FRAMEWORKS,
-        "codegen_graph._client",
-        "codegen_graph._base_client",
-        *UPPER_THAN_CLIENT,
-    ),
-    "_status.py": (*FRAMEWORKS, "codegen_graph."),
-    "_exceptions.py": (*FRAMEWORKS, "codegen_graph._client", *UPPER_THAN_CLIENT),
-    "_clock.py": (*FRAMEWORKS, "codegen_graph."),
-    # the HTTP client
-    "_config.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
-    "_retry.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
-    "_ratelimit.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
-    "_circuit.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
-    "_hooks.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
-    "_base_client.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
-    "_client.py": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
-    "resources": (*FRAMEWORKS, *UPPER_THAN_CLIENT),
-    # runs and waiting
-    "_runs.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
-    "_watcher.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
-    "_batch.py": (*FRAMEWORKS, *UPPER_THAN_RUNS),
-    # tools and graph build on runs; neither knows the CLI
-    "tools": ("codegen_graph.cli", "codegen_graph.local", "codegen_graph.studio"),
-    "graph": ("codegen_graph.cli", "codegen_graph.local", "codegen_graph.studio"),
-    # the local backend shares only the wire models
-    "local": (
-        "langgraph",
-        "langsmith",
-        "codegen_graph._client",
-        "codegen_graph._base_client",
-        "codegen_graph.resources",
-        *UPPER_THAN_CLIENT[:-2],
-        "codegen_graph.studio",
-    ),
+WIRE = ("models.py", "_status.py", "_exceptions.py", "_clock.py", "_version.py")
+CLIENT = (
+    "_config.py",
+    "_retry.py",
+    "_ratelimit.py",
+    "_circuit.py",
+    "_hooks.py",
+    "_context.py",
+    "_redact.py",
+    "_metrics.py",
+    "_otel.py",
+    "_base_client.py",
+    "_client.py",
+    "resources",
+    "_runs.py",
+    "_watcher.py",
+    "_batch.py",
+)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Which parts of the package (entries of :data:`LAYERS`) and frameworks may be imported."""
+
+    may_import: tuple[str, ...]
+    frameworks: tuple[str, ...] = ()
+
+
+_ON_CLIENT = (*WIRE, *CLIENT)
+# above the client, ``from codegen_graph import X`` (the package's face) is fine too
+_ABOVE_CLIENT = (*_ON_CLIENT, "__init__.py")
+_ON_PEERS = (*_ABOVE_CLIENT, "plugins", "observability")
+
+LAYERS: dict[str, Layer] = {
+    # wire: nothing of the package but the wire layer itself
+    **{entry: Layer(WIRE) for entry in WIRE},
+    # the client: the wire layer and itself
+    **{entry: Layer(_ON_CLIENT) for entry in CLIENT},
+    "__init__.py": Layer(_ON_CLIENT),
+    # two peers on the client
+    "plugins": Layer((*_ABOVE_CLIENT, "plugins")),
+    "observability": Layer((*_ABOVE_CLIENT, "observability"), (*LANGSMITH, *LANGCHAIN)),
+    # LangChain tools, then LangGraph graphs on top of them
+    "tools": Layer((*_ON_PEERS, "tools"), (*LANGCHAIN, *LANGGRAPH)),
+    "graph": Layer((*_ON_PEERS, "tools", "graph"), (*LANGCHAIN, *LANGGRAPH)),
+    # the embedded backend shares only the wire models (LangChain for ChatModelBehavior)
+    "local": Layer((*WIRE, "local"), (*LANGCHAIN, *SERVER)),
+    # the top
+    "cli": Layer((*_ON_PEERS, "tools", "graph", "local", "backend.py", "cli"), FRAMEWORKS),
+    "studio.py": Layer((*_ON_PEERS, "tools", "graph", "local", "backend.py"), FRAMEWORKS),
+    "__main__.py": Layer(("cli",)),
+    # the backend choice (CLI and Studio share it): the client's settings, and the local
+    # backend it may build when asked for
+    "backend.py": Layer((*_ON_CLIENT, "local")),
 }
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """A sanctioned import that the layer rules would refuse, and why it is not a break."""
+
+    file: str
+    imports: str
+    why: str
+
+
+ALLOWED: tuple[Allowed, ...] = (
+    Allowed(
+        "local/_backend.py",
+        "codegen_graph._client",
+        "LocalCodegen.client() is a factory handing out a real client pointed at the "
+        "embedded backend; the backend itself shares no client logic",
+    ),
+)
 
 
 def _module_name(path: Path) -> str:
@@ -76,68 +122,155 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
+def imports_of(source: str, module: str, *, is_package: bool = False) -> Iterator[tuple[int, str]]:
+    """Every ``(line, imported name)`` in ``source``, at any depth, relative ones resolved.
+
+    ``from a.b import c`` yields both ``a.b`` and ``a.b.c`` (``c`` may be a module).
+    """
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                name = node.module or ""
+            yield node.lineno, name
+            yield from ((node.lineno, f"{name}.{alias.name}") for alias in node.names)
 
 
-def _top_level_imports(path: Path) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    here = _module_name(path)
-    package = here if path.name == "__init__.py" else here.rsplit(".", 1)[0]
-    found: list[tuple[int, str]] = []
-
-    def visit(body: list[ast.stmt]) -> None:
-        for node in body:
-            if isinstance(node, ast.Import):
-                found.extend((node.lineno, alias.name) for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - (node.level - 1)]
-                    name = ".".join([*base, *([node.module] if node.module else [])])
-                else:
-                    name = node.module or ""
-                found.append((node.lineno, name))
-                found.extend((node.lineno, f"{name}.{a.name}") for a in node.names)
-            elif isinstance(node, ast.If) and not _is_type_checking(node):
-                visit(node.body)
-                visit(node.orelse)
-            elif isinstance(node, ast.Try):
-                visit(node.body)
-
-    visit(tree.body)
-    return found
+def _entry_of(name: str) -> str | None:
+    """The :data:`LAYERS` entry a ``codegen_graph...`` module name belongs to."""
+    parts = name.split(".")
+    if parts[0] != "codegen_graph":
+        return None
+    if len(parts) == 1:
+        return "__init__.py"
+    if (PKG / parts[1]).is_dir():
+        return parts[1]
+    return f"{parts[1]}.py"
 
 
-def _files(entry: str) -> list[Path]:
-    target = PKG / entry
-    return sorted(target.rglob("*.py")) if target.is_dir() else [target]
+def _entry_of_file(rel: str) -> str:
+    first = rel.split("/")[0]
+    return first if first in LAYERS else rel
+
+
+def _breaks(rel: str, name: str) -> bool:
+    """Whether ``name`` imported in package file ``rel`` breaks its layer's rule."""
+    layer = LAYERS[_entry_of_file(rel)]
+    target = _entry_of(name)
+    if target is not None:
+        return target not in layer.may_import and target != _entry_of_file(rel)
+    top = name.split(".")[0]
+    return top in FRAMEWORKS and top not in layer.frameworks
+
+
+def layer_breaks(rel: str, source: str) -> list[str]:
+    """The imports of one file (``rel`` relative to the package) that break the rules."""
+    path = PKG / rel
+    allowed = {a.imports for a in ALLOWED if a.file == rel}
+    found = imports_of(source, _module_name(path), is_package=path.name == "__init__.py")
+    return [
+        f"{rel}:{line} imports {name}"
+        for line, name in sorted(found)
+        if _breaks(rel, name) and not any(name == a or name.startswith(a + ".") for a in allowed)
+    ]
+
+
+def _package_files() -> list[str]:
+    return sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py"))
+
+
+def test_every_part_of_the_package_has_a_rule() -> None:
+    assert [rel for rel in _package_files() if _entry_of_file(rel) not in LAYERS] == []
 
 
 @pytest.mark.parametrize("entry", sorted(LAYERS))
 def test_imports_point_down(entry: str) -> None:
-    forbidden = LAYERS[entry]
+    files = [rel for rel in _package_files() if _entry_of_file(rel) == entry]
+    assert files, f"no file for {entry}"
     problems = [
-        f"{path.relative_to(PKG.parent)}:{line} imports {name}"
-        for path in _files(entry)
-        for line, name in _top_level_imports(path)
-        if any(name == f or name.startswith(f if f.endswith(".") else f + ".") for f in forbidden)
+        problem
+        for rel in files
+        for problem in layer_breaks(rel, (PKG / rel).read_text(encoding="utf-8"))
     ]
     assert problems == []
 
 
-def test_the_client_loads_no_framework() -> None:
-    code = (
-        "import sys, codegen_graph, codegen_graph.local;"
-        "import codegen_graph.local as l;"
-        "bad = sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'langchain', 'langchain_core', 'langgraph', 'langsmith'});"
-        "print(','.join(bad))"
+def test_every_allowance_is_still_needed_and_says_why() -> None:
+    unused = []
+    for allowed in ALLOWED:
+        assert len(allowed.why) > 20, allowed
+        source = (PKG / allowed.file).read_text(encoding="utf-8")
+        names = [n for _, n in imports_of(source, _module_name(PKG / allowed.file))]
+        if not any(n == allowed.imports or n.startswith(allowed.imports + ".") for n in names):
+            unused.append(allowed)
+    assert unused == []
+
+
+def test_the_rule_sees_imports_inside_functions() -> None:
+    """A test of the test: an upward import hidden in a function body is found."""
+    source = (
+        "from __future__ import annotations\n"
+        "def later():\n"
+        "    class Inner:\n"
+        "        def method(self):\n"
+        "            from ..graph import feature_workflow\n"
+        "            import langgraph.graph\n"
+        "            return feature_workflow, langgraph.graph\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == ""
+    assert layer_breaks("resources/organizations.py", source) == [
+        "resources/organizations.py:5 imports codegen_graph.graph",
+        "resources/organizations.py:5 imports codegen_graph.graph.feature_workflow",
+        "resources/organizations.py:6 imports langgraph.graph",
+    ]
+    # the same imports are fine where the layers allow them
+    assert layer_breaks("cli/_run.py", source) == []
+
+
+def test_the_rule_sees_type_checking_imports_and_the_local_backend() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from .._runs import AgentRun\n"
+        "from ..plugins import Plugin\n"
+    )
+    assert layer_breaks("local/_engine.py", source) == [
+        "local/_engine.py:3 imports codegen_graph._runs",
+        "local/_engine.py:3 imports codegen_graph._runs.AgentRun",
+        "local/_engine.py:4 imports codegen_graph.plugins",
+        "local/_engine.py:4 imports codegen_graph.plugins.Plugin",
+    ]
+
+
+def _loaded_after(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``statement``."""
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+UPPER = ("codegen_graph.plugins", "codegen_graph.observability", *LANGCHAIN, *LANGGRAPH)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["import codegen_graph", "import codegen_graph.local", "from codegen_graph import models"],
+)
+def test_the_client_loads_no_upper_layer(statement: str) -> None:
+    loaded = _loaded_after(statement)
+    assert "codegen_graph" in loaded
+    upper = sorted(
+        m for m in loaded if any(m == u or m.startswith(u + ".") for u in (*UPPER, *LANGSMITH))
+    )
+    assert upper == []
+
+
+def test_the_fresh_interpreter_check_can_fail() -> None:
+    """A test of the test: the upper layers do show up once they are imported."""
+    loaded = _loaded_after("import codegen_graph.graph")
+    assert {"codegen_graph.plugins", "codegen_graph.observability", "langgraph"} <= loaded

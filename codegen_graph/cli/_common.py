@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from .._config import BASE_URL_ENV_VAR, TOKEN_ENV_VARS
 from .._exceptions import (
     AgentRunFailedError,
     AgentRunLimitReachedError,
@@ -53,12 +52,14 @@ from .._exceptions import (
     RunTimeoutError,
     UnprocessableEntityError,
 )
+from ..backend import DEFAULT_TIME_SCALE, BackendChoice, choose_backend, local_backend_class
 
 if TYPE_CHECKING:
     from .._client import AsyncCodegenClient, CodegenClient
     from ..local import LocalCodegen
 
 __all__ = [
+    "DEFAULT_TIME_SCALE",
     "EXIT_API",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -83,10 +84,15 @@ EXIT_API = 3
 EXIT_TRANSIENT = 4
 EXIT_INTERRUPTED = 130
 
-#: The notice printed on stderr when no token is configured.
+#: The notice printed on stderr when no token is configured (one of
+#: :attr:`BackendChoice.notice`'s forms; each says exactly why the local backend is used).
 LOCAL_NOTICE = "no CODEGEN_API_TOKEN set: using the embedded local backend"
 LOCAL_DB_ENV_VAR = "CODEGEN_LOCAL_DB"
-DEFAULT_TIME_SCALE = 60.0
+_CHOICE_HINT = (
+    "the real API needs CODEGEN_API_TOKEN and CODEGEN_ORG_ID (or --token/--org-id); the "
+    "embedded local backend runs with --local, or by itself only outside CI with no token "
+    "variable set"
+)
 _MAX_LINE = 400
 
 P = ParamSpec("P")
@@ -281,6 +287,14 @@ LocalDbOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+LocalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--local",
+        help="Use the embedded local backend on purpose (also CODEGEN_GRAPH_LOCAL=1). "
+        "Without it the local backend is used only outside CI when no token is set.",
+    ),
+]
 
 
 # -- backends ----------------------------------------------------------------------------
@@ -294,12 +308,31 @@ class BackendOptions:
     time_scale: float = DEFAULT_TIME_SCALE
     local_db: str | None = None
     scenario: str | None = None
+    local: bool = False
+    writes_outside: str | None = None
+
+    def choice(self) -> BackendChoice:
+        """Real API or embedded backend, by :func:`codegen_graph.backend.choose_backend`.
+
+        Raises:
+            ConfigurationError: it would be a silent fallback where none is allowed (CI,
+                an empty token variable, a command that writes outside).
+        """
+        try:
+            return choose_backend(
+                token=self.token,
+                base_url=self.base_url,
+                local=self.local,
+                writes_outside=self.writes_outside,
+            )
+        except ConfigurationError as exc:
+            exc.cli_hint = _CHOICE_HINT  # type: ignore[attr-defined]
+            raise
 
     @property
     def is_local(self) -> bool:
-        """No token and no base URL (options or environment): the embedded backend."""
-        remote = self.token or _env_token() or self.base_url or os.environ.get(BASE_URL_ENV_VAR)
-        return not remote
+        """Whether :meth:`choice` picks the embedded backend."""
+        return self.choice().local
 
     @property
     def local_db_path(self) -> str | None:
@@ -310,25 +343,18 @@ class BackendOptions:
         return (
             f"BackendOptions(base_url={self.base_url!r}, token={'***' if self.token else None}, "
             f"org_id={self.org_id!r}, time_scale={self.time_scale!r}, "
-            f"local_db={self.local_db!r})"
+            f"local_db={self.local_db!r}, local={self.local!r})"
         )
-
-
-def _env_token() -> str | None:
-    for name in TOKEN_ENV_VARS:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
 
 
 class Backend:
     """Where commands send their requests: the Codegen API, or the embedded local backend.
 
-    The local backend is used when neither a token (``--token`` / ``CODEGEN_API_TOKEN``)
-    nor a base URL (``--base-url`` / ``CODEGEN_API_BASE_URL``) is configured; the choice is
-    announced on stderr. Use as a context manager; clients made by :meth:`client` and
-    :meth:`async_client` are closed by the caller.
+    The choice is :func:`codegen_graph.backend.choose_backend`'s: the local backend with
+    ``--local``, or outside CI when neither a token (``--token`` / ``CODEGEN_API_TOKEN``)
+    nor a base URL (``--base-url`` / ``CODEGEN_API_BASE_URL``) is configured; it is
+    announced on stderr with the reason. Use as a context manager; clients made by
+    :meth:`client` and :meth:`async_client` are closed by the caller.
 
     Args:
         options: the command's backend options.
@@ -346,21 +372,16 @@ class Backend:
     def __init__(self, options: BackendOptions, *, announce: Callable[[str], Any] | None = None):
         self.options = options
         self.local: LocalCodegen | None = None
-        if not options.is_local:
+        choice = options.choice()
+        if not choice.local:
             return
         if not options.time_scale > 0:
             raise ConfigurationError(f"--time-scale must be > 0, got {options.time_scale:g}")
-        try:
-            from ..local import LocalCodegen
-        except ImportError:
-            raise ConfigurationError(
-                "No CODEGEN_API_TOKEN set and the embedded local backend is not installed: "
-                "set CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pip install 'codegen-graph[local]'"
-            ) from None
-        (announce or _stderr)(LOCAL_NOTICE)
+        local_cls = local_backend_class()
+        (announce or _stderr)(choice.notice)
         db = options.local_db_path
         try:
-            self.local = LocalCodegen(
+            self.local = local_cls(
                 org_id=options.org_id,
                 time_scale=options.time_scale,
                 db=db,

@@ -3,6 +3,10 @@
 Runs one agent through the Codegen API, waits for it, appends the review to
 ``$GITHUB_STEP_SUMMARY`` and posts it as a pull-request comment. A ready workflow is in
 ``examples/github-actions/codegen-review.yml``.
+
+What it writes reaches a real system, so it never falls back to the embedded local
+backend by itself: without a Codegen token it stops with an error, and the local backend
+runs only with ``--local`` (its review is then marked as simulated).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ._common import (
     BaseUrlOpt,
     JsonOpt,
     LocalDbOpt,
+    LocalOpt,
     OrgIdOpt,
     TimeScaleOpt,
     TokenOpt,
@@ -31,7 +36,10 @@ from ._common import (
 from ._github import GitHubClient, append_step_summary, parse_repo
 from ._runs import _wait
 
-__all__ = ["render_review", "review_pr", "review_prompt"]
+__all__ = ["WRITES_OUTSIDE", "render_review", "review_pr", "review_prompt"]
+
+#: What review-pr does that a stand-in must never do unasked (for the refusal message).
+WRITES_OUTSIDE = "posts the review to GitHub"
 
 
 def review_prompt(owner: str, name: str, number: int) -> str:
@@ -44,8 +52,11 @@ def review_prompt(owner: str, name: str, number: int) -> str:
     )
 
 
-def render_review(repo: str, number: int, run: AgentRunResponse) -> str:
-    """The Markdown written to the step summary and posted as the comment."""
+def render_review(repo: str, number: int, run: AgentRunResponse, *, simulated: bool = False) -> str:
+    """The Markdown written to the step summary and posted as the comment.
+
+    ``simulated`` marks a review made by the embedded local backend (``--local``).
+    """
     status = run.status.raw if run.status is not None else "unknown"
     ok = run.status is not None and run.status.is_success
     title = f"## Codegen review of {repo}#{number}" + ("" if ok else f" ({status})")
@@ -56,6 +67,11 @@ def render_review(repo: str, number: int, run: AgentRunResponse) -> str:
         text = f"The review agent ended **{status}**:\n\n{text}"
     link = f"[{run.id}]({run.web_url})" if run.web_url else str(run.id)
     footer = f"<sub>Codegen agent run {link} · {status} · posted by codegen-graph</sub>"
+    if simulated:
+        footer = (
+            "<sub>Simulated by codegen-graph's embedded local backend (--local): not a "
+            f"review by a Codegen agent · run {run.id} · {status}</sub>"
+        )
     return f"{title}\n\n{text}\n\n---\n{footer}\n"
 
 
@@ -94,21 +110,27 @@ def review_pr(
     org_id: OrgIdOpt = None,
     time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
     local_db: LocalDbOpt = None,
+    local: LocalOpt = False,
 ) -> None:
     """Review a pull request with a Codegen agent; write the step summary and a PR comment.
 
     Exits 0 when the review was written, 1 when the agent run failed (the step summary
-    still says so; no comment is posted).
+    still says so; no comment is posted). Needs CODEGEN_API_TOKEN: it never falls back to
+    the embedded local backend unless --local is given.
     """
     owner, name = parse_repo(repo)
+    options = BackendOptions(
+        base_url, token, org_id, time_scale, local_db, local=local, writes_outside=WRITES_OUTSIDE
+    )
+    options.choice()  # refuse a silent fallback before touching GitHub or starting a run
     github: GitHubClient | None = None
     if comment:  # fail on a missing token or bad URL before spending an agent run
         github = GitHubClient(
             github_token or os.environ.get("GITHUB_TOKEN", ""), api_url=github_api_url
         )
     try:
-        options = BackendOptions(base_url, token, org_id, time_scale, local_db)
         with Backend(options) as backend, backend.client() as client:
+            simulated = backend.is_local
             run = client.agent_runs.start(
                 review_prompt(owner, name, pr),
                 repo_id=repo_id,
@@ -116,7 +138,7 @@ def review_pr(
             )
             cli_state().err.print(f"review agent run {run.id} started", highlight=False)
             _wait(client, run, timeout, live=not as_json)
-        markdown = render_review(f"{owner}/{name}", pr, run.data)
+        markdown = render_review(f"{owner}/{name}", pr, run.data, simulated=simulated)
         summary = append_step_summary(markdown)
         comment_url: str | None = None
         if github is not None and run.is_success:

@@ -44,6 +44,7 @@ from ._common import (
     BaseUrlOpt,
     JsonOpt,
     LocalDbOpt,
+    LocalOpt,
     OrgIdOpt,
     TokenOpt,
     cli_state,
@@ -175,6 +176,8 @@ def _resume_command(
         parts += ["--local-db", options.local_db]
     if options.scenario:
         parts += ["--scenario", options.scenario]
+    if options.local:
+        parts.append("--local")
     if time_scale is not None:
         parts += ["--time-scale", f"{time_scale:g}"]
     if approve:
@@ -319,6 +322,7 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    local: LocalOpt = False,
 ) -> None:
     """Run the feature workflow: code, then tests and docs in parallel, then review."""
     from ..graph import feature_workflow
@@ -336,6 +340,7 @@ def run_command(
         time_scale=time_scale or DEFAULT_TIME_SCALE,
         local_db=local_db,
         scenario=scenario,
+        local=local,
     )
     if path is not None and options.is_local and options.local_db_path is None:
         # A checkpoint names runs by id: resuming it needs the same backend, so the

@@ -24,6 +24,7 @@ from ._common import (
     BaseUrlOpt,
     JsonOpt,
     LocalDbOpt,
+    LocalOpt,
     OrgIdOpt,
     TimeScaleOpt,
     TokenOpt,
@@ -60,8 +61,9 @@ def _client(
     org_id: int | None,
     time_scale: float,
     local_db: str | None,
+    local: bool = False,
 ) -> Iterator[CodegenClient]:
-    options = BackendOptions(base_url, token, org_id, time_scale, local_db)
+    options = BackendOptions(base_url, token, org_id, time_scale, local_db, local=local)
     with Backend(options) as backend, backend.client() as client:
         yield client
 
@@ -179,9 +181,10 @@ def list_runs(
     org_id: OrgIdOpt = None,
     time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
     local_db: LocalDbOpt = None,
+    local: LocalOpt = False,
 ) -> None:
     """List the organisation's agent runs, newest first."""
-    with _client(base_url, token, org_id, time_scale, local_db) as client:
+    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         source = source_type.upper() if source_type else None
         iterator = client.agent_runs.iter(
             user_id=user_id, source_type=source, page_size=min(limit + skip, 100)
@@ -217,9 +220,10 @@ def get_run(
     org_id: OrgIdOpt = None,
     time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
     local_db: LocalDbOpt = None,
+    local: LocalOpt = False,
 ) -> None:
     """Show one agent run."""
-    with _client(base_url, token, org_id, time_scale, local_db) as client:
+    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         run = client.agent_runs.get(run_id)
     if as_json:
         print_json(_dump(run))
@@ -260,13 +264,14 @@ def run_logs(
     org_id: OrgIdOpt = None,
     time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
     local_db: LocalDbOpt = None,
+    local: LocalOpt = False,
 ) -> None:
     """Print a run's log entries (the agent's steps), oldest first."""
     if follow:
         cli_state().interrupt_hint = (
             f"the run goes on; follow it again with: codegen-graph runs logs {run_id} --follow"
         )
-    with _client(base_url, token, org_id, time_scale, local_db) as client:
+    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         run = client.agent_runs.attach(run_id)
         if not follow:
             entries = run.logs()
@@ -300,10 +305,11 @@ def wait_run(
     org_id: OrgIdOpt = None,
     time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
     local_db: LocalDbOpt = None,
+    local: LocalOpt = False,
 ) -> None:
     """Wait for a run to end, with a live status line; exit 0 if COMPLETE, 1 otherwise."""
     cli_state().interrupt_hint = _wait_hint(run_id)
-    with _client(base_url, token, org_id, time_scale, local_db) as client:
+    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         run = client.agent_runs.attach(run_id)
         _wait(client, run, timeout, live=not as_json)
     _finish(run.data, as_json)
@@ -322,9 +328,10 @@ def resume_run(
     org_id: OrgIdOpt = None,
     time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
     local_db: LocalDbOpt = None,
+    local: LocalOpt = False,
 ) -> None:
     """Send a follow-up prompt to a run (it becomes active again)."""
-    with _client(base_url, token, org_id, time_scale, local_db) as client:
+    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         run = client.agent_runs.attach(run_id).resume(prompt)
         if wait:
             _wait(client, run, timeout, live=not as_json)
@@ -350,9 +357,10 @@ def create_run(
     org_id: OrgIdOpt = None,
     time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
     local_db: LocalDbOpt = None,
+    local: LocalOpt = False,
 ) -> None:
     """Start an agent run."""
-    with _client(base_url, token, org_id, time_scale, local_db) as client:
+    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         run = client.agent_runs.start(prompt, repo_id=repo_id, model=model)
         if wait:
             _wait(client, run, timeout, live=not as_json)
@@ -401,6 +409,7 @@ def run_stats(
     org_id: OrgIdOpt = None,
     time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
     local_db: LocalDbOpt = None,
+    local: LocalOpt = False,
 ) -> None:
     """Usage analytics: success rate, median and p95 duration, runs per day and per source.
 
@@ -408,7 +417,7 @@ def run_stats(
     """
     state = cli_state()
     last_log: dict[int, str | None] = {}
-    with _client(base_url, token, org_id, time_scale, local_db) as client:
+    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         runs = list(itertools.islice(client.agent_runs.iter(page_size=min(limit, 100)), limit))
         if durations:
             finished = [r for r in runs if r.status is not None and r.status.is_terminal]

@@ -54,7 +54,14 @@ class OutputFilters:
     def __init__(
         self, client: CodegenClient | AsyncCodegenClient, extra: Plugin | None = None
     ) -> None:
-        plugins = list(client.plugins.plugins) if client.plugins is not None else []
+        hooks = client.plugins
+        plugins: list[Plugin] = (
+            list(hooks.plugins)
+            if isinstance(hooks, PluginManager)
+            else [hooks]
+            if isinstance(hooks, Plugin)
+            else []
+        )
         if extra is not None:
             plugins.append(extra)
         self._pm = PluginManager(plugins) if plugins else None

@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib as _importlib
 import typing as _typing
 
-from ._metrics import Metrics
-from ._otel import span
-from ._redact import (
+from .._metrics import Metrics
+from .._otel import span
+from .._redact import (
     DEFAULT_SECRET_ENV_VARS,
     DEFAULT_SECRET_PATTERNS,
     DEFAULT_SENSITIVE_KEYS,

@@ -46,8 +46,8 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._redact import MIN_SECRET_LENGTH, Redactor, get_redactor, swap_active_redactor
 from .._status import AgentRunStatus
-from ._redact import MIN_SECRET_LENGTH, Redactor, get_redactor, swap_active_redactor
 
 if TYPE_CHECKING:
     import langsmith

@@ -10,9 +10,9 @@ install them in the ``codegen_graph.plugins`` entry-point group and call
 
 from __future__ import annotations
 
+from .._context import CallContext, call_context, current_call_context
 from ._base import ENTRY_POINT_GROUP, Plugin, PluginContext, PluginManager
 from ._builtins import AuditLog, ConventionsPlugin, OutputFilter
-from ._context import CallContext, call_context, current_call_context
 from ._guard import DEFAULT_INJECTION_PATTERNS, InjectionFinding, PromptGuard, PromptInjectionError
 
 __all__ = [

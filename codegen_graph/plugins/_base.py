@@ -16,14 +16,14 @@ A plugin is any subclass of :class:`Plugin` overriding some of its hooks::
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..observability._redact import get_redactor
+from .._context import PluginContext
+from .._hooks import combine_hooks_with
+from .._redact import get_redactor
 
 if TYPE_CHECKING:
     from ..models import AgentRunResponse
@@ -36,38 +36,6 @@ ENTRY_POINT_GROUP = "codegen_graph.plugins"
 logger = logging.getLogger("codegen_graph.plugins")
 
 _RunT = TypeVar("_RunT", bound="AgentRunResponse")
-
-
-@dataclass(frozen=True)
-class PluginContext:
-    """What a hook knows about the operation it runs for.
-
-    Attributes:
-        action: ``"create"``, ``"resume"``, ``"wait"``, ... .
-        role: The role of the node or tool making the call (``"code"``, ``"review"``...).
-        org_id: The Codegen organization.
-        agent_run_id: The run concerned, once known.
-        actor: Who asked for it (a user name or service id), for audit trails.
-        prompt: The prompt being sent (hidden from ``repr``).
-        untrusted: The prompt carries text produced by another agent (or any outside
-            source), so guards should screen it.
-        source: Where untrusted text came from, e.g. ``"agent:tests"``.
-        metadata: Anything else.
-    """
-
-    action: str = "create"
-    role: str | None = None
-    org_id: int | None = None
-    agent_run_id: int | None = None
-    actor: str | None = None
-    prompt: str | None = field(default=None, repr=False)
-    untrusted: bool = False
-    source: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    def replace(self, **changes: Any) -> PluginContext:
-        """A copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
 
 
 class Plugin:
@@ -247,3 +215,7 @@ class PluginManager:
                 plugin.on_error(exc, ctx)
             except BaseException as hook_exc:
                 self._failed(plugin, "on_error", hook_exc)
+
+
+# A client given a plain sequence of plugins runs them through a PluginManager.
+combine_hooks_with(PluginManager)

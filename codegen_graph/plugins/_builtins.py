@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ConfigurationError
-from ..observability._redact import Redactor, get_redactor
+from .._redact import Redactor, get_redactor
 from ._base import Plugin, PluginContext
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .._exceptions import CodegenError, ConfigurationError
-from ..observability._redact import get_redactor
+from .._redact import get_redactor
 from ._base import Plugin, PluginContext
 
 __all__ = [

@@ -9,10 +9,12 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._base_client import Recovery, RequestSpec
+from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
 from .._exceptions import ConfigurationError
+from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunLogResponse,
     AgentRunResponse,
@@ -34,10 +36,6 @@ from ._resource import (
     check_text,
     next_skip,
 )
-
-if TYPE_CHECKING:  # the runs layer builds on this one; imported lazily where used
-    from .._batch import BatchItem, BatchProgress, PromptSpec
-    from .._runs import AgentRun, AsyncAgentRun
 
 __all__ = ["IDEMPOTENCY_METADATA_KEY", "AgentRuns", "AsyncAgentRuns"]
 
@@ -297,8 +295,6 @@ class AgentRuns(SyncAPIResource):
 
     def attach(self, run: int | AgentRunResponse) -> AgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
-        from .._runs import AgentRun
-
         data = run if isinstance(run, AgentRunResponse) else self.get(run)
         return AgentRun(self._client, data)
 
@@ -340,8 +336,6 @@ class AgentRuns(SyncAPIResource):
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
         re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
         """
-        from .._batch import run_many_sync
-
         return run_many_sync(
             self._client,
             prompts,
@@ -464,8 +458,6 @@ class AsyncAgentRuns(AsyncAPIResource):
 
     async def attach(self, run: int | AgentRunResponse) -> AsyncAgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
-        from .._runs import AsyncAgentRun
-
         data = run if isinstance(run, AgentRunResponse) else await self.get(run)
         return AsyncAgentRun(self._client, data)
 
@@ -507,8 +499,6 @@ class AsyncAgentRuns(AsyncAPIResource):
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
         re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
         """
-        from .._batch import run_many_async
-
         return await run_many_async(
             self._client,
             prompts,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,7 +69,7 @@ def github() -> Iterator[FakeGitHub]:
 def _review(cli: Cli, github: FakeGitHub, summary: Path, *extra: str) -> Any:
     env = {"GITHUB_TOKEN": GH_TOKEN, "GITHUB_STEP_SUMMARY": str(summary)}
     args = ["review-pr", "--repo", "octo/demo", "--pr", "17", "--github-api-url", github.url]
-    return cli.local(*args, *extra, env=env)
+    return cli.local(*args, "--local", *extra, env=env)
 
 
 def test_review_posts_the_comment_and_the_step_summary(
@@ -84,6 +87,7 @@ def test_review_posts_the_comment_and_the_step_summary(
     assert request["headers"]["Accept"] == "application/vnd.github+json"
     body = request["json"]["body"]
     assert body.startswith("## Codegen review of octo/demo#17\n")
+    assert "Simulated by codegen-graph's embedded local backend (--local)" in body
 
     run = cli.json("runs", "list")[0]
     assert run["status"] == "COMPLETE"
@@ -122,14 +126,79 @@ def test_github_refusal_is_an_api_error(cli: Cli, github: FakeGitHub, tmp_path: 
 
 def test_missing_github_token_fails_before_any_agent_run(cli: Cli, github: FakeGitHub) -> None:
     args = ["review-pr", "--repo", "octo/demo", "--pr", "3", "--github-api-url", github.url]
-    result = cli.local(*args)
+    result = cli.local(*args, "--local")
     assert result.exit_code == 2 and "GITHUB_TOKEN" in result.stderr
     assert cli.json("runs", "list") == [] and github.requests == []
-    assert cli.local("review-pr", "--repo", "not-a-repo", "--pr", "3").exit_code == 2
+    assert cli.local("review-pr", "--repo", "not-a-repo", "--pr", "3", "--local").exit_code == 2
+
+
+#: Environments where a silent fallback to the embedded backend used to post a made-up
+#: review: a missing secret in GitHub Actions reads as an empty variable.
+NO_REAL_TOKEN = {
+    "missing token, GitHub Actions": {"GITHUB_ACTIONS": "true", "CI": "true"},
+    "missing token, CI with an org id": {"CI": "true", "CODEGEN_ORG_ID": "12345"},
+    "missing token, no CI": {},
+    "empty token, GitHub Actions": {"GITHUB_ACTIONS": "true", "CODEGEN_API_TOKEN": ""},
+    "blank token, CI": {"CI": "true", "CODEGEN_API_TOKEN": "   "},
+    "empty token, no CI": {"CODEGEN_API_TOKEN": "", "CODEGEN_ORG_ID": "12345"},
+    "empty CODEGEN_TOKEN, CI": {"CI": "1", "CODEGEN_TOKEN": ""},
+}
+
+
+@pytest.mark.parametrize("case", sorted(NO_REAL_TOKEN))
+def test_review_never_posts_from_the_embedded_backend_unasked(
+    cli: Cli, github: FakeGitHub, tmp_path: Path, case: str
+) -> None:
+    summary = tmp_path / "summary.md"
+    env = {
+        "GITHUB_TOKEN": GH_TOKEN,
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_API_URL": github.url,
+        **NO_REAL_TOKEN[case],
+    }
+    result = cli("review-pr", "--repo", "acme/app", "--pr", "7", env=env)
+    assert result.exit_code == 2, result.output
+    assert github.requests == [], "nothing may reach GitHub"
+    assert not summary.exists(), "nothing may reach the step summary"
+    error = next(line for line in stderr_lines(result) if line.startswith("error:"))
+    variable = "CODEGEN_TOKEN" if "CODEGEN_TOKEN" in NO_REAL_TOKEN[case] else "CODEGEN_API_TOKEN"
+    assert variable in error and "--local" in error
+    assert "using the embedded local backend" not in result.stderr
+    assert cli.json("runs", "list") == [], "no agent run was started either"
+
+
+def test_review_in_a_ci_process_with_an_empty_secret_writes_nothing(
+    github: FakeGitHub, tmp_path: Path
+) -> None:
+    """The same in a real process, with the environment GitHub Actions gives a job."""
+    summary = tmp_path / "summary.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
+    env |= {
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "CODEGEN_API_TOKEN": "",
+        "CODEGEN_ORG_ID": "12345",
+        "GITHUB_TOKEN": GH_TOKEN,
+        "GITHUB_API_URL": github.url,
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "CODEGEN_LOCAL_DB": str(tmp_path / "local.db"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "codegen_graph", "review-pr", "--repo", "acme/app", "--pr", "7"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "error: CODEGEN_API_TOKEN is set but empty" in proc.stderr
+    assert github.requests == [] and not summary.exists()
+    assert not (tmp_path / "local.db").exists(), "the embedded backend was never started"
+    assert GH_TOKEN not in proc.stderr + proc.stdout
 
 
 def test_no_comment_and_no_summary(cli: Cli, github: FakeGitHub) -> None:
-    result = cli.local("review-pr", "--repo", "octo/demo", "--pr", "3", "--no-comment")
+    result = cli.local("review-pr", "--repo", "octo/demo", "--pr", "3", "--no-comment", "--local")
     assert result.exit_code == 0 and "## Codegen review of octo/demo#3" in result.stdout
     assert github.requests == []
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from .._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError
 
 __all__ = [
     "DEFAULT_SECRET_ENV_VARS",

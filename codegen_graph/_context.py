@@ -13,13 +13,14 @@ context), so a log pump task started inside the block still sees it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CallContext", "call_context", "current_call_context"]
+__all__ = ["CallContext", "PluginContext", "call_context", "current_call_context"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,38 @@ class CallContext:
     untrusted: bool = False
     source: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    """What a hook knows about the operation it runs for.
+
+    Attributes:
+        action: ``"create"``, ``"resume"``, ``"wait"``, ... .
+        role: The role of the node or tool making the call (``"code"``, ``"review"``...).
+        org_id: The Codegen organization.
+        agent_run_id: The run concerned, once known.
+        actor: Who asked for it (a user name or service id), for audit trails.
+        prompt: The prompt being sent (hidden from ``repr``).
+        untrusted: The prompt carries text produced by another agent (or any outside
+            source), so guards should screen it.
+        source: Where untrusted text came from, e.g. ``"agent:tests"``.
+        metadata: Anything else.
+    """
+
+    action: str = "create"
+    role: str | None = None
+    org_id: int | None = None
+    agent_run_id: int | None = None
+    actor: str | None = None
+    prompt: str | None = field(default=None, repr=False)
+    untrusted: bool = False
+    source: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> PluginContext:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
 
 
 _EMPTY = CallContext()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._status import AgentRunStatus
+from ._status import AgentRunStatus
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
