@@ -74,9 +74,9 @@ log = logging.getLogger("codegen_graph.watcher")
 _DOCUMENTED_STANDARD = (60, 30.0)  # calls, period: the API's standard budget
 #: The longest single sleep of the watcher: deadlines are checked at least this often.
 _SLICE = 0.5
-#: Consecutive failed polls after which the watcher says so once at WARNING (before that,
-#: and after, INFO: the waits go on by themselves).
-_WARN_AFTER = 10
+#: Seconds of nothing but failed polls after which the watcher says so once at WARNING
+#: (before that, and after, INFO: the waits go on by themselves).
+_WARN_AFTER = 300.0
 _Action = tuple[str, Any]  # ("sleep", s) | ("list", skip) | ("get", run_id) | ("idle", None)
 
 
@@ -365,6 +365,8 @@ class _WatcherBase:
         self._random = random.Random()
         self._next_request = float("-inf")  # clock time the next request may go out
         self._failures = 0  # consecutive failed polls
+        self._failing_since: float | None = None  # when they began
+        self._warned = False
 
     @property
     def stats(self) -> WatcherStats:
@@ -466,7 +468,7 @@ class _WatcherBase:
                 self._poll_failed(result, everyone=True)
                 return requests
             page: Page[AgentRunResponse] = result
-            self._failures = 0
+            self._recovered()
             core.learn(page, skip)
             seen.update(r.id for r in page.items)
             watched = core.watched()
@@ -488,9 +490,12 @@ class _WatcherBase:
                     continue
                 self._poll_failed(result, everyone=False)
                 return requests
-            self._failures = 0
+            self._recovered()
             _wake_all(core.apply([result], tick))
         return requests
+
+    def _recovered(self) -> None:
+        self._failures, self._failing_since, self._warned = 0, None, False
 
     def _poll_failed(self, exc: BaseException, *, everyone: bool) -> None:
         """A poll failed: fail the waiters only if no later tick can fix it; else pause."""
@@ -504,6 +509,8 @@ class _WatcherBase:
             return
         self._failures += 1
         now = clock.now()
+        if self._failing_since is None:
+            self._failing_since = now
         if isinstance(exc, CodegenError):
             pause = pause_for(
                 exc, self._failures, self._client.retry, now=now, rand=self._random.random
@@ -516,10 +523,11 @@ class _WatcherBase:
                 pause,
                 exc_info=exc,
             )
-        if self._failures == _WARN_AFTER:
+        if not self._warned and now - self._failing_since >= _WARN_AFTER:
+            self._warned = True
             log.warning(
-                "watcher: %d polls in a row failed (last: %s); waits go on, next poll in %.1fs",
-                self._failures,
+                "watcher: every poll for %.0fs failed (last: %s); waits go on, next poll in %.1fs",
+                now - self._failing_since,
                 exc,
                 pause,
             )

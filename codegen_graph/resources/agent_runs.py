@@ -12,7 +12,15 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .._base_client import Recovery, RequestSpec
-from .._batch import BatchItem, BatchProgress, PromptSpec, run_many_async, run_many_sync
+from .._batch import (
+    BatchItem,
+    BatchProgress,
+    PromptSpec,
+    akeep_trying,
+    keep_trying,
+    run_many_async,
+    run_many_sync,
+)
 from .._exceptions import ConfigurationError
 from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
@@ -303,10 +311,17 @@ class AgentRuns(SyncAPIResource):
 
         With ``reuse_existing=True`` and an ``idempotency_key``, a run already created with
         that key (by an earlier process, say) is attached to instead of creating another.
+        A keyed start is safe to retry, so it keeps going through transient failures
+        (see :func:`codegen_graph._batch.keep_trying`).
         """
         key = create_kwargs.get("idempotency_key")
-        found = self.find_by_idempotency_key(key) if reuse_existing and key else None
-        return self.attach(found if found is not None else self.create(prompt, **create_kwargs))
+
+        def attempt(retrying: bool) -> AgentRun:
+            reuse = reuse_existing or retrying
+            found = self.find_by_idempotency_key(key) if key and reuse else None
+            return self.attach(found if found is not None else self.create(prompt, **create_kwargs))
+
+        return keep_trying(self._client, attempt) if key else attempt(False)
 
     def create_and_wait(
         self,
@@ -466,10 +481,15 @@ class AsyncAgentRuns(AsyncAPIResource):
     ) -> AsyncAgentRun:
         """:meth:`create` a run and return a handle on it; see :meth:`AgentRuns.start`."""
         key = create_kwargs.get("idempotency_key")
-        found = await self.find_by_idempotency_key(key) if reuse_existing and key else None
-        return await self.attach(
-            found if found is not None else await self.create(prompt, **create_kwargs)
-        )
+
+        async def attempt(retrying: bool) -> AsyncAgentRun:
+            reuse = reuse_existing or retrying
+            found = await self.find_by_idempotency_key(key) if key and reuse else None
+            return await self.attach(
+                found if found is not None else await self.create(prompt, **create_kwargs)
+            )
+
+        return await akeep_trying(self._client, attempt) if key else await attempt(False)
 
     async def create_and_wait(
         self,

@@ -339,3 +339,61 @@ def test_stream_logs_rides_out_an_outage_of_the_logs_endpoint(clock: ManualClock
             kinds = [e.message_type for e in run.stream_logs(timeout=600)]
             assert kinds == ["PLAN_EVALUATION", "ACTION", "ACTION", "FINAL_ANSWER"]
             assert run.is_success and run.result
+
+
+# -- batches keep going -----------------------------------------------------------------------
+def test_run_many_rides_out_an_outage_with_the_default_breaker(clock: ManualClock) -> None:
+    # 60 s in which every create is answered 503 or dropped after being processed: the
+    # default breaker opens, items pause until it half-opens, keys keep them unique.
+    from codegen_graph.local import Faults, RouteFaults
+
+    faults = Faults(routes={"create": RouteFaults(drop_rate=0.3)}, seed=5)
+    with LocalCodegen(TOKEN, clock=clock, behavior=TimedBehavior(), faults=faults) as local:
+        outage: dict[str, float] = {"start": clock.now() + 30.0}
+
+        def creates_down(request: httpx.Request) -> httpx.Response | None:
+            start = outage["start"]
+            if request.method == "POST" and start <= clock.now() < start + 60:
+                return httpx.Response(503, json={"message": "Service Unavailable"})
+            return None
+
+        transport = FaultyTransport(local.transport(), creates_down, clock)
+        with _sync_client(local, transport) as client:
+            items = client.agent_runs.run_many([f"item {i}" for i in range(14)], concurrency=4)
+            assert all(it.ok for it in items), [it.error for it in items if it.error]
+            stats = local.stats()
+        assert stats["runs_total"] == 14 and stats["duplicates"] == 0
+        assert stats["faults"]["create"]["drop"] >= 1
+        assert any(outage["start"] <= t < outage["start"] + 60 for t, m, _ in transport.log)
+
+
+async def test_run_many_gives_up_at_its_own_deadline_not_before(clock: ManualClock) -> None:
+    with LocalCodegen(TOKEN, clock=clock, behavior=TimedBehavior()) as local:
+
+        def creates_down(request: httpx.Request) -> httpx.Response | None:
+            return httpx.Response(503) if request.method == "POST" else None
+
+        transport = AsyncFaultyTransport(local.async_transport(), creates_down, clock)
+        async with _async_client(local, transport) as client:
+            started = clock.now()
+            # (one item: on a ManualClock concurrent sleepers add up their sleeps)
+            items = await client.agent_runs.run_many(["a"], timeout=300)
+            ended = clock.now()
+        assert all(it.run is None and it.error is not None for it in items)
+        assert all(it.error.is_transient for it in items)  # type: ignore[union-attr]
+        creates = [t for t, m, _ in transport.log if m == "POST"]
+        assert max(creates) - started > 200  # it kept trying...
+        # ...until its deadline (plus the client's own retries of the last attempt)
+        assert ended - started <= 300 + 8  # max_delay
+
+
+def test_run_many_reports_what_a_retry_cannot_fix_at_once(clock: ManualClock) -> None:
+    from codegen_graph import AgentRunLimitReachedError
+
+    backend = LocalCodegen(TOKEN, clock=clock, behavior=TimedBehavior(), quota=1)
+    with backend as local, local.client() as client:
+        started = clock.now()
+        items = client.agent_runs.run_many(["one", "two"], concurrency=1)
+        assert items[0].ok
+        assert isinstance(items[1].error, AgentRunLimitReachedError)
+        assert clock.now() - started < 120
