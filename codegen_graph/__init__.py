@@ -9,7 +9,6 @@ from __future__ import annotations
 from ._batch import BatchItem, BatchProgress
 from ._circuit import CircuitBreaker
 from ._client import AsyncCodegenClient, CodegenClient
-from ._clock import Clock, ManualClock, ScaledClock, SystemClock
 from ._config import (
     DEFAULT_BASE_URL,
     CircuitBreakerConfig,
@@ -18,6 +17,7 @@ from ._config import (
     RetryConfig,
     TokenProvider,
 )
+from ._coordination import Coordination
 from ._exceptions import (
     AgentRunFailedError,
     AgentRunLimitReachedError,
@@ -32,6 +32,7 @@ from ._exceptions import (
     ConfigurationError,
     ConflictError,
     NotFoundError,
+    OutputValidationError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
@@ -39,11 +40,13 @@ from ._exceptions import (
     ServerError,
     UnprocessableEntityError,
 )
+from ._output import OutputAttempt
 from ._ratelimit import RateLimiter
 from ._runs import AgentRun, AsyncAgentRun
 from ._status import AgentRunStatus
 from ._version import __version__
 from ._watcher import AsyncRunWatcher, RunWatcher, WatcherStats
+from .clock import Clock, ManualClock, ScaledClock, SystemClock
 from .resources import IDEMPOTENCY_METADATA_KEY
 
 # Plain sorted() order, which tests/test_public_surface.py checks (not ruff's isort style).
@@ -71,10 +74,13 @@ __all__ = [  # noqa: RUF022
     "CodegenError",
     "ConfigurationError",
     "ConflictError",
+    "Coordination",
     "DEFAULT_BASE_URL",
     "IDEMPOTENCY_METADATA_KEY",
     "ManualClock",
     "NotFoundError",
+    "OutputAttempt",
+    "OutputValidationError",
     "PermissionDeniedError",
     "RateBudget",
     "RateBudgets",

@@ -23,7 +23,6 @@ import httpx
 import pydantic
 
 from ._circuit import CircuitBreaker
-from ._clock import Clock, SystemClock
 from ._config import (
     BucketName,
     CircuitBreakerConfig,
@@ -34,6 +33,7 @@ from ._config import (
     resolve_base_url,
     resolve_org_id,
 )
+from ._coordination import Coordination, OrgLink, resolve_coordination
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -51,6 +51,7 @@ from ._ratelimit import RateLimiter, bucket_for
 from ._redact import register_secret
 from ._retry import parse_retry_after, retry_delay
 from ._version import __version__
+from .clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from ._hooks import Hooks
@@ -181,6 +182,7 @@ class BaseClient:
         clock: Clock | None,
         plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
+        coordination: Coordination | str | bool | None = None,
     ) -> None:
         self._token = TokenSource(token)
         self.org_id: int = resolve_org_id(org_id)
@@ -194,11 +196,30 @@ class BaseClient:
         if rate_limits is True or rate_limits is None:
             rate_limits = RateBudgets()
         self.rate_budgets = RateLimiter(rate_limits or None, self.clock)
+        shared = resolve_coordination(coordination)
+        #: The client's share of a :class:`~codegen_graph.Coordination` (``None``: alone).
+        self.coordination: OrgLink | None = (
+            shared.link(self.org_id, self.base_url, self.clock) if shared is not None else None
+        )
+        if self.coordination is not None and rate_limits:
+            self.rate_budgets.store = self.coordination.budgets(rate_limits)
         if circuit_breaker is True or circuit_breaker is None:
             circuit_breaker = CircuitBreakerConfig()
         self.circuit = CircuitBreaker(circuit_breaker or None, self.clock)
         self._random = random.Random()
         self._hooks = ClientHooks(self.org_id, plugins, metrics)
+
+    def _leave_coordination(self) -> None:
+        """Give up the poller lease and this client's registered waits (on close)."""
+        link = self.coordination
+        if link is None:
+            return
+        watcher = getattr(self, "_watcher", None)
+        leave = getattr(watcher, "leave", None)
+        if leave is not None:
+            leave()
+        else:
+            link.release_lease()
 
     @property
     def plugins(self) -> Hooks | None:
@@ -275,12 +296,18 @@ class BaseClient:
                 self.circuit.check()  # fail fast before waiting for budget
             except CircuitOpenError as exc:
                 raise exc from last_error
-            delay = self.rate_budgets.reserve(spec.bucket)
-            if delay > 0:
-                logger.debug(
-                    "%s %s waits %.3fs for %s budget", spec.method, spec.path, delay, spec.bucket
-                )
-                yield Sleep(delay)
+            granted = False
+            while not granted:
+                delay, granted = self.rate_budgets.acquire(spec.bucket)
+                if delay > 0:
+                    logger.debug(
+                        "%s %s waits %.3fs for %s budget",
+                        spec.method,
+                        spec.path,
+                        delay,
+                        spec.bucket,
+                    )
+                    yield Sleep(delay)
             attempt += 1
             try:
                 probe = self.circuit.before_call()

@@ -41,13 +41,13 @@ from ._retry import pause_for
 
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
-    from ._runs import AgentRun, AsyncAgentRun, _HandleBase
+    from ._runs import AgentRun, AsyncAgentRun, HandleBase
 
 __all__ = ["BatchItem", "BatchProgress"]
 
 log = logging.getLogger("codegen_graph.batch")
 
-H = TypeVar("H", bound="_HandleBase")
+H = TypeVar("H", bound="HandleBase")
 T = TypeVar("T")
 
 #: The clock time the enclosing batch gives up (``None``: no deadline, or no batch).

@@ -19,9 +19,9 @@ from __future__ import annotations
 import threading
 from typing import Literal, NoReturn
 
-from ._clock import Clock
 from ._config import CircuitBreakerConfig
 from ._exceptions import APIConnectionError, APIStatusError, CircuitOpenError, CodegenError
+from .clock import Clock
 
 __all__ = ["CircuitBreaker", "CircuitState", "counts_as_failure"]
 

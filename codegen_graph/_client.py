@@ -6,6 +6,7 @@ parsing) is in :mod:`codegen_graph._base_client`, written once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -16,10 +17,11 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import httpx
 
 from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
-from ._clock import Clock
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
+from ._coordination import Coordination
 from ._exceptions import ConfigurationError
 from ._watcher import AsyncRunWatcher, RunWatcher
+from .clock import Clock
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,
@@ -83,6 +85,10 @@ class CodegenClient(BaseClient):
             with the four methods of the client's ``Hooks`` protocol will do.
         metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
             retries and runs into.
+        coordination: share the org's rate budgets, run polling and keyed creates with
+            other processes through Redis: a :class:`~codegen_graph.Coordination`, a Redis
+            URL, ``True`` (needs ``CODEGEN_REDIS_URL``) or ``False``. Default: on when
+            ``CODEGEN_REDIS_URL`` is set. See ``docs/deployment.md``.
     """
 
     def __init__(
@@ -102,6 +108,7 @@ class CodegenClient(BaseClient):
         insecure_skip_tls_verify: bool = False,
         plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
+        coordination: Coordination | str | bool | None = None,
     ) -> None:
         super().__init__(
             token,
@@ -114,6 +121,7 @@ class CodegenClient(BaseClient):
             clock=clock,
             plugins=plugins,
             metrics=metrics,
+            coordination=coordination,
         )
         _check_http_args(http_client, transport, insecure_skip_tls_verify)
         self._owns_http = http_client is None
@@ -169,11 +177,18 @@ class CodegenClient(BaseClient):
         if self._watcher is None:
             with self._watcher_lock:
                 if self._watcher is None:
-                    self._watcher = RunWatcher(self)
+                    if self.coordination is not None:
+                        from ._coordination._poller import CoordinatedRunWatcher
+
+                        self._watcher = CoordinatedRunWatcher(self, self.coordination)
+                    else:
+                        self._watcher = RunWatcher(self)
         return self._watcher
 
     def close(self) -> None:
-        """Close the connection pool (unless the caller passed its own ``http_client``)."""
+        """Close the connection pool (unless the caller passed its own ``http_client``) and
+        leave the coordination, if any (its poller lease passes on at once)."""
+        self._leave_coordination()
         if self._owns_http:
             self._http.close()
 
@@ -213,6 +228,10 @@ class AsyncCodegenClient(BaseClient):
             with the four methods of the client's ``Hooks`` protocol will do.
         metrics: a :class:`~codegen_graph.observability.Metrics` to record requests,
             retries and runs into.
+        coordination: share the org's rate budgets, run polling and keyed creates with
+            other processes through Redis: a :class:`~codegen_graph.Coordination`, a Redis
+            URL, ``True`` (needs ``CODEGEN_REDIS_URL``) or ``False``. Default: on when
+            ``CODEGEN_REDIS_URL`` is set. See ``docs/deployment.md``.
     """
 
     def __init__(
@@ -232,6 +251,7 @@ class AsyncCodegenClient(BaseClient):
         insecure_skip_tls_verify: bool = False,
         plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
+        coordination: Coordination | str | bool | None = None,
     ) -> None:
         super().__init__(
             token,
@@ -244,6 +264,7 @@ class AsyncCodegenClient(BaseClient):
             clock=clock,
             plugins=plugins,
             metrics=metrics,
+            coordination=coordination,
         )
         _check_http_args(http_client, transport, insecure_skip_tls_verify)
         self._owns_http = http_client is None
@@ -296,11 +317,19 @@ class AsyncCodegenClient(BaseClient):
     def watcher(self) -> AsyncRunWatcher:
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
-            self._watcher = AsyncRunWatcher(self)
+            if self.coordination is not None:
+                from ._coordination._poller import AsyncCoordinatedRunWatcher
+
+                self._watcher = AsyncCoordinatedRunWatcher(self, self.coordination)
+            else:
+                self._watcher = AsyncRunWatcher(self)
         return self._watcher
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless the caller passed its own ``http_client``)."""
+        """Close the connection pool (unless the caller passed its own ``http_client``) and
+        leave the coordination, if any (its poller lease passes on at once)."""
+        if self.coordination is not None:
+            await asyncio.to_thread(self._leave_coordination)
         if self._owns_http:
             await self._http.aclose()
 

@@ -310,7 +310,8 @@ def resolve_org_id(org_id: int | str | None) -> int:
     return value
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is a loopback name or address (plain http is allowed only there)."""
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -365,7 +366,7 @@ def resolve_base_url(base_url: str | None) -> str:
             "base_url=... must not carry credentials, a query or a fragment; "
             "pass the token as token=..."
         )
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback_host(host):
         raise ConfigurationError(
             f"Refusing plain http:// to {host!r}: the API token would travel in clear text. "
             "Use https://, or http:// only for a loopback host (127.0.0.1, ::1, localhost)."

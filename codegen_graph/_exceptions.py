@@ -21,6 +21,8 @@
     ├── CircuitOpenError              too many transient failures; failing fast
     ├── RunTimeoutError               ``wait()`` ran out of time (``.run``: last known)
     ├── AgentRunFailedError           the run ended FAILED / ERROR / CANCELLED (``.run``)
+    ├── OutputValidationError         no answer validated against ``output_schema``
+    │                                 (``.attempts``: every answer checked, ``.run``)
     └── PromptInjectionError          (``codegen_graph.plugins``) a guard blocked a prompt
 
 Every API error carries ``method``, ``path`` (never the query string, never a token) and
@@ -50,6 +52,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "NotFoundError",
+    "OutputValidationError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
@@ -222,6 +225,21 @@ class RunTimeoutError(_RunError):
 
 class AgentRunFailedError(_RunError):
     """The run ended ``FAILED``, ``ERROR`` or ``CANCELLED``; ``run`` holds it."""
+
+
+class OutputValidationError(_RunError):
+    """The run's answers never validated against ``output_schema``; not transient.
+
+    ``attempts`` holds every answer checked (:class:`codegen_graph.OutputAttempt`: number,
+    text, errors), oldest first; ``run`` is the run's last state. The run itself is not
+    resumed again: re-running the wait would only spend more of the agent's time.
+    """
+
+    def __init__(
+        self, message: str, *, run: AgentRunResponse | None, attempts: tuple[Any, ...] = ()
+    ) -> None:
+        super().__init__(message, run=run)
+        self.attempts = attempts
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

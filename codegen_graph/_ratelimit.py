@@ -13,6 +13,10 @@ and the caller is told to wait ``t - now``. Slots are granted in order, so two c
 The core is pure and thread-safe: a lock is held only while computing, never while waiting.
 Sync callers then sleep with ``clock.sleep``, async callers with ``await clock.asleep``, so
 one limiter serves threads and tasks of one client alike.
+
+The slots can also live elsewhere: a :class:`BudgetStore` (``store=``) shares them between
+processes (:mod:`codegen_graph._coordination` keeps them in Redis). Then :meth:`acquire`
+asks the store, and a denied call waits and asks again; holds after a 429 stay local.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
-from typing import Final
+from typing import Final, Protocol
 
-from ._clock import Clock
 from ._config import BucketName, RateBudget, RateBudgets
+from .clock import Clock
 
-__all__ = ["UNLIMITED", "RateLimiter", "bucket_for"]
+__all__ = ["UNLIMITED", "BudgetStore", "RateLimiter", "bucket_for"]
 
 #: What :meth:`RateLimiter.remaining` reports when budgets are switched off.
 UNLIMITED: Final = sys.maxsize
@@ -44,6 +48,15 @@ def bucket_for(method: str, path: str) -> BucketName:
     if path.startswith("/v1/alpha/"):
         return "logs"
     return "standard"
+
+
+class BudgetStore(Protocol):
+    """Where a limiter's slots live when they are shared with other processes."""
+
+    def acquire(self, bucket: BucketName) -> tuple[float, bool]:
+        """Take a slot in ``bucket``: ``(delay, True)`` if granted (send after ``delay``),
+        ``(delay, False)`` if not (ask again after ``delay``)."""
+        ...
 
 
 class _Window:
@@ -102,8 +115,11 @@ class RateLimiter:
         (0, 10.0)
     """
 
-    def __init__(self, budgets: RateBudgets | None, clock: Clock) -> None:
+    def __init__(
+        self, budgets: RateBudgets | None, clock: Clock, *, store: BudgetStore | None = None
+    ) -> None:
         self.budgets = budgets
+        self.store = store
         self._clock = clock
         self._lock = threading.Lock()
         self._windows: dict[BucketName, _Window] = (
@@ -126,6 +142,31 @@ class RateLimiter:
             return 0.0
         with self._lock:
             return window.reserve(self._now(now))
+
+    def acquire(self, bucket: BucketName) -> tuple[float, bool]:
+        """Take a slot for one request: ``(delay, granted)``.
+
+        Granted: send after ``delay``. Not granted (only with a shared ``store``, or while a
+        429's hold lasts): wait ``delay``, then call again.
+        """
+        window = self._windows.get(bucket)
+        if window is None:
+            return 0.0, True
+        if self.store is None:
+            return self.reserve(bucket), True
+        now = self._clock.now()
+        if window.hold_until > now:
+            return window.hold_until - now, False
+        return self.store.acquire(bucket)
+
+    def spent(self, bucket: BucketName, now: float | None = None) -> list[float]:
+        """The times of the slots granted in ``bucket``'s current window (oldest first)."""
+        window = self._windows.get(bucket)
+        if window is None:
+            return []
+        with self._lock:
+            window._prune(self._now(now))
+            return list(window.slots)
 
     def remaining(self, bucket: BucketName, now: float | None = None) -> int:
         """How many calls ``bucket`` can take at ``now`` without waiting.

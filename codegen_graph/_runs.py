@@ -28,7 +28,10 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from ._exceptions import AgentRunFailedError, CodegenError, RunTimeoutError
+from ._output import DEFAULT_OUTPUT_ATTEMPTS, OutputAttempt, OutputSpec, count_repairs, repair_plan
 from ._retry import pause_for
 from ._status import AgentRunStatus
 from ._watcher import run_timeout_error
@@ -101,7 +104,9 @@ class _StreamState:
         return entries, True, 0.0
 
 
-class _HandleBase:
+class HandleBase:
+    """What the sync and async handles share (not exported: use AgentRun/AsyncAgentRun)."""
+
     _data: AgentRunResponse
     _client: CodegenClient | AsyncCodegenClient
     # Whether this handle saw the run active since it last reported a finish: plugins'
@@ -110,6 +115,18 @@ class _HandleBase:
     _seen_active: bool = False
     # Whether _data is a full run model (False after a logs page set the status).
     _complete: bool = True
+    _output: BaseModel | None = None
+    _output_attempts: tuple[OutputAttempt, ...] = ()
+
+    @property
+    def output(self) -> Any:
+        """The validated ``output_schema`` object of the last wait that asked for one."""
+        return self._output
+
+    @property
+    def output_attempts(self) -> tuple[OutputAttempt, ...]:
+        """The invalid answers that wait saw before (or instead of) a valid one."""
+        return self._output_attempts
 
     def _report_finished(self, started: float) -> None:
         if self._seen_active and self.is_terminal:
@@ -189,7 +206,7 @@ class _HandleBase:
         return f"{type(self).__name__}(id={self.id}, status={status!r})"
 
 
-class AgentRun(_HandleBase):
+class AgentRun(HandleBase):
     """A handle on one agent run, for :class:`~codegen_graph.CodegenClient`.
 
     Example:
@@ -207,23 +224,74 @@ class AgentRun(_HandleBase):
         self._update(self._client.agent_runs.get(self.id))
         return self
 
-    def wait(self, timeout: float | None = None, *, raise_on_failure: bool = False) -> AgentRun:
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        raise_on_failure: bool = False,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
+        on_tick: Callable[[], None] | None = None,
+    ) -> AgentRun:
         """Block until the run is terminal, through the client's batched watcher.
 
         Args:
-            timeout: clock seconds to wait at most (``None``: no limit).
+            timeout: clock seconds to wait at most (``None``: no limit), repairs included.
             raise_on_failure: raise :class:`AgentRunFailedError` if the run ends
                 ``FAILED``, ``ERROR`` or ``CANCELLED``.
+            output_schema: a pydantic model the final answer must hold as a JSON object;
+                the validated object lands on :attr:`output`. An invalid answer resumes
+                the run with the errors (see :mod:`codegen_graph._output`).
+            output_attempts: answers in all before giving up, the first included.
+            on_tick: called after every watcher tick while this waits (from the watcher's
+                thread): a liveness signal, e.g. a LangGraph node's ``runtime.heartbeat``.
 
         Raises:
             RunTimeoutError: the timeout passed first; ``.run`` is the last state seen.
+            OutputValidationError: ``output_attempts`` answers, none valid.
         """
+        if output_schema is not None:
+            spec = OutputSpec(output_schema, max_attempts=output_attempts)
+            return self._wait_for_output(spec, timeout, raise_on_failure, on_tick)
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
             if self._needs_wait:
-                self._update(self._client.watcher.wait_for(self.id, timeout=timeout))
+                watcher = self._client.watcher
+                self._update(watcher.wait_for(self.id, timeout=timeout, on_tick=on_tick))
             self._report_finished(started)
             _check_failure(self._data, raise_on_failure)
+        return self
+
+    def _wait_for_output(
+        self,
+        spec: OutputSpec[Any],
+        timeout: float | None,
+        raise_on_failure: bool,
+        on_tick: Callable[[], None] | None,
+    ) -> AgentRun:
+        clock = self._client.clock
+        deadline = None if timeout is None else clock.now() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - clock.now())
+
+        self.wait(timeout, raise_on_failure=raise_on_failure, on_tick=on_tick)
+        attempts: list[OutputAttempt] = []
+        plan = repair_plan(spec, self._data, attempts)
+        try:
+            answer: Any = None
+            while True:
+                kind, prompt = plan.send(answer)
+                if kind == "count":
+                    answer = count_repairs(self._client.agent_runs.iter_logs(self.id))
+                else:
+                    self.resume(prompt or "")
+                    self.wait(left(), raise_on_failure=raise_on_failure, on_tick=on_tick)
+                    answer = self._data
+        except StopIteration as done:
+            self._output = done.value
+        finally:
+            self._output_attempts = tuple(attempts)
         return self
 
     def resume(self, prompt: str, *, images: list[str] | None = None) -> AgentRun:
@@ -236,12 +304,17 @@ class AgentRun(_HandleBase):
         return list(self._client.agent_runs.iter_logs(self.id))
 
     def stream_logs(
-        self, *, timeout: float | None = None, start: int = 0
+        self,
+        *,
+        timeout: float | None = None,
+        start: int = 0,
+        on_tick: Callable[[], None] | None = None,
     ) -> Iterator[AgentRunLogResponse]:
         """Yield each log entry once, as it appears, until the run is over.
 
         Entries added by a resume while the stream runs are yielded too. ``start`` skips
         the entries already seen (for example by a stream that ended before a resume).
+        ``on_tick`` is called after each log read (a liveness signal).
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed before the run ended.
@@ -259,6 +332,8 @@ class AgentRun(_HandleBase):
             state.failures = 0
             self._from_logs(page)
             entries, over, pause = state.take(page)
+            if on_tick is not None:
+                on_tick()
             yield from entries
             if over:
                 # The full final state (result, pull requests) before the stream ends.
@@ -275,24 +350,26 @@ class AgentRun(_HandleBase):
         timeout: float | None = None,
         raise_on_failure: bool = False,
         start: int = 0,
+        on_tick: Callable[[], None] | None = None,
     ) -> AgentRun:
         """Wait for the run while handing each new log entry to ``on_log``, in order.
 
         ``start`` skips the first entries (already delivered before, e.g. before a resume).
+        ``on_tick`` is called after each log read while it waits (a liveness signal).
 
         Returns once the run is terminal and its last entries were delivered; the handle
         then holds the full final state (result, summary, pull requests).
         """
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
-            for entry in self.stream_logs(timeout=timeout, start=start):
+            for entry in self.stream_logs(timeout=timeout, start=start, on_tick=on_tick):
                 on_log(entry)
             self._report_finished(started)
             _check_failure(self._data, raise_on_failure)
         return self
 
 
-class AsyncAgentRun(_HandleBase):
+class AsyncAgentRun(HandleBase):
     """A handle on one agent run, for :class:`~codegen_graph.AsyncCodegenClient`."""
 
     def __init__(self, client: AsyncCodegenClient, data: AgentRunResponse) -> None:
@@ -306,15 +383,57 @@ class AsyncAgentRun(_HandleBase):
         return self
 
     async def wait(
-        self, timeout: float | None = None, *, raise_on_failure: bool = False
+        self,
+        timeout: float | None = None,
+        *,
+        raise_on_failure: bool = False,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
+        on_tick: Callable[[], None] | None = None,
     ) -> AsyncAgentRun:
         """Wait until the run is terminal; see :meth:`AgentRun.wait`."""
+        if output_schema is not None:
+            spec = OutputSpec(output_schema, max_attempts=output_attempts)
+            return await self._wait_for_output(spec, timeout, raise_on_failure, on_tick)
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
             if self._needs_wait:
-                self._update(await self._client.watcher.wait_for(self.id, timeout=timeout))
+                watcher = self._client.watcher
+                self._update(await watcher.wait_for(self.id, timeout=timeout, on_tick=on_tick))
             self._report_finished(started)
             _check_failure(self._data, raise_on_failure)
+        return self
+
+    async def _wait_for_output(
+        self,
+        spec: OutputSpec[Any],
+        timeout: float | None,
+        raise_on_failure: bool,
+        on_tick: Callable[[], None] | None,
+    ) -> AsyncAgentRun:
+        clock = self._client.clock
+        deadline = None if timeout is None else clock.now() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - clock.now())
+
+        await self.wait(timeout, raise_on_failure=raise_on_failure, on_tick=on_tick)
+        attempts: list[OutputAttempt] = []
+        plan = repair_plan(spec, self._data, attempts)
+        try:
+            answer: Any = None
+            while True:
+                kind, prompt = plan.send(answer)
+                if kind == "count":
+                    answer = count_repairs(await self.logs())
+                else:
+                    await self.resume(prompt or "")
+                    await self.wait(left(), raise_on_failure=raise_on_failure, on_tick=on_tick)
+                    answer = self._data
+        except StopIteration as done:
+            self._output = done.value
+        finally:
+            self._output_attempts = tuple(attempts)
         return self
 
     async def resume(self, prompt: str, *, images: list[str] | None = None) -> AsyncAgentRun:
@@ -366,11 +485,13 @@ class AsyncAgentRun(_HandleBase):
         timeout: float | None = None,
         raise_on_failure: bool = False,
         start: int = 0,
+        on_tick: Callable[[], None] | None = None,
     ) -> AsyncAgentRun:
         """Wait through the watcher while handing each new log entry to ``on_log``, in order.
 
         Completion is detected by the batched watcher; the log stream runs beside it and is
-        drained once the run is terminal. ``on_log`` may be a coroutine function.
+        drained once the run is terminal. ``on_log`` may be a coroutine function;
+        ``on_tick`` is called after every watcher tick while it waits.
         """
         stream = self.stream_logs(start=start, timeout=timeout)
         started = self._client.clock.now()
@@ -381,7 +502,7 @@ class AsyncAgentRun(_HandleBase):
                 if asyncio.iscoroutine(outcome):
                     await outcome
 
-        waiting = asyncio.ensure_future(self.wait(timeout=timeout))
+        waiting = asyncio.ensure_future(self.wait(timeout=timeout, on_tick=on_tick))
         pumping = asyncio.ensure_future(pump())
         try:
             # A failing on_log (or stream) surfaces at once, not when the run ends.

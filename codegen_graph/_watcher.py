@@ -43,7 +43,6 @@ poller between processes can drive the same plan, or feed states through :meth:`
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
 import math
@@ -53,6 +52,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._base_client import RequestSpec
 from ._exceptions import (
     AuthenticationError,
     CodegenError,
@@ -109,6 +109,8 @@ class _Waiter:
     result: AgentRunResponse | None = None
     error: BaseException | None = None
     wake: Callable[[], None] = field(default=lambda: None)
+    # Called after every tick while the waiter waits (a LangGraph node's heartbeat).
+    on_tick: Callable[[], None] | None = None
 
     @property
     def done(self) -> bool:
@@ -330,6 +332,17 @@ def _wake_all(waiters: Iterable[_Waiter]) -> None:
         waiter.wake()
 
 
+def _beat(core: _WatchCore) -> None:
+    """Tell every waiter that has an ``on_tick`` that a tick happened (it is alive)."""
+    with core.lock:
+        hooks = [w.on_tick for g in core.waiters.values() for w in g if w.on_tick is not None]
+    for hook in hooks:
+        try:
+            hook()
+        except Exception as exc:  # a broken hook must not stop the watcher
+            log.warning("watcher on_tick hook failed: %s", exc)
+
+
 def _about_everyone(exc: BaseException) -> bool:
     """An error on the *list* call that no later tick can fix: a rejected token, no access
     to the organisation, an unknown organisation."""
@@ -394,18 +407,24 @@ class _WatcherBase:
             raise ValueError("timeout must be a non-negative number of seconds, or None")
         return float(self._clock.now() + timeout)
 
-    # The watcher polls with the resource's own request specs, without the client's
-    # retries (imported here: agent_runs imports the run handles, which import this module).
-    def _list_spec(self, skip: int) -> Any:
-        from .resources.agent_runs import _spec_list
+    # The watcher's two reads, as the resource builds them (``GET /agent/runs``, ``GET
+    # /agent/run/{id}``) but without the client's retries: a failed poll costs a tick.
+    def _list_spec(self, skip: int) -> RequestSpec[Page[AgentRunResponse]]:
+        return RequestSpec(
+            "GET",
+            f"/v1/organizations/{self._client.org_id}/agent/runs",
+            parse=Page[AgentRunResponse].model_validate,
+            params={"skip": skip, "limit": self._core.page_size},
+            max_retries=0,
+        )
 
-        spec = _spec_list(self._client.org_id, skip, self._core.page_size, None, None)
-        return dataclasses.replace(spec, max_retries=0)
-
-    def _get_spec(self, run_id: int) -> Any:
-        from .resources.agent_runs import _spec_get
-
-        return dataclasses.replace(_spec_get(self._client.org_id, run_id), max_retries=0)
+    def _get_spec(self, run_id: int) -> RequestSpec[AgentRunResponse]:
+        return RequestSpec(
+            "GET",
+            f"/v1/organizations/{self._client.org_id}/agent/run/{run_id}",
+            parse=AgentRunResponse.model_validate,
+            max_retries=0,
+        )
 
     # -- the plan ---------------------------------------------------------------------------
     def _plan(self) -> Generator[_Action, Any, None]:
@@ -415,12 +434,23 @@ class _WatcherBase:
             if not core.active:
                 yield ("idle", None)  # the driver stops unless a waiter arrived meanwhile
                 continue
-            requests = yield from self._tick_plan()
+            started = self._clock.now()
+            # The driver runs the tick (``_tick``: by default the sub-plan
+            # ``_tick_plan``; a coordinated watcher may read shared state instead) and
+            # sends back its request count, or the exception it raised.
+            outcome = yield ("tick", None)
+            requests = 0
+            if isinstance(outcome, BaseException):
+                self._poll_failed(outcome, everyone=True)
+            else:
+                requests = int(outcome)
             core.stats.ticks += 1
             core.stats.last_interval = core.interval(requests)
-            # The next tick's first request waits for its slot (the pacing); a tick of
-            # one request still leaves min_interval between tick starts.
-            yield from self._pause_until(self._clock.now() + core.min_interval)
+            _wake_all(core.expire(self._clock.now()))
+            _beat(core)  # a failed poll is a tick too: the waits are alive
+            # A tick's requests were paced already; a tick of none (answered from shared
+            # state) still waits its slot's worth, and min_interval separates tick starts.
+            yield from self._pause_until(started + core.interval(requests))
 
     def _pause_until(self, until: float) -> Generator[_Action, Any, bool]:
         """Sleep until ``until`` in slices, expiring waiters between; ``False`` if nobody
@@ -494,6 +524,13 @@ class _WatcherBase:
             _wake_all(core.apply([result], tick))
         return requests
 
+    def _run_failed(self, run_id: int, exc: CodegenError) -> None:
+        """A single GET made outside the tick plan failed (a coordinated follower's): an
+        error about the run fails its waiters; any other fails the tick (raised)."""
+        if not _about_the_run(exc):
+            raise exc
+        _wake_all(self._core.fail_run(run_id, exc))
+
     def _recovered(self) -> None:
         self._failures, self._failing_since, self._warned = 0, None, False
 
@@ -553,8 +590,16 @@ class RunWatcher(_WatcherBase):
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
 
-    def wait_for(self, run_id: int, *, timeout: float | None = None) -> AgentRunResponse:
+    def wait_for(
+        self,
+        run_id: int,
+        *,
+        timeout: float | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> AgentRunResponse:
         """Block until run ``run_id`` is terminal; return its final state.
+
+        ``on_tick`` is called (from the watcher's thread) after each tick while this waits.
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed first.
@@ -562,7 +607,7 @@ class RunWatcher(_WatcherBase):
             AuthenticationError: the token was rejected.
         """
         event = threading.Event()
-        waiter = _Waiter(run_id, self._deadline(timeout), wake=event.set)
+        waiter = _Waiter(run_id, self._deadline(timeout), wake=event.set, on_tick=on_tick)
         self._core.add(waiter)
         if not waiter.done:
             self._ensure_running()
@@ -584,11 +629,12 @@ class RunWatcher(_WatcherBase):
                 self._thread.start()
 
     def _call(self, kind: str, arg: int) -> Any:
-        spec = self._list_spec(arg) if kind == "list" else self._get_spec(arg)
-        return self._client._request(spec)
+        if kind == "list":
+            return self._client._request(self._list_spec(arg))
+        return self._client._request(self._get_spec(arg))
 
-    def _loop(self) -> None:
-        plan = self._plan()
+    def _drive(self, plan: Generator[_Action, Any, Any]) -> Any:
+        """Run a plan: sleep, send requests, run ticks; stop at ``idle`` if nobody waits."""
         result: Any = None
         try:
             while True:
@@ -600,20 +646,30 @@ class RunWatcher(_WatcherBase):
                     with self._thread_lock:
                         if not self._core.active:
                             self._thread = None
-                            return
+                            return None
                 else:
                     try:
-                        result = self._call(kind, arg)
+                        result = self._tick() if kind == "tick" else self._call(kind, arg)
                     except Exception as exc:  # the plan decides what a failure means
                         result = exc
+        except StopIteration as done:
+            return done.value
+        finally:
+            plan.close()
+
+    def _tick(self) -> int:
+        """One tick (override point for a coordinated watcher); returns requests made."""
+        return int(self._drive(self._tick_plan()))
+
+    def _loop(self) -> None:
+        try:
+            self._drive(self._plan())
         except BaseException as exc:  # keep waiters informed, never die silently
             _wake_all(self._core.fail_all(exc))
             with self._thread_lock:
                 self._thread = None
             if isinstance(exc, Exception):
                 log.exception("watcher stopped")
-        finally:
-            plan.close()
 
 
 class AsyncRunWatcher(_WatcherBase):
@@ -625,8 +681,16 @@ class AsyncRunWatcher(_WatcherBase):
         super().__init__(client, **options)
         self._task: asyncio.Task[None] | None = None
 
-    async def wait_for(self, run_id: int, *, timeout: float | None = None) -> AgentRunResponse:
+    async def wait_for(
+        self,
+        run_id: int,
+        *,
+        timeout: float | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> AgentRunResponse:
         """Wait until run ``run_id`` is terminal; return its final state.
+
+        ``on_tick`` is called after each tick while this waits.
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed first.
@@ -643,7 +707,7 @@ class AsyncRunWatcher(_WatcherBase):
 
             loop.call_soon_threadsafe(resolve)
 
-        waiter = _Waiter(run_id, self._deadline(timeout), wake=wake)
+        waiter = _Waiter(run_id, self._deadline(timeout), wake=wake, on_tick=on_tick)
         self._core.add(waiter)
         if not waiter.done:
             self._ensure_running()
@@ -662,11 +726,12 @@ class AsyncRunWatcher(_WatcherBase):
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def _call(self, kind: str, arg: int) -> Any:
-        spec = self._list_spec(arg) if kind == "list" else self._get_spec(arg)
-        return await self._client._request(spec)
+        if kind == "list":
+            return await self._client._request(self._list_spec(arg))
+        return await self._client._request(self._get_spec(arg))
 
-    async def _loop(self) -> None:
-        plan = self._plan()
+    async def _drive(self, plan: Generator[_Action, Any, Any]) -> Any:
+        """Run a plan: sleep, send requests, run ticks; stop at ``idle`` if nobody waits."""
         result: Any = None
         try:
             while True:
@@ -676,14 +741,29 @@ class AsyncRunWatcher(_WatcherBase):
                     await self._clock.asleep(arg)
                 elif kind == "idle":
                     if not self._core.active:
-                        return
+                        return None
                 else:
                     try:
-                        result = await self._call(kind, arg)
+                        if kind == "tick":
+                            result = await self._tick()
+                        else:
+                            result = await self._call(kind, arg)
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:  # the plan decides what a failure means
                         result = exc
+        except StopIteration as done:
+            return done.value
+        finally:
+            plan.close()
+
+    async def _tick(self) -> int:
+        """One tick (override point for a coordinated watcher); returns requests made."""
+        return int(await self._drive(self._tick_plan()))
+
+    async def _loop(self) -> None:
+        try:
+            await self._drive(self._plan())
         except asyncio.CancelledError:
             _wake_all(self._core.fail_all(asyncio.CancelledError()))
             raise
@@ -691,6 +771,5 @@ class AsyncRunWatcher(_WatcherBase):
             log.exception("watcher stopped")
             _wake_all(self._core.fail_all(exc))
         finally:
-            plan.close()
             if self._task is asyncio.current_task():
                 self._task = None

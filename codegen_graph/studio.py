@@ -37,10 +37,17 @@ The graph is compiled **without** a checkpointer: LangGraph Server supplies its 
 memory under ``langgraph dev``, PostgreSQL when deployed), and ``interrupt()`` approval
 works through it.
 
-Per-run options come from ``config["configurable"]`` (Studio's "configurable" panel, or
-``config=`` in ``langgraph_sdk``): ``max_iterations`` (int), ``require_approval`` (bool)
-and ``repo_id`` (int) for the feature graph; ``max_turns`` (int) and ``repo_id`` (int) for
-the supervisor.
+The feature graph's input schema is the task (:class:`~codegen_graph.graph.FeatureInput`,
+what Studio's input form asks for); its options are its context schema
+(:class:`~codegen_graph.graph.FeatureOptions`: ``max_iterations``, ``require_approval``,
+``repo_id``), which Studio shows as a form and ``langgraph_sdk`` takes as ``context=``
+(``config={"configurable": ...}`` works too: the server passes it as the context). They
+are read when the thread starts and checkpointed with it, so a resume run (Studio's, or
+``Command(resume=...)`` from the SDK) never changes them: a thread started with
+``require_approval`` asks the reviewer again after every rejection.
+
+The supervisor's options come from ``config["configurable"]``: ``max_turns`` (int) and
+``repo_id`` (int).
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ from langgraph.graph.state import CompiledStateGraph
 from ._client import CodegenClient
 from ._exceptions import ConfigurationError
 from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
+from .clock import ScaledClock
 from .graph import feature_workflow, supervisor_workflow
 
 __all__ = [
@@ -121,7 +129,11 @@ def _build_client(environ: Mapping[str, str], out_of_process: bool) -> tuple[Cod
             ) from None
         atexit.register(server.stop)
         where = f"{server.base_url}, org {server.org_id}"
-        client = CodegenClient(server.token, server.org_id, base_url=server.base_url)
+        # The client keeps time like the backend (rate budgets, Retry-After and polling are
+        # in simulated seconds), as the in-process backend's client does.
+        client = CodegenClient(
+            server.token, server.org_id, base_url=server.base_url, clock=ScaledClock(scale)
+        )
         backend: Any = server
     else:
         backend = local_cls(time_scale=scale)
@@ -188,26 +200,21 @@ def _option(configurable: Mapping[str, Any], name: str, kind: type, default: Any
 def build_feature_graph(
     config: RunnableConfig | None = None, *, client: CodegenClient | None = None
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The feature workflow compiled without a checkpointer, with per-run options.
+    """The feature workflow compiled without a checkpointer.
+
+    The graph is the same for every run: its options are the thread's, given as the first
+    run's ``context`` (see :class:`~codegen_graph.graph.FeatureOptions`) and checkpointed,
+    never read from a later run's config.
 
     Args:
-        config: a run config; ``configurable`` may set ``max_iterations``,
-            ``require_approval`` and ``repo_id``.
+        config: the run config LangGraph Server passes (not read: the options are context).
         client: the client the agents use (default :func:`client_from_env`).
 
     Returns:
-        ``feature_workflow(client=..., ...).compile(name="feature")``.
-
-    Raises:
-        ConfigurationError: a configurable option of the wrong type.
+        ``feature_workflow(client=...).compile(name="feature")``.
     """
-    configurable = (config or {}).get("configurable") or {}
-    builder = feature_workflow(
-        client=client if client is not None else client_from_env(),
-        max_iterations=_option(configurable, "max_iterations", int, 3),
-        require_approval=_option(configurable, "require_approval", bool, False),
-        repo_id=_option(configurable, "repo_id", int, None),
-    )
+    del config  # the options live in the thread's state, not in each run's config
+    builder = feature_workflow(client=client if client is not None else client_from_env())
     return builder.compile(name="feature")
 
 

@@ -38,7 +38,7 @@ LANGSMITH = ("langsmith",)
 SERVER = ("fastapi", "uvicorn", "starlette")
 FRAMEWORKS = (*LANGCHAIN, *LANGGRAPH, *LANGSMITH, *SERVER)
 
-WIRE = ("models.py", "_status.py", "_exceptions.py", "_clock.py", "_version.py")
+WIRE = ("models.py", "_status.py", "_exceptions.py", "clock.py", "_version.py")
 CLIENT = (
     "_config.py",
     "_retry.py",
@@ -52,9 +52,12 @@ CLIENT = (
     "_base_client.py",
     "_client.py",
     "resources",
+    "_output.py",
     "_runs.py",
     "_watcher.py",
     "_batch.py",
+    "_coordination",
+    "_output.py",
 )
 
 
@@ -203,7 +206,7 @@ def test_imports_point_down(entry: str) -> None:
 
 def test_every_allowance_is_still_needed_and_says_why() -> None:
     unused = []
-    for allowed in ALLOWED:
+    for allowed in (*ALLOWED, *PRIVATE_FRAMEWORK_USE):
         assert len(allowed.why) > 20, allowed
         source = (PKG / allowed.file).read_text(encoding="utf-8")
         names = [n for _, n in imports_of(source, _module_name(PKG / allowed.file))]
@@ -245,6 +248,100 @@ def test_the_rule_sees_type_checking_imports_and_the_local_backend() -> None:
         "local/_engine.py:4 imports codegen_graph.plugins",
         "local/_engine.py:4 imports codegen_graph.plugins.Plugin",
     ]
+
+
+# -- public names only across modules and packages --------------------------------------
+
+#: Framework modules whose private parts one named module may use, and why.
+PRIVATE_FRAMEWORK_USE: tuple[Allowed, ...] = (
+    Allowed(
+        "observability/_langsmith.py",
+        "langsmith._internal",
+        "langsmith.configure() has no getter: disable_tracing() restores the globals it "
+        "wrote, and only this module reads them",
+    ),
+)
+
+
+def _subpackage(name: str) -> str:
+    """The subpackage a ``codegen_graph`` module belongs to (``""`` for the root's modules)."""
+    parts = name.split(".")
+    return parts[1] if len(parts) >= 2 and (PKG / parts[1]).is_dir() else ""
+
+
+def private_uses(rel: str, source: str) -> list[str]:
+    """Imports in package file ``rel`` of another module's private names.
+
+    A private name is one with a leading underscore imported from another module, a private
+    module of another subpackage (use its ``__init__``), or a framework's private module.
+    The root's own modules (``codegen_graph._client``...) are the core every subpackage builds
+    on and may be imported by their public names.
+    """
+    path = PKG / rel
+    here = _module_name(path)
+    mine = _subpackage(here) if path.name != "__init__.py" else here.partition(".")[2]
+    allowed = {a.imports for a in PRIVATE_FRAMEWORK_USE if a.file == rel}
+    tree = ast.parse(source)
+    problems: list[str] = []
+    for line, name in sorted(imports_of(source, here, is_package=path.name == "__init__.py")):
+        parts = name.split(".")
+        if parts[0] != "codegen_graph":
+            if any(p.startswith("_") and p != "__future__" for p in parts[1:]) and not any(
+                name == a or name.startswith(a + ".") for a in allowed
+            ):
+                problems.append(f"{rel}:{line} imports {name}")
+            continue
+        sub = _subpackage(name)
+        if sub and sub != mine and len(parts) > 2 and parts[2].startswith("_"):
+            problems.append(f"{rel}:{line} imports {name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (
+            node.level or "codegen_graph" in (node.module or "")
+        ):
+            problems.extend(
+                f"{rel}:{node.lineno} imports {a.name} from {'.' * node.level}{node.module or ''}"
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            )
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.startswith("__pregel_")
+        ):
+            problems.append(f"{rel}:{node.lineno} reads LangGraph's private {node.value}")
+    return problems
+
+
+@pytest.mark.parametrize("entry", sorted(LAYERS))
+def test_only_public_names_cross_modules(entry: str) -> None:
+    files = [rel for rel in _package_files() if _entry_of_file(rel) == entry]
+    problems = [
+        problem
+        for rel in files
+        for problem in private_uses(rel, (PKG / rel).read_text(encoding="utf-8"))
+    ]
+    assert problems == []
+
+
+def test_the_private_name_rule_can_fail() -> None:
+    source = (
+        "from ._nodes import _recorded\n"
+        "from ..tools._bridge import AsyncLogSink\n"
+        "from ..tools import CodegenRunAgentTool\n"
+        "def f(config):\n"
+        "    from langsmith._internal import _context\n"
+        "    return config['configurable']['__pregel_task_id']\n"
+    )
+    assert sorted(private_uses("graph/_delegate.py", source)) == [
+        "graph/_delegate.py:1 imports _recorded from ._nodes",
+        "graph/_delegate.py:2 imports codegen_graph.tools._bridge",
+        "graph/_delegate.py:2 imports codegen_graph.tools._bridge.AsyncLogSink",
+        "graph/_delegate.py:5 imports langsmith._internal",
+        "graph/_delegate.py:5 imports langsmith._internal._context",
+        "graph/_delegate.py:6 reads LangGraph's private __pregel_task_id",
+    ]
+    # inside tools/ its own private modules are fine
+    assert private_uses("tools/_delegate.py", "from ._bridge import AsyncLogSink\n") == []
 
 
 def _loaded_after(statement: str) -> set[str]:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._config import _is_loopback
+from .._config import is_loopback_host
 from .._exceptions import CodegenError, ConfigurationError
 
 __all__ = [
@@ -79,7 +79,7 @@ def resolve_github_api_url(url: str | None) -> str:
         raise ConfigurationError(f"--github-api-url must be an http(s) URL, got {raw!r}")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigurationError("--github-api-url must not carry credentials or a query")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback_host(host):
         raise ConfigurationError(
             f"Refusing plain http:// to {host!r}: the GitHub token would travel in clear "
             "text. Use https:// (http:// only for 127.0.0.1, ::1 or localhost)."

@@ -34,7 +34,7 @@ from ._common import (
     print_json,
 )
 from ._github import GitHubClient, append_step_summary, parse_repo
-from ._runs import _wait
+from ._runs import wait_live
 
 __all__ = ["WRITES_OUTSIDE", "render_review", "review_pr", "review_prompt"]
 
@@ -137,7 +137,7 @@ def review_pr(
                 metadata={"github_repo": f"{owner}/{name}", "github_pr": pr},
             )
             cli_state().err.print(f"review agent run {run.id} started", highlight=False)
-            _wait(client, run, timeout, live=not as_json)
+            wait_live(client, run, timeout, live=not as_json)
         markdown = render_review(f"{owner}/{name}", pr, run.data, simulated=simulated)
         summary = append_step_summary(markdown)
         comment_url: str | None = None

@@ -32,9 +32,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .._clock import ScaledClock
 from .._exceptions import ConfigurationError
 from .._status import AgentRunStatus
+from ..clock import ScaledClock
 from ._common import (
     DEFAULT_TIME_SCALE,
     EXIT_FAILED,

@@ -153,7 +153,8 @@ def _wait_hint(run_id: int) -> str:
     return f"the run goes on; wait again with: codegen-graph runs wait {run_id}"
 
 
-def _wait(client: CodegenClient, run: AgentRun, timeout: float | None, live: bool) -> None:
+def wait_live(client: CodegenClient, run: AgentRun, timeout: float | None, live: bool) -> None:
+    """Wait for ``run`` (with the live view when ``live``); Ctrl-C says how to resume."""
     state = cli_state()
     state.interrupt_hint = _wait_hint(run.id)
     if run.is_terminal:
@@ -311,7 +312,7 @@ def wait_run(
     cli_state().interrupt_hint = _wait_hint(run_id)
     with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         run = client.agent_runs.attach(run_id)
-        _wait(client, run, timeout, live=not as_json)
+        wait_live(client, run, timeout, live=not as_json)
     _finish(run.data, as_json)
 
 
@@ -334,7 +335,7 @@ def resume_run(
     with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         run = client.agent_runs.attach(run_id).resume(prompt)
         if wait:
-            _wait(client, run, timeout, live=not as_json)
+            wait_live(client, run, timeout, live=not as_json)
     if wait:
         _finish(run.data, as_json)
     elif as_json:
@@ -363,7 +364,7 @@ def create_run(
     with _client(base_url, token, org_id, time_scale, local_db, local) as client:
         run = client.agent_runs.start(prompt, repo_id=repo_id, model=model)
         if wait:
-            _wait(client, run, timeout, live=not as_json)
+            wait_live(client, run, timeout, live=not as_json)
     if wait:
         _finish(run.data, as_json)
     elif as_json:

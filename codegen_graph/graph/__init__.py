@@ -23,13 +23,22 @@ from ._supervisor import (
     SupervisorState,
     supervisor_workflow,
 )
-from ._workflows import DEFAULT_PROMPTS, FeatureState, feature_workflow, tests_failed
+from ._workflows import (
+    DEFAULT_PROMPTS,
+    FeatureInput,
+    FeatureOptions,
+    FeatureState,
+    feature_workflow,
+    tests_failed,
+)
 
 __all__ = [  # noqa: RUF022
     "DEFAULT_PROMPTS",
     "DEFAULT_ROLES",
     "DEFAULT_SUPERVISOR_PROMPT",
     "ErrorRecord",
+    "FeatureInput",
+    "FeatureOptions",
     "FeatureState",
     "GraphState",
     "LOG_EVENT",

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ..models import AgentRunResponse
 from ..resources.agent_runs import IDEMPOTENCY_METADATA_KEY
-from ._delegate import ROLE_METADATA_KEY
+from ..tools import ROLE_METADATA_KEY
 from ._nodes import run_record
 from ._state import ErrorRecord, RunRecord
 

@@ -6,9 +6,9 @@ trigger path)`` (xxhash for v2+ checkpoints, uuid5 before). Inside the node the 
 are available as ``runtime.execution_info`` (a :class:`langgraph.runtime.ExecutionInfo`
 with ``thread_id``, ``checkpoint_id``, ``checkpoint_ns`` and ``task_id``; ``checkpoint_ns``
 is the task's own namespace, ``"<node>:<task_id>"`` at the root, ``"<parent>:<id>|..."`` in a
-subgraph) and in the node's config (``configurable["thread_id"]``,
-``configurable["checkpoint_ns"]``, ``configurable["__pregel_task_id"]`` and
-``metadata["langgraph_checkpoint_ns"]``).
+subgraph). Only that public API is read: the node's ``runtime``, or, given its ``config``,
+:func:`langgraph.runtime.get_runtime` (the runtime of the node running now), never the
+private ``__pregel_*`` keys of the config.
 
 Consequences, each one checked by ``tests/graph/test_keys.py``:
 
@@ -34,18 +34,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from langgraph.runtime import ExecutionInfo, Runtime
+from langgraph.runtime import ExecutionInfo, Runtime, get_runtime
 
 from .._exceptions import ConfigurationError
 
-__all__ = ["launch_key"]
+__all__ = ["current_execution_info", "launch_key"]
 
 #: Version prefix of the key scheme, so a future scheme never collides with this one.
 _SCHEME = "cg1"
-# Where LangGraph puts the runtime and the task id in a node's config (langgraph 1.x,
-# langgraph/_internal/_constants.py: CONFIG_KEY_RUNTIME, CONFIG_KEY_TASK_ID).
-_CONFIG_KEY_RUNTIME = "__pregel_runtime"
-_CONFIG_KEY_TASK_ID = "__pregel_task_id"
 
 
 def launch_key(
@@ -94,19 +90,7 @@ def _execution_ids(source: Mapping[str, Any] | Runtime[Any]) -> tuple[str, str, 
     if isinstance(source, Runtime):
         info = source.execution_info
     elif isinstance(source, Mapping):
-        configurable = source.get("configurable") or {}
-        runtime = configurable.get(_CONFIG_KEY_RUNTIME)
-        if isinstance(runtime, Runtime):
-            info = runtime.execution_info
-        if info is None:
-            task_id = configurable.get(_CONFIG_KEY_TASK_ID)
-            if task_id:
-                metadata = source.get("metadata") or {}
-                ns = configurable.get("checkpoint_ns") or metadata.get(
-                    "langgraph_checkpoint_ns", ""
-                )
-                thread = configurable.get("thread_id")
-                return (str(thread) if thread is not None else "", str(ns), str(task_id))
+        info = current_execution_info()
     else:
         raise ConfigurationError(
             f"launch_key needs the node's RunnableConfig or Runtime, got {type(source).__name__}"
@@ -118,3 +102,12 @@ def _execution_ids(source: Mapping[str, Any] | Runtime[Any]) -> tuple[str, str, 
         )
     thread = info.thread_id
     return (str(thread) if thread is not None else "", info.checkpoint_ns, info.task_id)
+
+
+def current_execution_info() -> ExecutionInfo | None:
+    """The execution info of the graph node running now (``None`` outside any)."""
+    try:
+        runtime = get_runtime()
+    except RuntimeError:  # not inside a runnable
+        return None
+    return runtime.execution_info if isinstance(runtime, Runtime) else None

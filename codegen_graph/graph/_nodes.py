@@ -32,12 +32,23 @@ from typing import Any, NamedTuple
 
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore
+from pydantic import BaseModel
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
+from .._output import (
+    DEFAULT_OUTPUT_ATTEMPTS,
+    OutputAttempt,
+    OutputSpec,
+    answers_used,
+    count_repairs,
+    repair_plan,
+)
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
+from ..clock import Clock
 from ..models import AgentRunResponse, AgentType
 from ..observability import OperationTrace, trace_operation
 from ..plugins import Plugin, call_context
@@ -236,6 +247,20 @@ def _close_wait(op: OperationTrace, run: AgentRunResponse, sink: LogSink) -> Non
     op.set_outputs({"result": run.result, "summary": run.summary, "remote_steps": sink.count})
 
 
+def _heartbeat() -> Callable[[], None] | None:
+    """The running node's ``runtime.heartbeat()`` (LangGraph 1.2), ``None`` outside a graph.
+
+    The wait calls it on every watcher tick, so a node under ``TimeoutPolicy(idle_timeout=...)``
+    stays alive while the remote run works, however long it is quiet.
+    """
+    try:
+        runtime = get_runtime()
+    except RuntimeError:  # called outside a LangGraph run (a node function called directly)
+        return None
+    beat = getattr(runtime, "heartbeat", None)
+    return beat if callable(beat) else None
+
+
 def _follow(
     handle: AgentRun,
     role: str,
@@ -251,7 +276,7 @@ def _follow(
     """
     with _wait_trace(handle.id, role) as op:
         sink = LogSink(role, key, handle.id, op, filters)
-        handle.follow(sink, timeout=timeout, start=start)
+        handle.follow(sink, timeout=timeout, start=start, on_tick=_heartbeat())
         run = filters.run(handle.data, role)
         _close_wait(op, run, sink)
     return run, start + sink.count
@@ -268,10 +293,109 @@ async def _afollow(
     """:func:`_follow` for async handles (the log callback runs in the pump task)."""
     async with _wait_trace(handle.id, role) as op:
         sink = LogSink(role, key, handle.id, op, filters)
-        await handle.follow(sink, timeout=timeout, start=start)
+        await handle.follow(sink, timeout=timeout, start=start, on_tick=_heartbeat())
         run = filters.run(handle.data, role)
         _close_wait(op, run, sink)
     return run, start + sink.count
+
+
+def _left(deadline: float | None, clock: Clock) -> float | None:
+    return None if deadline is None else max(0.0, deadline - clock.now())
+
+
+def _deadline(timeout: float | None, clock: Clock) -> float | None:
+    return None if timeout is None else clock.now() + timeout
+
+
+def _repair_trace(run_id: int, role: str, prompt: str) -> trace_operation:
+    inputs = {"agent_run_id": run_id, "prompt": prompt, "reason": "output_schema"}
+    return trace_operation("codegen.resume", inputs=inputs, role=role)
+
+
+class _Typed(NamedTuple):
+    """A finished run after its answer was checked: the object and how many answers."""
+
+    run: AgentRunResponse
+    seen: int
+    output: BaseModel | None
+    answers: int
+
+
+def _typed(
+    handle: AgentRun,
+    spec: OutputSpec[Any],
+    done: tuple[AgentRunResponse, int],
+    ctx: tuple[str, str, OutputFilters, Clock],
+    deadline: float | None,
+) -> _Typed:
+    """Check the run's answer; resume it with the errors until it validates (sync).
+
+    ``done`` is the run and log count :func:`_follow` returned; ``ctx`` is (role, key,
+    filters, the client's clock). Each repair is traced as ``codegen.resume`` and waited
+    for like the run.
+    """
+    (run, seen), (role, key, filters, clock) = done, ctx
+    attempts: list[OutputAttempt] = []
+    plan = repair_plan(spec, run, attempts)
+    answer: Any = None
+    try:
+        while True:
+            kind, prompt = plan.send(answer)
+            if kind == "count":
+                answer = count_repairs(handle.logs())
+                continue
+            with _repair_trace(handle.id, role, prompt or "") as op:
+                handle.resume(prompt or "")
+                op.record_run(handle.data)
+            left = _left(deadline, clock)
+            run, seen = _follow(handle, role, key, left, filters, seen)
+            answer = run
+    except StopIteration as stop:
+        return _Typed(run, seen, stop.value, answers_used(attempts))
+
+
+async def _atyped(
+    handle: AsyncAgentRun,
+    spec: OutputSpec[Any],
+    done: tuple[AgentRunResponse, int],
+    ctx: tuple[str, str, OutputFilters, Clock],
+    deadline: float | None,
+) -> _Typed:
+    """:func:`_typed` for async handles."""
+    (run, seen), (role, key, filters, clock) = done, ctx
+    attempts: list[OutputAttempt] = []
+    plan = repair_plan(spec, run, attempts)
+    answer: Any = None
+    try:
+        while True:
+            kind, prompt = plan.send(answer)
+            if kind == "count":
+                answer = count_repairs(await handle.logs())
+                continue
+            async with _repair_trace(handle.id, role, prompt or "") as op:
+                await handle.resume(prompt or "")
+                op.record_run(handle.data)
+            left = _left(deadline, clock)
+            run, seen = await _afollow(handle, role, key, left, filters, seen)
+            answer = run
+    except StopIteration as stop:
+        return _Typed(run, seen, stop.value, answers_used(attempts))
+
+
+def _with_output(update: dict[str, Any], key: str, role: str, typed: _Typed | None) -> Any:
+    """Put the validated object in ``runs[key]["output"]`` and ``artifacts[role]["output"]``."""
+    if typed is None:
+        return update
+    data = typed.output.model_dump(mode="json") if typed.output is not None else None
+    update["runs"][key]["output"] = data
+    update["runs"][key]["output_attempts"] = typed.answers
+    if role in update.get("artifacts", {}):
+        update["artifacts"][role]["output"] = data
+    return update
+
+
+def _spec(schema: type[BaseModel] | None, attempts: int) -> OutputSpec[Any] | None:
+    return None if schema is None else OutputSpec(schema, max_attempts=attempts)
 
 
 def _create_trace(launch: _Launch, key: str, role: str, text: str) -> trace_operation:
@@ -289,14 +413,16 @@ def codegen_node(
     *,
     client: CodegenClient | AsyncCodegenClient,
     key: str | None = None,
-    repo_id: int | None = None,
+    repo_id: int | Callable[[Mapping[str, Any]], int | None] | None = None,
     model: str | None = None,
     agent_type: AgentType | None = None,
     wait: bool = True,
     timeout: float | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
     store_namespace: StoreNamespace | None = None,
     output_filter: Plugin | None = None,
+    output_schema: type[BaseModel] | None = None,
+    output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
 ) -> _Node:
     """A graph node that launches a Codegen agent run (exactly once) and, by default, waits.
 
@@ -307,14 +433,15 @@ def codegen_node(
             callable of the state.
         client: a sync or async client; it decides whether the node is sync or async.
         key: the key of the run in ``state["runs"]`` (default: ``role``).
-        repo_id: the repository the agent works in.
+        repo_id: the repository the agent works in (or a callable of the state returning it).
         model: the model the agent uses (default: the org's).
         agent_type: ``"codegen"`` or ``"claude_code"`` (default: the org's).
         wait: ``False`` records the launched run and returns at once; pair it with
             :func:`codegen_wait_node` so the run id is checkpointed before waiting.
         timeout: clock seconds to wait at most (raises ``RunTimeoutError``; a retry of the
             node re-attaches to the same run).
-        metadata: extra metadata stored with the run.
+        metadata: extra metadata stored with the run (or a callable of the state
+            returning it).
         store_namespace: a namespace of the graph's ``BaseStore`` (or a callable of the
             state returning one): its items are appended to the prompt before the launch,
             and the finished run's result is written there under ``role`` (when
@@ -323,6 +450,14 @@ def codegen_node(
         output_filter: a plugin whose ``filter_output`` cleans the agent's result, summary
             and log entries (e.g. :class:`~codegen_graph.plugins.OutputFilter`), after the
             client's plugins.
+        output_schema: a pydantic model: the prompt asks for a JSON object of it at the
+            end of the final answer, and the validated object lands in
+            ``state["runs"][key]["output"]`` and ``state["artifacts"][role]["output"]``
+            (JSON-safe data). An invalid answer resumes the same run with the errors, at
+            most ``output_attempts`` answers in all, then ``OutputValidationError`` (not
+            retried). With ``wait=False``, give the schema to :func:`codegen_wait_node`
+            too. See ``docs/typed-results.md``.
+        output_attempts: answers in all, the first included (>= 1).
 
     The node reads ``state["iterations"][key]`` (default 1) as the iteration, forwards each
     remote log entry to LangGraph's custom stream (``stream_mode="custom"``, events named
@@ -331,9 +466,14 @@ def codegen_node(
     ``AIMessage`` named after the role.
     """
     key = key or role
-    create: dict[str, Any] = {"repo_id": repo_id, "model": model, "agent_type": agent_type}
-    extra_meta = dict(metadata or {})
+    create: dict[str, Any] = {"model": model, "agent_type": agent_type}
+
+    def create_args(state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"repo_id": repo_id(state) if callable(repo_id) else repo_id, **create}
+
+    extra_meta = metadata if callable(metadata) else dict(metadata or {})
     filters = OutputFilters(client, output_filter)
+    spec = _spec(output_schema, output_attempts)
 
     def plan(state: Mapping[str, Any], config: RunnableConfig) -> _Launch:
         iteration = _iteration(state, key)
@@ -344,8 +484,12 @@ def codegen_node(
         text = render_prompt(prompt, state)
         return _Launch(iteration, None, text, launch_key(config, key, iteration))
 
-    def run_metadata(config: RunnableConfig) -> dict[str, Any]:
-        return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra_meta}
+    def instructed(text: str) -> str:
+        return spec.with_instructions(text) if spec is not None else text
+
+    def run_metadata(config: RunnableConfig, state: Mapping[str, Any]) -> dict[str, Any]:
+        extra = extra_meta(state) if callable(extra_meta) else extra_meta
+        return {"codegen_graph_role": role, "codegen_graph_thread": _thread(config), **extra}
 
     def update(
         launch: _Launch, run: AgentRunResponse, started: float, now: float, seen: int | None
@@ -379,22 +523,30 @@ def codegen_node(
                         text = with_context(
                             text, await aread_context(shared.store, shared.namespace)
                         )
+                    text = instructed(text)
                     async with _create_trace(launch, key, role, text) as op:
                         handle = await aruns.start(
                             text,
                             idempotency_key=launch.key,
                             reuse_existing=True,
-                            metadata=run_metadata(config),
-                            **create,
+                            metadata=run_metadata(config, state),
+                            **create_args(state),
                         )
                         op.record_run(handle.data)
                 if not wait:
                     return update(launch, handle.data, started, aclock.now(), launch.seen)
+                deadline = _deadline(timeout, aclock)
                 run, seen = await _afollow(handle, role, key, timeout, filters, launch.seen)
+                typed = None
+                if spec is not None:
+                    ctx = (role, key, filters, aclock)
+                    typed = await _atyped(handle, spec, (run, seen), ctx, deadline)
+                    run, seen = typed.run, typed.seen
             if shared is not None:
                 item = result_item(run, role, _thread(config))
                 await shared.store.aput(shared.namespace, role, item)
-            return update(launch, run, started, aclock.now(), seen)
+            done = update(launch, run, started, aclock.now(), seen)
+            return _with_output(done, key, role, typed)
 
         anode.__name__ = f"codegen_{key}"
         return anode
@@ -413,27 +565,35 @@ def codegen_node(
                 text = launch.prompt or ""
                 if shared is not None:
                     text = with_context(text, read_context(shared.store, shared.namespace))
+                text = instructed(text)
                 with _create_trace(launch, key, role, text) as op:
                     handle = runs.start(
                         text,
                         idempotency_key=launch.key,
                         reuse_existing=True,
-                        metadata=run_metadata(config),
-                        **create,
+                        metadata=run_metadata(config, state),
+                        **create_args(state),
                     )
                     op.record_run(handle.data)
             if not wait:
                 return update(launch, handle.data, started, clock.now(), launch.seen)
+            deadline = _deadline(timeout, clock)
             run, seen = _follow(handle, role, key, timeout, filters, launch.seen)
+            typed = None
+            if spec is not None:
+                ctx = (role, key, filters, clock)
+                typed = _typed(handle, spec, (run, seen), ctx, deadline)
+                run, seen = typed.run, typed.seen
         if shared is not None:
             shared.store.put(shared.namespace, role, result_item(run, role, _thread(config)))
-        return update(launch, run, started, clock.now(), seen)
+        return _with_output(update(launch, run, started, clock.now(), seen), key, role, typed)
 
     node.__name__ = f"codegen_{key}"
     return node
 
 
-def _recorded(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+def recorded_run(state: Mapping[str, Any], key: str) -> tuple[RunRecord, int]:
+    """The run recorded under ``state["runs"][key]`` and its id (a clear error when none)."""
     record: RunRecord | None = (state.get("runs") or {}).get(key)
     run_id = record.get("agent_run_id") if record else None
     if record is None or not run_id:
@@ -464,14 +624,18 @@ def codegen_wait_node(
     timeout: float | None = None,
     store_namespace: StoreNamespace | None = None,
     output_filter: Plugin | None = None,
+    output_schema: type[BaseModel] | None = None,
+    output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
 ) -> _Node:
     """A node that waits for the run recorded under ``state["runs"][key]``.
 
     It never launches anything: re-executing it (retry, crash, replay) only waits again.
     Log entries are forwarded to the custom stream and traced as in :func:`codegen_node`;
-    ``store_namespace`` and ``output_filter`` work as there (this node writes the result).
+    ``store_namespace``, ``output_filter``, ``output_schema`` and ``output_attempts`` work
+    as there (this node writes the result and checks and repairs the answer).
     """
     filters = OutputFilters(client, output_filter)
+    spec = _spec(output_schema, output_attempts)
 
     def update(record: RunRecord, who: str, run: AgentRunResponse, now: float, seen: int) -> Any:
         return _record_update(
@@ -490,19 +654,25 @@ def codegen_wait_node(
         aruns, aclock = client.agent_runs, client.clock
 
         async def anode(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-            record, run_id = _recorded(state, key)
+            record, run_id = recorded_run(state, key)
             shared = _store_for(store_namespace, state)
             who = role or record.get("role") or key
             with call_context(role=who):
                 known = _known_active(record, run_id, client.org_id)
                 handle = await aruns.attach(known if known is not None else run_id)
                 start = int(record.get("logs_seen") or 0)
+                deadline = _deadline(timeout, aclock)
                 run, seen = await _afollow(handle, who, key, timeout, filters, start)
+                typed = None
+                if spec is not None:
+                    ctx = (who, key, filters, aclock)
+                    typed = await _atyped(handle, spec, (run, seen), ctx, deadline)
+                    run, seen = typed.run, typed.seen
             if shared is not None:
                 await shared.store.aput(
                     shared.namespace, who, result_item(run, who, _thread(config))
                 )
-            return update(record, who, run, aclock.now(), seen)
+            return _with_output(update(record, who, run, aclock.now(), seen), key, who, typed)
 
         anode.__name__ = f"codegen_wait_{key}"
         return anode
@@ -510,17 +680,23 @@ def codegen_wait_node(
     runs, clock = client.agent_runs, client.clock
 
     def node(state: Mapping[str, Any], config: RunnableConfig) -> Any:
-        record, run_id = _recorded(state, key)
+        record, run_id = recorded_run(state, key)
         shared = _store_for(store_namespace, state)
         who = role or record.get("role") or key
         with call_context(role=who):
             known = _known_active(record, run_id, client.org_id)
             handle = runs.attach(known if known is not None else run_id)
             start = int(record.get("logs_seen") or 0)
+            deadline = _deadline(timeout, clock)
             run, seen = _follow(handle, who, key, timeout, filters, start)
+            typed = None
+            if spec is not None:
+                ctx = (who, key, filters, clock)
+                typed = _typed(handle, spec, (run, seen), ctx, deadline)
+                run, seen = typed.run, typed.seen
         if shared is not None:
             shared.store.put(shared.namespace, who, result_item(run, who, _thread(config)))
-        return update(record, who, run, clock.now(), seen)
+        return _with_output(update(record, who, run, clock.now(), seen), key, who, typed)
 
     node.__name__ = f"codegen_wait_{key}"
     return node

@@ -48,7 +48,8 @@ def is_retryable_codegen_error(exc: BaseException) -> bool:
     and ``TimeoutError``, and LangGraph's ``NodeTimeoutError``.
 
     Never retried: every other codegen-graph error (authentication, permission, 402 plan
-    limit, 404, 400, 422, response validation, configuration, a run that ended ``FAILED``),
+    limit, 404, 400, 422, response validation, configuration, a run that ended ``FAILED``,
+    an answer that never validated against ``output_schema``),
     programming errors (``ValueError``, ``TypeError``, ``KeyError``...) and anything else
     not listed: unknown means "do not spend more money on it".
 

@@ -72,6 +72,13 @@ class RunRecord(TypedDict, total=False):
     logs_seen: int
     """How many of the run's log entries were already streamed; a wait after a resume
     streams only the entries that came after them."""
+    output: dict[str, Any] | None
+    """The validated ``output_schema`` object of the run's answer, as JSON-safe data
+    (``Model.model_validate(record["output"])`` rebuilds it); absent without a schema."""
+    output_attempts: int
+    """Which answer validated (1: the first one did). A wait that re-attached after a crash
+    reads the repairs already sent from the run's log only when it has to repair again, so
+    if the first answer it checks is valid it reports the answers it saw."""
 
 
 class ErrorRecord(TypedDict, total=False):

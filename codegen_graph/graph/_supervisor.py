@@ -7,7 +7,7 @@ The graph (uncompiled; you choose the checkpointer)::
 
 * ``supervisor`` calls the chat model, bound to the Codegen tools, on the conversation. The
   delegation tool is ``codegen_run_agent`` with a ``role`` (see
-  :class:`~codegen_graph.graph._delegate.RoleRunAgentTool`); the others are the toolkit's
+  :class:`~codegen_graph.tools.RoleRunAgentTool`); the others are the toolkit's
   ``codegen_resume_agent_run``, ``codegen_get_agent_run``, ``codegen_get_agent_run_logs``,
   ``codegen_list_agent_runs`` and ``codegen_list_repos``.
 * ``tools`` is LangGraph's ``ToolNode``: several calls in one model turn run in parallel.
@@ -34,8 +34,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 
 from .._client import AsyncCodegenClient, CodegenClient
-from .._clock import Clock
 from .._exceptions import ConfigurationError
+from ..clock import Clock
 from ..tools import (
     DEFAULT_TIMEOUT,
     CodegenGetAgentRunLogsTool,
@@ -43,8 +43,8 @@ from ..tools import (
     CodegenListAgentRunsTool,
     CodegenListReposTool,
     CodegenResumeAgentRunTool,
+    RoleRunAgentTool,
 )
-from ._delegate import RoleRunAgentTool
 from ._fold import count_turns, fold_tool_results, supervisor_report
 from ._state import GraphState
 

@@ -14,7 +14,13 @@
   the tests again, up to ``max_iterations`` code iterations.
 * With ``require_approval=True``, ``approval`` pauses the graph with ``interrupt()``; resume it
   with ``Command(resume=True)`` to approve, or ``Command(resume={"approve": False,
-  "feedback": "..."})`` to send the feedback to the code agent and go round again.
+  "feedback": "..."})`` to send the feedback to the code agent and go round again. A
+  rejection always comes back to the reviewer (after the fix and the tests) or, with no
+  iteration left, ends the thread ``rejected``.
+* The options (``max_iterations``, ``require_approval``, ``repo_id``) belong to the thread:
+  the builder's arguments are the defaults, the first run's ``context`` (a
+  :class:`FeatureOptions`) may override them, and ``start`` checkpoints the result in
+  ``state["options"]``. A later run of the thread (a resume) never changes them.
 * ``report`` writes a final report into the state: PR links, summaries, run links, per-agent
   timings, iterations.
 
@@ -30,18 +36,22 @@ from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import RetryPolicy, interrupt
+from langgraph.runtime import Runtime
+from langgraph.types import RetryPolicy, TimeoutPolicy, interrupt
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from .._client import AsyncCodegenClient, CodegenClient
+from .._exceptions import ConfigurationError
 from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentRunWithLogsResponse
 from ..observability import trace_operation
 from ..plugins import Plugin, PromptGuard, call_context
 from ._nodes import (
     PromptSpec,
-    _recorded,
     codegen_node,
     codegen_wait_node,
+    recorded_run,
     render_prompt,
     run_record,
 )
@@ -49,11 +59,53 @@ from ._observe import OutputFilters, StoreNamespace
 from ._retry import codegen_retry_policy
 from ._state import GraphState, RunRecord
 
-__all__ = ["DEFAULT_PROMPTS", "FeatureState", "feature_workflow", "tests_failed"]
+__all__ = [
+    "DEFAULT_PROMPTS",
+    "TASK_METADATA_KEY",
+    "FeatureInput",
+    "FeatureOptions",
+    "FeatureState",
+    "feature_workflow",
+    "tests_failed",
+]
+
+#: The run metadata key holding the workflow's task, apart from the role's instructions in
+#: the prompt (the local backend names branches, files and PRs after it).
+TASK_METADATA_KEY = "codegen_graph_task"
+_TASK_METADATA_CHARS = 2000
+
+
+@with_config(ConfigDict(use_attribute_docstrings=True))
+class FeatureInput(TypedDict):
+    """What a user gives the feature workflow (its input schema, Studio's input form)."""
+
+    task: str
+    """The feature to build, in plain words: "Add a /health endpoint that returns the
+    service version"."""
+
+
+@with_config(ConfigDict(use_attribute_docstrings=True))
+class FeatureOptions(TypedDict, total=False):
+    """Options of a feature workflow thread, given as the first run's context.
+
+    In Python: graph.invoke({"task": ...}, config, context={"require_approval": True}); in
+    LangGraph Studio: the context form. They are read once, when the thread starts, and
+    checkpointed with it; a key left out takes the value given to feature_workflow().
+    """
+
+    max_iterations: int
+    """Code iterations at most, the first implementation included (default 3)."""
+    require_approval: bool
+    """Pause for a human decision before the report (default false)."""
+    repo_id: int | None
+    """The Codegen repository id the agents work in (default: the organization's)."""
 
 
 class FeatureState(GraphState, total=False):
     """:class:`GraphState` plus what the feature workflow's gate and approval need."""
+
+    options: FeatureOptions
+    """The thread's options, resolved and checkpointed by ``start``."""
 
     feedback: str | None
     """The text the next ``fix`` sends to the code agent (test failures or a reviewer's)."""
@@ -134,6 +186,7 @@ def feature_workflow(
     prompt_guard: PromptGuard | None = None,
     output_filter: Plugin | None = None,
     store_namespace: StoreNamespace | None = None,
+    timeout_policy: TimeoutPolicy | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
     """The code -> (tests || docs) -> gate -> [fix loop] -> [approval] -> report workflow.
 
@@ -157,6 +210,11 @@ def feature_workflow(
         store_namespace: shared context in the graph's ``BaseStore``: each agent's prompt
             gets the items under it, and each finished agent writes its result there under
             its role (compile with ``store=``; see ``docs/graph.md``).
+        timeout_policy: LangGraph's ``TimeoutPolicy`` for the three wait nodes (async
+            client only: LangGraph times out coroutine nodes alone). The waits heartbeat
+            on every watcher tick, so ``idle_timeout`` holds however long an agent works; a
+            ``run_timeout`` that fires is retried by ``retry_policy`` and re-attaches to the
+            same run (see "Liveness" in ``docs/graph.md``).
 
     Returns:
         An uncompiled ``StateGraph[FeatureState]``: compile it with your checkpointer
@@ -166,8 +224,24 @@ def feature_workflow(
         raise ValueError("max_iterations must be >= 1")
     merged: dict[str, PromptSpec] = {**DEFAULT_PROMPTS, **(prompts or {})}
     policy = retry_policy or codegen_retry_policy()
+    if timeout_policy is not None and not isinstance(client, AsyncCodegenClient):
+        raise ConfigurationError(
+            "timeout_policy= needs async nodes: build the workflow with an AsyncCodegenClient "
+            "(LangGraph refuses a TimeoutPolicy on sync nodes)"
+        )
 
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(FeatureState)
+    defaults: FeatureOptions = {
+        "max_iterations": max_iterations,
+        "require_approval": require_approval,
+        "repo_id": repo_id,
+    }
+
+    def option(state: Mapping[str, Any], name: str) -> Any:
+        return {**defaults, **(state.get("options") or {})}.get(name)
+
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(
+        FeatureState, context_schema=FeatureOptions, input_schema=FeatureInput
+    )
     for role in ("code", "tests", "docs"):
         builder.add_node(
             role,
@@ -175,7 +249,8 @@ def feature_workflow(
                 role,
                 _prompt(merged, role),
                 client=client,
-                repo_id=repo_id,
+                repo_id=lambda state: option(state, "repo_id"),
+                metadata=_task_metadata,
                 wait=False,
                 store_namespace=store_namespace,
                 output_filter=output_filter,
@@ -192,16 +267,19 @@ def feature_workflow(
                 output_filter=output_filter,
             ),
             retry_policy=policy,
+            timeout=timeout_policy,
         )
         builder.add_edge(role, f"{role}_wait")
 
-    def start(state: FeatureState) -> dict[str, Any]:
+    def start(state: FeatureState, runtime: Runtime[FeatureOptions]) -> dict[str, Any]:
         task = state.get("task")
         if not task or not str(task).strip():
-            from .._exceptions import ConfigurationError
-
             raise ConfigurationError("feature_workflow needs a non-empty 'task' in its input")
-        return {"messages": [HumanMessage(content=str(task), id="codegen-graph-task")]}
+        options = _resolve_options(defaults, runtime.context)
+        return {
+            "messages": [HumanMessage(content=str(task), id="codegen-graph-task")],
+            "options": options,
+        }
 
     def after_code(state: FeatureState) -> list[str]:
         # The docs agent documents the first implementation; later iterations only re-test.
@@ -211,7 +289,7 @@ def feature_workflow(
         tests = (state.get("runs") or {}).get("tests")
         if not is_failure(tests):
             return {"feedback": None, "verdict": "passed"}
-        if _iter(state, "code") >= max_iterations:
+        if _iter(state, "code") >= option(state, "max_iterations"):
             return {"feedback": None, "verdict": "tests_failed"}
         report = (tests or {}).get("result") or "The tests agent reported failures."
         return {"feedback": report, "feedback_source": "tests agent", "verdict": None}
@@ -219,7 +297,7 @@ def feature_workflow(
     def after_gate(state: FeatureState) -> Literal["fix", "approval", "report"]:
         if state.get("feedback"):
             return "fix"
-        return "approval" if require_approval else "report"
+        return "approval" if option(state, "require_approval") else "report"
 
     def approval(state: FeatureState) -> dict[str, Any]:
         decision = interrupt(
@@ -234,6 +312,9 @@ def feature_workflow(
         approved, feedback = _parse_decision(decision)
         if approved:
             return {"verdict": "approved", "feedback": None}
+        if _iter(state, "code") >= option(state, "max_iterations"):
+            # No iteration left to act on the feedback: the thread ends rejected.
+            return {"verdict": "rejected", "feedback": None}
         return {"verdict": "rejected", "feedback": feedback, "feedback_source": "reviewer"}
 
     def after_approval(state: FeatureState) -> Literal["fix", "report"]:
@@ -256,6 +337,45 @@ def feature_workflow(
     builder.add_edge("fix", "code_wait")
     builder.add_edge("report", END)
     return builder
+
+
+def _task_metadata(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {TASK_METADATA_KEY: str(state.get("task") or "")[:_TASK_METADATA_CHARS]}
+
+
+def _resolve_options(defaults: FeatureOptions, context: Any) -> FeatureOptions:
+    """The thread's options: ``defaults`` overridden by the first run's context."""
+    given: Mapping[str, Any] = context if isinstance(context, Mapping) else {}
+    unknown = sorted(set(given) - set(FeatureOptions.__annotations__))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown feature_workflow option(s) in context: {', '.join(unknown)} "
+            f"(known: {', '.join(FeatureOptions.__annotations__)})"
+        )
+    options: FeatureOptions = {**defaults}
+    for name in ("max_iterations", "require_approval", "repo_id"):
+        value = given.get(name)
+        if value is not None:
+            options[name] = _coerce_option(name, value)
+    return options
+
+
+def _coerce_option(name: str, value: Any) -> Any:
+    if name == "require_approval":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
+            return value.strip().lower() in {"true", "1"}
+        raise ConfigurationError(f"context.require_approval must be true or false, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigurationError(f"context.{name} must be an integer, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigurationError(f"context.{name} must be an integer, got {value!r}") from None
+    if name == "max_iterations" and number < 1:
+        raise ConfigurationError(f"context.max_iterations must be >= 1, got {number}")
+    return number
 
 
 def _iter(state: Mapping[str, Any], key: str) -> int:
@@ -362,7 +482,7 @@ def _fix_node(
         async def afix(state: FeatureState) -> Any:
             record, text, iteration, source = plan(state)
             with call_context(role="code", untrusted=True, source=source):
-                run_id = _recorded(state, "code")[1]
+                run_id = recorded_run(state, "code")[1]
                 probe = await aclient.agent_runs.logs(run_id, limit=1, reverse=True)
                 if already_resumed(record, probe):
                     current = await aclient.agent_runs.get(run_id)
@@ -379,7 +499,7 @@ def _fix_node(
     def fix(state: FeatureState) -> Any:
         record, text, iteration, source = plan(state)
         with call_context(role="code", untrusted=True, source=source):
-            run_id = _recorded(state, "code")[1]
+            run_id = recorded_run(state, "code")[1]
             probe = sclient.agent_runs.logs(run_id, limit=1, reverse=True)
             if already_resumed(record, probe):
                 current = sclient.agent_runs.get(run_id)

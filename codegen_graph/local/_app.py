@@ -3,6 +3,13 @@
 Authentication, organization access, rate limits and fault injection live in :class:`_Gate`,
 a plain ASGI middleware in front of FastAPI, so they apply before request validation (as a
 gateway in front of the real API would) and are counted per route for ``/_local/stats``.
+
+Organization access is checked twice, on the id that is acted on: the gate accepts only the
+canonical spelling of an organization id (``42``; not ``+42``, ``%2042``, ``42.0`` or
+``042``, which FastAPI would otherwise coerce) and answers 403 for another organization;
+every org-scoped route then compares the parsed ``org_id`` with the token's organization
+again. State changes of one run (resume, ban, unban, remove-from-pr) are serialised by
+:meth:`Store.run_for_update`, so concurrent ones are all applied.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._clock import Clock
+from ..clock import Clock
 from ..models import (
     AgentRunLogResponse,
     AgentRunResponse,
@@ -52,6 +59,8 @@ _MSG_USER_404 = "User not found."
 _MSG_REPO_404 = "No repos found in the organization. Please add some repos and try again."
 
 _ORG = r"/v1/organizations/(?P<org>[^/]+)"
+#: An organization id as the API writes it: no sign, no padding, no spaces, no fraction.
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,17}")
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(_ORG + r"/agent/run"), "create"),
     ("POST", re.compile(_ORG + r"/agent/run/resume"), "resume"),
@@ -96,6 +105,21 @@ class BackendState:
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"message": message, "status_code": status}, status, headers=headers)
+
+
+def _invalid_org(raw: str) -> JSONResponse:
+    """422 for an organization id that is not written canonically (FastAPI's shape)."""
+    detail = {
+        "type": "int_parsing",
+        "loc": ["path", "org_id"],
+        "msg": "Input should be a positive integer written with digits only",
+        "input": raw[:100],
+    }
+    return JSONResponse({"detail": [detail]}, 422)
+
+
+class _OtherOrg(Exception):
+    """A route was asked to act on another organization than the token's."""
 
 
 class _Gate:
@@ -167,12 +191,11 @@ class _Gate:
         if identity is None:
             return _error(401, "Invalid or expired API token.")
         scope.setdefault("state", {})["identity"] = identity
-        if (
-            raw_org is not None
-            and raw_org.lstrip("-").isdigit()
-            and int(raw_org) != identity.org_id
-        ):
-            return _error(403, _MSG_FORBIDDEN)
+        if raw_org is not None:
+            if not _CANONICAL_ID.fullmatch(raw_org):
+                return _invalid_org(raw_org)
+            if int(raw_org) != identity.org_id:
+                return _error(403, _MSG_FORBIDDEN)
         now = st.clock.now()
         rf = st.faults.for_route(route) if st.faults else None
         storm = rf.storm_left(now - st.started_at) if rf else None
@@ -296,6 +319,16 @@ def build_app(state: BackendState) -> ASGIApp:
         identity: Identity = request.state.identity
         return identity
 
+    def mine(request: Request, org_id: int) -> int:
+        """``org_id`` as parsed, if it is the token's organization (else a 403)."""
+        if who(request).org_id != org_id:
+            raise _OtherOrg
+        return org_id
+
+    @api.exception_handler(_OtherOrg)
+    def other_org(request: Request, exc: _OtherOrg) -> JSONResponse:
+        return _error(403, _MSG_FORBIDDEN)
+
     def load(org_id: int, run_id: int) -> dict[str, Any] | None:
         run = store.get_run(run_id)
         return run if run is not None and run["org_id"] == org_id else None
@@ -303,6 +336,7 @@ def build_app(state: BackendState) -> ASGIApp:
     @api.post("/v1/organizations/{org_id}/agent/run")
     def create(request: Request, org_id: int, body: _CreateBody) -> JSONResponse:
         me = who(request)
+        org_id = mine(request, org_id)
         if state.quota is not None and store.count_runs(org_id) >= state.quota:
             return _error(402, _MSG_QUOTA)
         if body.repo_id is not None and body.repo_id not in {r["id"] for r in _repos(org_id)}:
@@ -321,14 +355,15 @@ def build_app(state: BackendState) -> ASGIApp:
         return JSONResponse(_dump(AgentRunResponse, view))
 
     @api.get("/v1/organizations/{org_id}/agent/run/{agent_run_id}")
-    def get_run(org_id: int, agent_run_id: int) -> JSONResponse:
-        run = load(org_id, agent_run_id)
+    def get_run(request: Request, org_id: int, agent_run_id: int) -> JSONResponse:
+        run = load(mine(request, org_id), agent_run_id)
         if run is None:
             return _error(404, _MSG_RUN_404)
         return JSONResponse(_dump(AgentRunResponse, engine.view(run)))
 
     @api.get("/v1/organizations/{org_id}/agent/runs")
     def list_runs(
+        request: Request,
         org_id: int,
         user_id: int | None = None,
         source_type: SourceType | None = None,
@@ -336,7 +371,7 @@ def build_app(state: BackendState) -> ASGIApp:
         limit: int = Query(100, ge=1, le=100),
     ) -> JSONResponse:
         runs, total = store.list_runs(
-            org_id,
+            mine(request, org_id),
             user_id=user_id,
             source_type=source_type.value if source_type else None,
             skip=skip,
@@ -347,22 +382,24 @@ def build_app(state: BackendState) -> ASGIApp:
         return JSONResponse(_dump(Page[AgentRunResponse], _page(items, total, skip, limit)))
 
     @api.post("/v1/organizations/{org_id}/agent/run/resume")
-    def resume(org_id: int, body: _ResumeBody) -> JSONResponse:
-        run = load(org_id, body.agent_run_id)
-        if run is None:
-            return _error(404, _MSG_RUN_404)
-        view = engine.resume(run, body.prompt)
+    def resume(request: Request, org_id: int, body: _ResumeBody) -> JSONResponse:
+        org_id = mine(request, org_id)
+        with store.run_for_update(body.agent_run_id) as run:
+            if run is None or run["org_id"] != org_id:
+                return _error(404, _MSG_RUN_404)
+            view = engine.resume(run, body.prompt)
         state.stats.run_resumed()
         return JSONResponse(_dump(AgentRunResponse, view))
 
     def _stop_route(path: str, action: str) -> None:
         @api.post(path, name=action)
-        def stop(org_id: int, body: _StopBody) -> JSONResponse:
-            run = load(org_id, body.agent_run_id)
-            if run is None:
-                return _error(404, _MSG_RUN_404)
-            if action == "ban":
-                engine.stop(run, "All checks banned for this PR; the agent was stopped.")
+        def stop(request: Request, org_id: int, body: _StopBody) -> JSONResponse:
+            org_id = mine(request, org_id)
+            with store.run_for_update(body.agent_run_id) as run:
+                if run is None or run["org_id"] != org_id:
+                    return _error(404, _MSG_RUN_404)
+                if action == "ban":
+                    engine.stop(run, "All checks banned for this PR; the agent was stopped.")
             return JSONResponse({"message": f"{action} applied", "agent_run_id": run["id"]})
 
     _stop_route("/v1/organizations/{org_id}/agent/run/ban", "ban")
@@ -371,13 +408,14 @@ def build_app(state: BackendState) -> ASGIApp:
 
     @api.get("/v1/alpha/organizations/{org_id}/agent/run/{agent_run_id}/logs")
     def logs(
+        request: Request,
         org_id: int,
         agent_run_id: int,
         skip: int = Query(0, ge=0),
         limit: int = Query(100, ge=1, le=100),
         reverse: bool = False,
     ) -> JSONResponse:
-        run = load(org_id, agent_run_id)
+        run = load(mine(request, org_id), agent_run_id)
         if run is None:
             return _error(404, _MSG_RUN_404)
         now = state.clock.now()
@@ -414,23 +452,29 @@ def build_app(state: BackendState) -> ASGIApp:
 
     @api.get("/v1/organizations/{org_id}/users")
     def users(
-        org_id: int, skip: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=100)
+        request: Request,
+        org_id: int,
+        skip: int = Query(0, ge=0),
+        limit: int = Query(100, ge=1, le=100),
     ) -> JSONResponse:
-        ids = store.users(org_id)
+        ids = store.users(mine(request, org_id))
         items = [_user(u) for u in ids[skip : skip + limit]]
         return JSONResponse(_dump(Page[UserResponse], _page(items, len(ids), skip, limit)))
 
     @api.get("/v1/organizations/{org_id}/users/{user_id}")
-    def user(org_id: int, user_id: int) -> JSONResponse:
-        if user_id not in store.users(org_id):
+    def user(request: Request, org_id: int, user_id: int) -> JSONResponse:
+        if user_id not in store.users(mine(request, org_id)):
             return _error(404, _MSG_USER_404)
         return JSONResponse(_dump(UserResponse, _user(user_id)))
 
     @api.get("/v1/organizations/{org_id}/repos")
     def repos(
-        org_id: int, skip: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=100)
+        request: Request,
+        org_id: int,
+        skip: int = Query(0, ge=0),
+        limit: int = Query(100, ge=1, le=100),
     ) -> JSONResponse:
-        all_repos = _repos(org_id)
+        all_repos = _repos(mine(request, org_id))
         items = all_repos[skip : skip + limit]
         return JSONResponse(_dump(Page[RepoResponse], _page(items, len(all_repos), skip, limit)))
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._clock import Clock, ScaledClock
+from ..clock import Clock, ScaledClock
 from ._app import BackendState, build_app, local_stats
 from ._behavior import AgentBehavior, ScriptedBehavior
 from ._engine import Engine

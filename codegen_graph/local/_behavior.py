@@ -5,7 +5,7 @@ into an :class:`Outcome` (steps, final status, result, summary, pull requests, d
 The run engine lays the outcome out on the clock; nothing runs in the background.
 
 Three behaviours ship: :class:`ScriptedBehavior` (the default, deterministic from the
-prompt), :class:`~codegen_graph.local.ScenarioBehavior` (scenario files) and
+run's role and task), :class:`~codegen_graph.local.ScenarioBehavior` (scenario files) and
 :class:`ChatModelBehavior` (any LangChain chat model answers the prompt).
 """
 
@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+from ._schema_answer import with_schema_answer
 
 __all__ = [
     "AgentBehavior",
@@ -105,7 +107,9 @@ class RunContext:
         prompts: every prompt of the run so far, oldest first (this one last).
         results: the results of the run's earlier segments, oldest first.
         segment: 1 for the create, 2 for the first resume, and so on.
-        metadata: the run's metadata as the client sent it.
+        metadata: the run's metadata as the client sent it (the graph nodes put the
+            agent's role under ``codegen_graph_role`` and the task under
+            ``codegen_graph_task``).
         repo_id: the repo id from the create call.
         model: the model from the create call.
         counter: ``counter(key)`` increments a persistent counter and returns its new
@@ -149,37 +153,85 @@ def _unit(*parts: object) -> float:
     return _digest(*parts) / 2**64
 
 
-def _slug(text: str, words: int = 5) -> str:
-    tokens = re.findall(r"[a-z0-9]+", text.lower())[:words]
-    return "-".join(tokens) or "change"
+_STOP_WORDS = frozenset(
+    {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "it", "its", "of"}
+    | {"on", "or", "that", "the", "this", "to", "which", "with"}
+)
+
+
+def _slug(text: str, words: int = 4) -> str:
+    tokens = [t for t in re.findall(r"[a-z0-9]+", text.lower()) if t not in _STOP_WORDS]
+    return "-".join(tokens[:words]) or "change"
 
 
 def _title(text: str) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else "Update"
+    first = text.strip().splitlines()[0].strip() if text.strip() else "Update"
     return first[:72]
 
 
-_TEST_RE = re.compile(r"\btest", re.IGNORECASE)
-_DOCS_RE = re.compile(r"\b(doc|docs|documentation|readme|docstring)", re.IGNORECASE)
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
 
-def task_kind(prompt: str) -> str:
-    """Classify a prompt as ``"testing"``, ``"docs"`` or ``"coding"``."""
-    if _TEST_RE.search(prompt):
+#: Run metadata keys the local agents read (the graph nodes write them; the local backend
+#: shares no code with the graph layer, only these names on the wire).
+ROLE_METADATA_KEY = "codegen_graph_role"
+TASK_METADATA_KEY = "codegen_graph_task"
+
+_TESTING_ROLES = frozenset({"tests", "test", "testing", "qa"})
+_DOCS_ROLES = frozenset({"docs", "doc", "documentation", "writer"})
+
+
+def run_role(ctx: RunContext) -> str:
+    """The run's role: ``metadata["codegen_graph_role"]`` as the client sent it, else ``"code"``."""
+    role = (ctx.metadata or {}).get(ROLE_METADATA_KEY)
+    return str(role).strip() if isinstance(role, str) and role.strip() else "code"
+
+
+def run_task(ctx: RunContext) -> str:
+    """What the run is about: ``metadata["codegen_graph_task"]`` (the graph sends the task
+    apart from the role's instructions), else the prompt the run was created with."""
+    task = (ctx.metadata or {}).get(TASK_METADATA_KEY)
+    return task if isinstance(task, str) and task.strip() else ctx.initial_prompt
+
+
+def run_feedback(ctx: RunContext) -> str:
+    """What a resume asks for, on one line: the last paragraph of the resume prompt (a
+    plain follow-up is all feedback; the graph's fix prompt puts the feedback last)."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", ctx.prompt) if p.strip()]
+    return _one_line(paragraphs[-1] if paragraphs else ctx.prompt)
+
+
+def agent_kind(role: str) -> str:
+    """What an agent of ``role`` does: ``"testing"``, ``"docs"`` or ``"coding"``."""
+    name = role.strip().lower()
+    if name in _TESTING_ROLES:
         return "testing"
-    if _DOCS_RE.search(prompt):
+    if name in _DOCS_ROLES:
         return "docs"
     return "coding"
 
 
-class ScriptedBehavior:
-    """The default behaviour: deterministic outcomes derived from the prompt.
+_Plan = tuple[tuple[Step, ...], str, str, str, tuple[PullRequestSpec, ...]]
 
-    * a coding task edits files, runs the tests and opens a pull request;
-    * a testing task (``test`` in the prompt) runs the suite and reports either
-      ``All N tests passed.`` or the failing tests (``test_failure_rate`` of prompts fail,
-      chosen by a hash of seed, prompt and segment, so the same input gives the same report);
-    * a docs task (``doc``/``readme`` in the prompt) writes documentation and opens a PR.
+
+class ScriptedBehavior:
+    """The default behaviour: deterministic outcomes from the run's role and task.
+
+    The role is the one the client sent (``metadata["codegen_graph_role"]``, which the graph
+    nodes set); a run without one is a coding run, whatever its prompt says. Titles,
+    branches, file names and summaries come from the task (``metadata["codegen_graph_task"]``,
+    else the create prompt), never from a role's instructions:
+
+    * a coding run (role ``code`` or none) edits a file named after the task and opens a
+      pull request titled with the task; a resume pushes to the same pull request and says
+      which feedback it addressed;
+    * a testing run (role ``tests``) runs the suite and reports either
+      ``Test report: N passed, 0 failed. All N tests passed.`` or the failing tests
+      (``test_failure_rate`` of segments fail, chosen by a hash of seed, task and segment, so
+      the same input gives the same report); it opens no pull request;
+    * a docs run (role ``docs``) writes ``docs/<task-slug>.md`` and opens a pull request.
 
     Durations are ``base_seconds + per_step_seconds * steps`` scaled by a deterministic
     jitter in ``[1 - jitter, 1 + jitter]``.
@@ -225,7 +277,7 @@ class ScriptedBehavior:
         return round((self.base_seconds + self.per_step_seconds * steps) * (1 + spread), 3)
 
     def plan(self, ctx: RunContext) -> Outcome:
-        kind = task_kind(ctx.initial_prompt if ctx.is_resume else ctx.prompt)
+        kind = agent_kind(run_role(ctx))
         if kind == "testing":
             steps, status, result, summary, prs = self._testing(ctx)
         elif kind == "docs":
@@ -234,7 +286,7 @@ class ScriptedBehavior:
             steps, status, result, summary, prs = self._coding(ctx)
         return Outcome(
             status=status,
-            result=result,
+            result=with_schema_answer(ctx.prompts, result),  # a typed result, when asked
             summary=summary,
             steps=steps,
             pull_requests=prs,
@@ -243,24 +295,21 @@ class ScriptedBehavior:
 
     def test_report(self, ctx: RunContext) -> tuple[bool, str]:
         """Return ``(passed, report)`` for a testing run."""
-        total = 8 + _digest(self.seed, "count", ctx.initial_prompt) % 20
-        failing = _unit(self.seed, "fail", ctx.prompt, ctx.segment) < self.test_failure_rate
+        task = run_task(ctx)
+        total = 8 + _digest(self.seed, "count", task) % 20
+        failing = _unit(self.seed, "fail", task, ctx.segment) < self.test_failure_rate
         if not failing:
             return True, f"Test report: {total} passed, 0 failed. All {total} tests passed."
-        n_fail = 1 + _digest(self.seed, "nfail", ctx.prompt) % 3
-        names = [
-            f"tests/test_{_slug(ctx.initial_prompt, 2)}.py::test_case_{i + 1}"
-            for i in range(n_fail)
-        ]
+        n_fail = 1 + _digest(self.seed, "nfail", task, ctx.segment) % 3
+        module = _slug(task, 2).replace("-", "_")
+        names = [f"tests/test_{module}.py::test_case_{i + 1}" for i in range(n_fail)]
         lines = "\n".join(f"FAILED {n}" for n in names)
         return False, f"Test report: {total - n_fail} passed, {n_fail} failed.\n{lines}"
 
-    def _testing(
-        self, ctx: RunContext
-    ) -> tuple[tuple[Step, ...], str, str, str, tuple[PullRequestSpec, ...]]:
+    def _testing(self, ctx: RunContext) -> _Plan:
         passed, report = self.test_report(ctx)
         steps = (
-            Step("PLAN_EVALUATION", thought=f"Plan: run the test suite for: {_title(ctx.prompt)}"),
+            Step("PLAN_EVALUATION", thought=f"Plan: test {_title(run_task(ctx))}"),
             Step(
                 "ACTION",
                 thought="Running the tests.",
@@ -272,14 +321,38 @@ class ScriptedBehavior:
         summary = "All tests passed." if passed else "Some tests failed; see the report."
         return steps, "COMPLETE", report, summary, ()
 
-    def _coding(
-        self, ctx: RunContext
-    ) -> tuple[tuple[Step, ...], str, str, str, tuple[PullRequestSpec, ...]]:
-        slug = _slug(ctx.initial_prompt)
+    def _coding(self, ctx: RunContext) -> _Plan:
+        task = run_task(ctx)
+        title, slug = _title(task), _slug(task)
         branch = f"codegen-bot/{slug}-{ctx.run_id}"
         path = f"src/{slug.replace('-', '_')[:40]}.py"
+        steps: tuple[Step, ...]
+        if ctx.is_resume:
+            feedback = run_feedback(ctx)
+            steps = (
+                Step("PLAN_EVALUATION", thought=f"Plan: address the feedback: {feedback}"),
+                Step(
+                    "ACTION",
+                    thought="Updating the change.",
+                    tool_name="edit_file",
+                    tool_input={"path": path, "instructions": feedback},
+                    tool_output={"status": "edited", "lines_changed": 1 + len(feedback) % 20},
+                ),
+                Step(
+                    "ACTION",
+                    thought="Pushing to the same pull request.",
+                    tool_name="git_push",
+                    tool_input={"branch": branch},
+                    tool_output={"status": "pushed"},
+                ),
+            )
+            result = (
+                f"Pushed an update to the pull request on branch {branch}, "
+                f"addressing the feedback: {feedback}"
+            )
+            return steps, "COMPLETE", result, f"Implemented: {title} (revised)", ()
         steps = (
-            Step("PLAN_EVALUATION", thought=f"Plan: {_title(ctx.prompt)}"),
+            Step("PLAN_EVALUATION", thought=f"Plan: {title}"),
             Step(
                 "ACTION",
                 thought="Reading the relevant code.",
@@ -291,30 +364,43 @@ class ScriptedBehavior:
                 "ACTION",
                 thought="Making the change.",
                 tool_name="edit_file",
-                tool_input={"path": path, "instructions": ctx.prompt[:200]},
+                tool_input={"path": path, "instructions": _one_line(task, 200)},
                 tool_output={"status": "edited", "lines_changed": 3 + len(slug) % 40},
             ),
             Step(
                 "ACTION",
                 thought="Opening a pull request.",
                 tool_name="create_pr",
-                tool_input={"title": _title(ctx.initial_prompt), "head": branch},
+                tool_input={"title": title, "head": branch},
                 tool_output={"status": "created"},
             ),
         )
-        pr = PullRequestSpec(title=_title(ctx.initial_prompt), head_branch_name=branch)
-        verb = "Updated" if ctx.is_resume else "Opened"
-        result = f"{verb} a pull request on branch {branch}: {_title(ctx.prompt)}"
-        return steps, "COMPLETE", result, f"Implemented: {_title(ctx.prompt)}", (pr,)
+        pr = PullRequestSpec(title=title, head_branch_name=branch)
+        result = f"Opened a pull request on branch {branch}: {title}"
+        return steps, "COMPLETE", result, f"Implemented: {title}", (pr,)
 
-    def _docs(
-        self, ctx: RunContext
-    ) -> tuple[tuple[Step, ...], str, str, str, tuple[PullRequestSpec, ...]]:
-        slug = _slug(ctx.initial_prompt)
+    def _docs(self, ctx: RunContext) -> _Plan:
+        task = run_task(ctx)
+        title, slug = _title(task), _slug(task)
         branch = f"codegen-bot/docs-{slug}-{ctx.run_id}"
         doc = f"docs/{slug}.md"
+        steps: tuple[Step, ...]
+        if ctx.is_resume:
+            feedback = run_feedback(ctx)
+            steps = (
+                Step("PLAN_EVALUATION", thought=f"Plan: address the feedback: {feedback}"),
+                Step(
+                    "ACTION",
+                    thought="Revising the documentation.",
+                    tool_name="edit_file",
+                    tool_input={"path": doc, "instructions": feedback},
+                    tool_output={"status": "edited"},
+                ),
+            )
+            result = f"Updated {doc} on branch {branch}, addressing the feedback: {feedback}"
+            return steps, "COMPLETE", result, f"Documented: {title} (revised)", ()
         steps = (
-            Step("PLAN_EVALUATION", thought=f"Plan: document {_title(ctx.prompt)}"),
+            Step("PLAN_EVALUATION", thought=f"Plan: document {title}"),
             Step(
                 "ACTION",
                 thought="Writing the documentation.",
@@ -323,9 +409,9 @@ class ScriptedBehavior:
                 tool_output={"status": "created"},
             ),
         )
-        pr = PullRequestSpec(title=f"Docs: {_title(ctx.initial_prompt)}", head_branch_name=branch)
+        pr = PullRequestSpec(title=f"Docs: {title}", head_branch_name=branch)
         result = f"Wrote {doc} and opened a pull request on branch {branch}."
-        return steps, "COMPLETE", result, f"Documented: {_title(ctx.prompt)}", (pr,)
+        return steps, "COMPLETE", result, f"Documented: {title}", (pr,)
 
 
 class ChatModelBehavior:

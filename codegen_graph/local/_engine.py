@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from .._clock import Clock
+from ..clock import Clock
 from ._behavior import AgentBehavior, Outcome, RunContext, Step
 from ._store import Store
 

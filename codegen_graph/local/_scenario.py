@@ -5,7 +5,9 @@ A scenario is a JSON or YAML document::
     name: tests fail once, pass after the fix
     fallback: scripted          # unmatched prompts: "scripted" (default) or "error"
     rules:
-      - match: "(?i)run the tests"   # regex searched in the run's create prompt
+      - role: tests                  # the run's role (metadata codegen_graph_role; no role
+                                     # is "code"); a list of roles, or leave it out: any
+        match: "(?i)health"          # regex searched in the run's task (default: any)
         count: pattern               # attempts counted across all matching runs ("pattern")
                                      # or per run ("run"); creates and resumes both count
         attempts:                    # attempt 1, 2, ...; the last one repeats
@@ -14,12 +16,17 @@ A scenario is a JSON or YAML document::
           - status: COMPLETE
             result: "All 12 tests passed."
 
-Each attempt may set ``status`` (default ``COMPLETE``), ``result``, ``summary``,
-``duration`` (simulated seconds), ``steps`` (``message_type``, ``thought``, ``tool_name``,
-``tool_input``, ``tool_output``, ``observation``) and ``pull_requests`` (``title``,
-``head_branch_name``). Whatever an attempt leaves out comes from :class:`ScriptedBehavior`
-for the same prompt. ``{attempt}``, ``{run_id}`` and ``{prompt}`` in ``result`` and
-``summary`` are replaced. The first rule whose ``match`` is found wins.
+A rule applies to a run when its ``role`` (a name or a list; default: any) names the run's
+role and its ``match`` is found in the run's task (``metadata["codegen_graph_task"]`` when
+the client sent it, else the create prompt). Each attempt may set ``status`` (default
+``COMPLETE``), ``result``, ``summary``, ``duration`` (simulated seconds), ``steps``
+(``message_type``, ``thought``, ``tool_name``, ``tool_input``, ``tool_output``,
+``observation``) and ``pull_requests`` (``title``, ``head_branch_name``). Whatever an
+attempt leaves out comes from :class:`ScriptedBehavior` for the same run. In ``result``
+and ``summary``, ``{attempt}``, ``{run_id}``, ``{task}`` (the task's first line),
+``{slug}`` (the task as an identifier, e.g. ``add_health_endpoint``), ``{feedback}`` (a
+resume's request, on one line) and ``{prompt}`` (this segment's whole prompt) are
+replaced. The first rule that applies wins.
 
 Bundled scenarios live in ``codegen_graph/local/scenarios/`` and load by name
 (``load_scenario("tests_fail_once")``).
@@ -43,6 +50,11 @@ from ._behavior import (
     RunContext,
     ScriptedBehavior,
     Step,
+    _slug,
+    _title,
+    run_feedback,
+    run_role,
+    run_task,
 )
 
 __all__ = ["Scenario", "ScenarioBehavior", "ScenarioError", "load_scenario"]
@@ -58,6 +70,7 @@ class ScenarioError(ValueError):
 @dataclass(frozen=True)
 class _Rule:
     pattern: re.Pattern[str]
+    roles: frozenset[str] | None
     count: str
     attempts: tuple[Mapping[str, Any], ...]
 
@@ -96,13 +109,14 @@ def _parse_rule(index: int, raw: Any) -> _Rule:
     where = f"rules[{index}]"
     if not isinstance(raw, Mapping):
         raise ScenarioError(f"{where} must be a mapping")
-    unknown = set(raw) - {"match", "count", "attempts"}
+    unknown = set(raw) - {"match", "role", "count", "attempts"}
     if unknown:
         raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
     try:
         pattern = re.compile(str(raw.get("match", ".*")))
     except re.error as exc:
         raise ScenarioError(f"{where}.match is not a valid regex: {exc}") from exc
+    roles = _parse_roles(where, raw.get("role"))
     count = raw.get("count", "pattern")
     if count not in ("pattern", "run"):
         raise ScenarioError(f"{where}.count must be 'pattern' or 'run'")
@@ -111,7 +125,16 @@ def _parse_rule(index: int, raw: Any) -> _Rule:
         raise ScenarioError(f"{where}.attempts must be a non-empty list")
     for j, attempt in enumerate(attempts):
         _check_attempt(f"{where}.attempts[{j}]", attempt)
-    return _Rule(pattern=pattern, count=count, attempts=tuple(attempts))
+    return _Rule(pattern=pattern, roles=roles, count=count, attempts=tuple(attempts))
+
+
+def _parse_roles(where: str, raw: Any) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ScenarioError(f"{where}.role must be a role name or a list of role names")
+    return frozenset(n.strip() for n in names)
 
 
 def _check_attempt(where: str, attempt: Any) -> None:
@@ -218,8 +241,11 @@ class ScenarioBehavior:
 
     def plan(self, ctx: RunContext) -> Outcome:
         base = self.fallback.plan(ctx)
+        role, task = run_role(ctx), run_task(ctx)
         for index, rule in enumerate(self.scenario.rules):
-            if rule.pattern.search(ctx.initial_prompt):
+            if rule.roles is not None and role not in rule.roles:
+                continue
+            if rule.pattern.search(task):
                 key = f"scenario:{self.scenario.name}:{index}"
                 if rule.count == "run":
                     key += f":run:{ctx.run_id}"
@@ -237,12 +263,21 @@ class ScenarioBehavior:
 
 
 def _apply(base: Outcome, spec: Mapping[str, Any], ctx: RunContext, attempt: int) -> Outcome:
+    task = run_task(ctx)
+    values = {
+        "{attempt}": str(attempt),
+        "{run_id}": str(ctx.run_id),
+        "{task}": _title(task),
+        "{slug}": _slug(task).replace("-", "_"),
+        "{feedback}": run_feedback(ctx) if ctx.is_resume else "",
+        "{prompt}": ctx.prompt,
+    }
+    pattern = re.compile("|".join(re.escape(k) for k in values))
+
     def fill(text: str) -> str:
-        return (
-            text.replace("{attempt}", str(attempt))
-            .replace("{run_id}", str(ctx.run_id))
-            .replace("{prompt}", ctx.prompt)
-        )
+        # One pass, so a placeholder inside a substituted value (a task that says
+        # "{attempt}") stays as written.
+        return pattern.sub(lambda m: values[m.group(0)], text)
 
     status = str(spec.get("status", "COMPLETE"))
     steps = base.steps

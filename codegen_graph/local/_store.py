@@ -66,6 +66,7 @@ class Store:
         self.path = ":memory:" if path is None else str(path)
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
+        self._depth = 0  # open transaction() blocks of the thread holding the lock
         with self._lock:
             self._conn.executescript(_SCHEMA)
 
@@ -78,14 +79,25 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run statements atomically (and serialised across threads)."""
+        """Run statements atomically (and serialised across threads and, for a file,
+        processes). Nested blocks join the outermost one."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._conn
             except BaseException:
+                self._depth = 0
                 self._conn.execute("ROLLBACK")
                 raise
+            self._depth = 0
             self._conn.execute("COMMIT")
 
     # -- counters -----------------------------------------------------------------------
@@ -175,6 +187,19 @@ class Store:
             c.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('clock_now', ?)", (repr(now),)
             )
+
+    @contextmanager
+    def run_for_update(self, run_id: int) -> Iterator[dict[str, Any] | None]:
+        """Load a run for a state change, serialised with every other write.
+
+        The block runs inside one transaction (``BEGIN IMMEDIATE``: other threads wait on
+        the lock, other processes on the same file on SQLite's write lock), so two
+        concurrent changes of one run (resumes, a resume and a ban) are applied one after
+        the other and neither is lost; :meth:`save_run` inside the block joins it.
+        Yields ``None`` for an unknown run.
+        """
+        with self.transaction():
+            yield self.get_run(run_id)
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:
         if not 0 <= run_id <= INT64_MAX:

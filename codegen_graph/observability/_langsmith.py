@@ -120,6 +120,10 @@ def enable_tracing(
     """
     import langsmith
     from langsmith import run_trees
+
+    # The one use of LangSmith's private state in the package: langsmith.configure() has
+    # no getter, so to let disable_tracing() restore what was configured before, the
+    # globals configure() writes (run_trees._CLIENT, _context._GLOBAL_*) are read here.
     from langsmith._internal import _context
 
     base = redactor if redactor is not None else Redactor.from_env()

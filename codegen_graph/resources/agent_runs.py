@@ -11,6 +11,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from .._base_client import Recovery, RequestSpec
 from .._batch import (
     BatchItem,
@@ -22,6 +24,7 @@ from .._batch import (
     run_many_sync,
 )
 from .._exceptions import ConfigurationError
+from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunLogResponse,
@@ -136,6 +139,12 @@ def _spec_create(
     )
 
 
+def _given_key(idempotency_key: str | None, metadata: Mapping[str, Any] | None) -> str | None:
+    """The idempotency key the caller chose, if any (a generated one is unique anyway)."""
+    given = idempotency_key or (metadata or {}).get(IDEMPOTENCY_METADATA_KEY)
+    return given if isinstance(given, str) else None
+
+
 def _spec_get(org: int, agent_run_id: int) -> RequestSpec[AgentRunResponse]:
     check_id("agent_run_id", agent_run_id)
     return RequestSpec(
@@ -211,6 +220,9 @@ class AgentRuns(SyncAPIResource):
         spec = _spec_create(
             self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
         )
+        link, key = self._client.coordination, _given_key(idempotency_key, metadata)
+        if link is not None and key is not None:  # once across processes (docs/deployment.md)
+            return link.keyed_create(key, lambda: self._run(spec), self.get)
         return self._run(spec)
 
     def get(self, agent_run_id: int) -> AgentRunResponse:
@@ -329,11 +341,28 @@ class AgentRuns(SyncAPIResource):
         *,
         timeout: float | None = None,
         raise_on_failure: bool = False,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
         **create_kwargs: Any,
     ) -> AgentRun:
-        """Create a run and wait for it through the client's watcher; returns the handle."""
+        """Create a run and wait for it through the client's watcher; returns the handle.
+
+        With ``output_schema`` (a pydantic model), the prompt asks for a JSON object of that
+        schema at the end of the final answer, and the validated object is on the
+        handle's ``output`` (an invalid answer resumes the run with the errors, at most
+        ``output_attempts`` answers in all; then :class:`OutputValidationError`).
+        """
+        if output_schema is not None:
+            prompt = OutputSpec(output_schema, max_attempts=output_attempts).with_instructions(
+                prompt
+            )
         run = self.start(prompt, **create_kwargs)
-        return run.wait(timeout, raise_on_failure=raise_on_failure)
+        return run.wait(
+            timeout,
+            raise_on_failure=raise_on_failure,
+            output_schema=output_schema,
+            output_attempts=output_attempts,
+        )
 
     def run_many(
         self,
@@ -380,6 +409,9 @@ class AsyncAgentRuns(AsyncAPIResource):
         spec = _spec_create(
             self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
         )
+        link, key = self._client.coordination, _given_key(idempotency_key, metadata)
+        if link is not None and key is not None:  # once across processes (docs/deployment.md)
+            return await link.akeyed_create(key, lambda: self._run(spec), self.get)
         return await self._run(spec)
 
     async def get(self, agent_run_id: int) -> AgentRunResponse:
@@ -497,11 +529,22 @@ class AsyncAgentRuns(AsyncAPIResource):
         *,
         timeout: float | None = None,
         raise_on_failure: bool = False,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
         **create_kwargs: Any,
     ) -> AsyncAgentRun:
-        """Create a run and wait for it through the client's watcher; returns the handle."""
+        """Create a run and wait for it; see :meth:`AgentRuns.create_and_wait`."""
+        if output_schema is not None:
+            prompt = OutputSpec(output_schema, max_attempts=output_attempts).with_instructions(
+                prompt
+            )
         run = await self.start(prompt, **create_kwargs)
-        return await run.wait(timeout, raise_on_failure=raise_on_failure)
+        return await run.wait(
+            timeout,
+            raise_on_failure=raise_on_failure,
+            output_schema=output_schema,
+            output_attempts=output_attempts,
+        )
 
     async def run_many(
         self,

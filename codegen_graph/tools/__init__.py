@@ -6,12 +6,14 @@
 the model and the full wire model as the ``ToolMessage`` artifact, turns Codegen API errors
 into ``ToolMessage(status="error")`` with an actionable sentence, and, while it waits on a
 run, dispatches each new remote log entry as a :data:`CODEGEN_LOG_EVENT` custom event.
+:class:`RoleRunAgentTool` is the supervisor's ``codegen_run_agent`` with a ``role``.
 """
 
 from __future__ import annotations
 
 from ._base import DEFAULT_TIMEOUT, CodegenTool
 from ._bridge import CODEGEN_LOG_EVENT
+from ._delegate import ROLE_METADATA_KEY, RoleRunAgentTool
 from ._errors import CodegenToolError
 from ._toolkit import TOOL_NAMES, CodegenToolkit
 from ._tools import (
@@ -21,6 +23,7 @@ from ._tools import (
     CodegenListReposTool,
     CodegenResumeAgentRunTool,
     CodegenRunAgentTool,
+    TypedAgentRunResponse,
 )
 
 # Plain sorted() order, like the top-level package.
@@ -36,5 +39,8 @@ __all__ = [  # noqa: RUF022
     "CodegenToolError",
     "CodegenToolkit",
     "DEFAULT_TIMEOUT",
+    "ROLE_METADATA_KEY",
+    "RoleRunAgentTool",
     "TOOL_NAMES",
+    "TypedAgentRunResponse",
 ]

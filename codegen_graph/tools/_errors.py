@@ -29,6 +29,7 @@ from .._exceptions import (
     CodegenError,
     ConfigurationError,
     NotFoundError,
+    OutputValidationError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
@@ -102,6 +103,15 @@ def describe_error(exc: CodegenError, tool_name: str, args: Mapping[str, Any]) -
             f"Agent run {run.id} ended {status}. Result: {text}.{where} To try again with "
             f"guidance, call codegen_resume_agent_run with agent_run_id={run.id} and a prompt "
             "that says what to fix."
+        )
+    if isinstance(exc, OutputValidationError):
+        rid = exc.run.id if exc.run is not None else args.get("agent_run_id")
+        last = exc.attempts[-1].errors[:3] if exc.attempts else ()
+        return (
+            f"Agent run {rid} finished, but after {len(exc.attempts)} answer(s) its final "
+            f"answer still had no valid JSON result ({'; '.join(last) or 'no details'}). Do "
+            f"not start the work again: read the result with codegen_get_agent_run "
+            f"agent_run_id={rid}, or resume it with codegen_resume_agent_run."
         )
     if isinstance(exc, RateLimitError):
         wait = _seconds(exc.retry_after, "about a minute")

@@ -13,6 +13,8 @@ from langchain_core.tools import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._client import AsyncCodegenClient, CodegenClient
+from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec, answers_used
+from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunResponse,
     AgentRunWithLogsResponse,
@@ -31,6 +33,7 @@ __all__ = [
     "CodegenListReposTool",
     "CodegenResumeAgentRunTool",
     "CodegenRunAgentTool",
+    "TypedAgentRunResponse",
 ]
 
 _RUN_ID = (
@@ -136,6 +139,29 @@ def _log_count(page: AgentRunWithLogsResponse) -> int:
     return page.total_logs if page.total_logs is not None else len(page.logs)
 
 
+class TypedAgentRunResponse(AgentRunResponse):
+    """The run tool's artifact with ``output_schema``: the run plus its validated object.
+
+    Attributes:
+        output: the ``output_schema`` instance parsed from the final answer (``None`` when
+            the run did not end ``COMPLETE``).
+        output_attempts: how many answers it took (1: the first one was valid).
+    """
+
+    output: Any = None
+    output_attempts: int = 1
+
+
+def _typed(run: AgentRun | AsyncAgentRun) -> TypedAgentRunResponse:
+    return TypedAgentRunResponse.model_validate(
+        {
+            **run.data.model_dump(),
+            "output": run.output,
+            "output_attempts": answers_used(run.output_attempts),
+        }
+    )
+
+
 class _RunTool(CodegenTool):
     """A tool whose artifact is one run (``AgentRunResponse``)."""
 
@@ -162,30 +188,60 @@ class CodegenRunAgentTool(_RunTool):
     args_schema: ArgsSchema | None = RunAgentArgs
     raise_on_failure: bool = True
     """Whether a run ending FAILED/ERROR/CANCELLED is an error (no artifact) or a result."""
+    result_schema: type[BaseModel] | None = Field(default=None, exclude=True)
+    """A pydantic model the agent's final answer must hold as a JSON object (pass it as
+    ``output_schema=``; the field has another name because ``Runnable.output_schema`` is
+    the tool's own output type): the prompt asks for it, an invalid answer resumes the run
+    with the errors, and the artifact is a :class:`TypedAgentRunResponse` whose ``output``
+    is the validated object. Set by the developer, never by the model."""
+    output_attempts: int = Field(default=DEFAULT_OUTPUT_ATTEMPTS, ge=1)
+    """Answers in all before the call is an error, the first one included."""
+
+    def __init__(self, *, output_schema: type[BaseModel] | None = None, **kwargs: Any) -> None:
+        if output_schema is not None:
+            OutputSpec(output_schema)  # a clear ConfigurationError now, not at the first call
+            kwargs["result_schema"] = output_schema
+        super().__init__(**kwargs)
 
     @staticmethod
     def _create_kwargs(p: RunAgentArgs) -> dict[str, Any]:
         return {"repo_id": p.repo_id, "model": p.model, "agent_type": p.agent_type}
 
+    def _prompt(self, p: RunAgentArgs) -> str:
+        if self.result_schema is None:
+            return p.prompt
+        return OutputSpec(self.result_schema, max_attempts=self.output_attempts).with_instructions(
+            p.prompt
+        )
+
     def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
         p: RunAgentArgs = params
         if not p.wait:
-            return client.agent_runs.create(p.prompt, **self._create_kwargs(p))
-        run = client.agent_runs.start(p.prompt, **self._create_kwargs(p))
-        run.follow(on_log, timeout=self._timeout(p.timeout), raise_on_failure=self.raise_on_failure)
-        return run.data
+            return client.agent_runs.create(self._prompt(p), **self._create_kwargs(p))
+        run = client.agent_runs.start(self._prompt(p), **self._create_kwargs(p))
+        timeout = self._timeout(p.timeout)
+        run.follow(on_log, timeout=timeout, raise_on_failure=self.raise_on_failure)
+        if self.result_schema is None:
+            return run.data
+        # The run is over: the typed wait checks its answer (and waits for any repair).
+        schema, attempts = self.result_schema, self.output_attempts
+        run.wait(timeout, output_schema=schema, output_attempts=attempts)
+        return _typed(run)
 
     async def _acall(
         self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
     ) -> AgentRunResponse:
         p: RunAgentArgs = params
         if not p.wait:
-            return await client.agent_runs.create(p.prompt, **self._create_kwargs(p))
-        run = await client.agent_runs.start(p.prompt, **self._create_kwargs(p))
-        await run.follow(
-            on_log, timeout=self._timeout(p.timeout), raise_on_failure=self.raise_on_failure
-        )
-        return run.data
+            return await client.agent_runs.create(self._prompt(p), **self._create_kwargs(p))
+        run = await client.agent_runs.start(self._prompt(p), **self._create_kwargs(p))
+        timeout = self._timeout(p.timeout)
+        await run.follow(on_log, timeout=timeout, raise_on_failure=self.raise_on_failure)
+        if self.result_schema is None:
+            return run.data
+        schema, attempts = self.result_schema, self.output_attempts
+        await run.wait(timeout, output_schema=schema, output_attempts=attempts)
+        return _typed(run)
 
 
 class CodegenGetAgentRunTool(_RunTool):

@@ -52,6 +52,7 @@ TABLE: list[tuple[BaseException, bool, bool]] = [
     (status(errors.APIStatusError, 418), False, True),
     (errors.ResponseValidationError("not the spec's shape"), False, True),
     (errors.AgentRunFailedError("run FAILED", run=None), False, True),
+    (errors.OutputValidationError("never valid", run=None), False, True),
     (errors.ConfigurationError("set CODEGEN_ORG_ID"), False, False),
     (errors.APIError("generic"), False, True),
     (errors.CodegenError("generic"), False, True),

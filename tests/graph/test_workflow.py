@@ -121,7 +121,7 @@ async def test_feedback_loop_resumes_the_code_agent(clock: ManualClock) -> None:
     assert values["runs"]["code"]["logs_seen"] == len(code_logs)
     follow_ups = [e for e in code_logs if e.message_type == "USER_MESSAGE"]
     assert len(follow_ups) == 1
-    assert "test_health_returns_ok" in str(follow_ups[0].model_dump())
+    assert "tests/test_add_health_endpoint_returns.py" in str(follow_ups[0].model_dump())
     assert "Fixed the failing test" in (values["runs"]["code"]["result"] or "")
 
 
@@ -129,7 +129,7 @@ async def test_feedback_loop_stops_at_max_iterations(clock: ManualClock) -> None
     always_fail = {
         "rules": [
             {
-                "match": "(?i)testing agent",
+                "role": "tests",
                 "count": "pattern",
                 "attempts": [{"status": "COMPLETE", "result": "TESTS FAILED: 2 failed"}],
             }

@@ -27,32 +27,57 @@ def _finish(http: httpx.Client, clock: ManualClock, run_id: int) -> dict[str, ob
     return http.get(f"{ORG}/agent/run/{run_id}").json()  # type: ignore[no-any-return]
 
 
+def _run(http: httpx.Client, prompt: str, role: str, task: str | None = None) -> dict[str, object]:
+    meta = {"codegen_graph_role": role, **({"codegen_graph_task": task} if task else {})}
+    body = {"prompt": prompt, "metadata": meta}
+    return http.post(f"{ORG}/agent/run", json=body).json()  # type: ignore[no-any-return]
+
+
 def test_fail_once_pass_after_resume_end_to_end() -> None:
     """The bundled scenario: tests fail, the code agent is resumed, tests pass."""
+    clock = ManualClock()
+    task = "Add a /health endpoint"
+    with (
+        LocalCodegen("t", 1, clock=clock, scenario="tests_fail_once") as b,
+        b.httpx_client() as http,
+    ):
+        code = _run(http, f"Implement it.\n\n{task}", "code", task)
+        assert _finish(http, clock, code["id"])["status"] == "COMPLETE"
+        tests = _run(http, "Run the tests", "tests", task)
+        failed = _finish(http, clock, tests["id"])
+        assert failed["status"] == "FAILED"
+        # The failing test is named after the task, not after the bundled file's example.
+        assert "FAILED tests/test_add_health_endpoint.py" in failed["result"]
+        assert failed["github_pull_requests"] == []
+        body = {"agent_run_id": code["id"], "prompt": f"Fix this.\n\n{failed['result']}"}
+        http.post(f"{ORG}/agent/run/resume", json=body).raise_for_status()
+        fixed = _finish(http, clock, code["id"])
+        assert fixed["result"] == (
+            f"Fixed the failing test in run {code['id']} and pushed to the same pull request: "
+            "Test report: 11 passed, 1 failed. FAILED tests/test_add_health_endpoint.py::"
+            "test_add_health_endpoint_works - AssertionError: expected the new behaviour"
+        )
+        assert len(fixed["github_pull_requests"]) == 1  # pushed to the same PR
+        again = _run(http, "Run the tests", "tests", task)
+        passed = _finish(http, clock, again["id"])
+        assert passed["status"] == "COMPLETE"
+        assert "All 12 tests passed" in passed["result"]
+        assert passed["summary"] == "All tests passed on attempt 2."
+
+
+def test_scenario_rules_pick_runs_by_role_not_by_words() -> None:
+    """A code run whose task says "tests" is still a code run; a plain run is one too."""
     clock = ManualClock()
     with (
         LocalCodegen("t", 1, clock=clock, scenario="tests_fail_once") as b,
         b.httpx_client() as http,
     ):
-        code = http.post(f"{ORG}/agent/run", json={"prompt": "Implement /health"}).json()
-        assert _finish(http, clock, code["id"])["status"] == "COMPLETE"
-        tests = http.post(f"{ORG}/agent/run", json={"prompt": "Run the tests"}).json()
-        failed = _finish(http, clock, tests["id"])
-        assert failed["status"] == "FAILED"
-        assert "FAILED tests/test_api.py" in failed["result"]
-        assert failed["github_pull_requests"] == []
-        body = {"agent_run_id": code["id"], "prompt": f"Fix: {failed['result']}"}
-        http.post(f"{ORG}/agent/run/resume", json=body).raise_for_status()
-        fixed = _finish(http, clock, code["id"])
-        assert (
-            fixed["result"]
-            == f"Fixed the failing test in run {code['id']} and pushed to the same pull request."
-        )
-        again = http.post(f"{ORG}/agent/run", json={"prompt": "Run the tests"}).json()
-        passed = _finish(http, clock, again["id"])
-        assert passed["status"] == "COMPLETE"
-        assert "All 12 tests passed" in passed["result"]
-        assert passed["summary"] == "All tests passed on attempt 2."
+        code = _run(http, "Fix the failing login tests", "code")
+        plain = http.post(f"{ORG}/agent/run", json={"prompt": "Run the tests"}).json()
+        for run in (code, plain):
+            done = _finish(http, clock, run["id"])
+            assert done["status"] == "COMPLETE"
+            assert len(done["github_pull_requests"]) == 1
 
 
 def test_scenario_from_json_file_per_run_counting(tmp_path: Path) -> None:
@@ -103,6 +128,8 @@ def test_scenario_from_json_file_per_run_counting(tmp_path: Path) -> None:
         ({"rules": [{"attempts": [{"colour": 1}]}]}, "unknown keys"),
         ({"rules": [{"count": "daily", "attempts": [{}]}]}, "count"),
         ({"rules": [{"attempts": [{"duration": -1}]}]}, "duration"),
+        ({"rules": [{"role": 3, "attempts": [{}]}]}, "role"),
+        ({"rules": [{"role": [], "attempts": [{}]}]}, "role"),
     ],
 )
 def test_bad_scenarios_say_what_is_wrong(doc: dict[str, object], fragment: str) -> None:

@@ -34,7 +34,7 @@ def test_lifecycle_pending_active_complete(
     assert "pull request" in body["result"]
     assert body["summary"]
     (pr,) = body["github_pull_requests"]
-    assert pr["head_branch_name"].startswith("codegen-bot/add-a-health-endpoint")
+    assert pr["head_branch_name"].startswith("codegen-bot/add-health-endpoint-")
     assert pr["url"]
     assert pr["created_at"]
     assert pr["title"] == "Add a /health endpoint"
@@ -70,22 +70,47 @@ def test_logs_appear_over_time_and_paginate(
     assert rev == fwd[::-1]
 
 
-def test_testing_and_docs_tasks(http: httpx.Client, org: str, clock: ManualClock) -> None:
-    t = _create(http, org, "Run the unit tests for the API")
-    d = _create(http, org, "Write docs for the README")
+def test_testing_and_docs_runs_by_role(http: httpx.Client, org: str, clock: ManualClock) -> None:
+    """The role comes from the run's metadata; the words of the prompt never pick it."""
+    task = "Add a binary search helper with tests and docs"
+    meta = {"codegen_graph_task": task}
+    t = _create(
+        http,
+        org,
+        f"You are the testing agent.\n\n{task}",
+        metadata={**meta, "codegen_graph_role": "tests"},
+    )
+    d = _create(
+        http,
+        org,
+        f"You are the documentation agent.\n\n{task}",
+        metadata={**meta, "codegen_graph_role": "docs"},
+    )
+    plain = _create(http, org, "Run the unit tests and write docs for the README")
     clock.advance(3600)
     tested = http.get(f"{org}/agent/run/{t['id']}").json()
+    assert tested["result"].startswith("Test report:")
     assert "passed" in tested["result"]
     assert tested["github_pull_requests"] == []
     docs = http.get(f"{org}/agent/run/{d['id']}").json()
-    assert "docs/" in docs["result"]
-    assert docs["github_pull_requests"][0]["title"].startswith("Docs")
+    assert docs["result"].startswith("Wrote docs/add-binary-search-helper.md")
+    (pr,) = docs["github_pull_requests"]
+    assert pr["title"] == f"Docs: {task}"
+    assert "agent" not in pr["head_branch_name"]
+    coded = http.get(f"{org}/agent/run/{plain['id']}").json()  # no role: a coding run
+    (pr,) = coded["github_pull_requests"]
+    assert pr["title"] == "Run the unit tests and write docs for the README"
 
 
 def test_scripted_failures_are_listed_and_deterministic() -> None:
     behavior = ScriptedBehavior(test_failure_rate=1.0, seed=3)
     ctx = RunContext(
-        run_id=1, org_id=1, prompt="run tests", initial_prompt="run tests", prompts=("run tests",)
+        run_id=1,
+        org_id=1,
+        prompt="run tests",
+        initial_prompt="run tests",
+        prompts=("run tests",),
+        metadata={"codegen_graph_role": "tests"},
     )
     a, b = behavior.plan(ctx), behavior.plan(ctx)
     assert a == b
@@ -109,8 +134,9 @@ def test_resume_appends_user_message_and_finishes_again(
     clock.advance(3600)
     body = http.get(f"{org}/agent/run/{run['id']}").json()
     assert body["status"] == "COMPLETE"
-    assert body["result"].startswith("Updated")
-    assert len(body["github_pull_requests"]) == 2
+    assert body["result"].startswith("Pushed an update to the pull request")
+    assert body["result"].endswith("addressing the feedback: Also add a test")
+    assert len(body["github_pull_requests"]) == 1  # the same pull request, no second one
     logs = http.get(f"{alpha}/agent/run/{run['id']}/logs").json()["logs"]
     assert [e["message_type"] for e in logs].count("FINAL_ANSWER") == 2
 

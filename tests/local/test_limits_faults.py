@@ -214,6 +214,9 @@ def test_stats_endpoint_needs_no_token() -> None:
         }
 
 
+TESTS_RUN = {"prompt": "Run tests", "metadata": {"codegen_graph_role": "tests"}}
+
+
 def test_db_keeps_runs_logs_counters_and_tokens(tmp_path: Path) -> None:
     db = tmp_path / "local.db"
     clock = ManualClock()
@@ -222,7 +225,7 @@ def test_db_keeps_runs_logs_counters_and_tokens(tmp_path: Path) -> None:
         b.httpx_client() as http,
     ):
         token, org = b.token, b.org_id
-        run = http.post(f"/v1/organizations/{org}/agent/run", json={"prompt": "Run tests"}).json()
+        run = http.post(f"/v1/organizations/{org}/agent/run", json=TESTS_RUN).json()
         clock.advance(3600)
         before = http.get(f"/v1/alpha/organizations/{org}/agent/run/{run['id']}/logs").json()
         assert before["status"] == "FAILED"
@@ -231,9 +234,7 @@ def test_db_keeps_runs_logs_counters_and_tokens(tmp_path: Path) -> None:
         with b2.httpx_client(headers={"Authorization": f"Bearer {token}"}) as http:
             after = http.get(f"/v1/alpha/organizations/{org}/agent/run/{run['id']}/logs").json()
             assert after == before
-            again = http.post(
-                f"/v1/organizations/{org}/agent/run", json={"prompt": "Run tests"}
-            ).json()
+            again = http.post(f"/v1/organizations/{org}/agent/run", json=TESTS_RUN).json()
             clock.advance(3600)
             # the scenario's attempt counter survived the restart: attempt 2 passes
             assert (

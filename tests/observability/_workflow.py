@@ -42,7 +42,7 @@ def scenario(*, code_result: str, tests_failure: str) -> dict[str, Any]:
         "name": "planted",
         "rules": [
             {
-                "match": r"(?i)\btests?\b",
+                "role": "tests",
                 "count": "pattern",
                 "attempts": [
                     {"status": "FAILED", "duration": 30, "result": tests_failure},
@@ -50,7 +50,7 @@ def scenario(*, code_result: str, tests_failure: str) -> dict[str, Any]:
                 ],
             },
             {
-                "match": "(?i)(implement|add|fix)",
+                "role": "code",
                 "count": "run",
                 "attempts": [{"status": "COMPLETE", "duration": 60, "result": code_result}],
             },

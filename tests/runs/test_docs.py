@@ -26,4 +26,10 @@ def test_runs_docs_examples_run_and_print_what_the_comments_say() -> None:
     assert "FAILED the sandbox ran out of disk" in printed
     assert "gave up; the run goes on: True" in printed
     stream = printed[printed.index("COMPLETE 1") + 2 :]
-    assert stream[:3] == ["PLAN_EVALUATION -", "ACTION run_command", "FINAL_ANSWER -"]
+    assert stream[:5] == [
+        "PLAN_EVALUATION -",
+        "ACTION view_file",
+        "ACTION edit_file",
+        "ACTION create_pr",
+        "FINAL_ANSWER -",
+    ]

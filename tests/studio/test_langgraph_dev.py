@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import hypothesis  # noqa: F401  (see below)
@@ -70,8 +71,9 @@ def _langgraph_cli() -> str:
     return found
 
 
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp_path = tmp_path_factory.mktemp("langgraph-dev")
     pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem]")
     pytest.importorskip("langgraph_sdk")
     port = free_loopback_port()
@@ -168,3 +170,85 @@ def test_langgraph_dev_runs_the_feature_workflow(dev_server: str) -> None:
     status, joined = out["supervisor"]  # type: ignore[misc]
     assert status == "error" and "CODEGEN_GRAPH_SUPERVISOR_MODEL" in str(joined)
     assert time.monotonic() - started < RUN_TIMEOUT
+
+
+OPTIONS = {"require_approval": True, "max_iterations": 2}
+
+
+async def _thread_state(client: Any, thread_id: str, run: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.wait_for(client.runs.join(thread_id, run["run_id"]), RUN_TIMEOUT)
+    finished = await client.runs.get(thread_id, run["run_id"])
+    assert finished["status"] == "success", finished
+    state: dict[str, Any] = await client.threads.get_state(thread_id)
+    return state
+
+
+def _waiting_for_approval(state: dict[str, Any]) -> dict[str, Any]:
+    assert state["next"] == ["approval"], state["next"]
+    assert "report" not in state["values"]
+    (task,) = state["tasks"]
+    (pending,) = task["interrupts"]
+    question: dict[str, Any] = pending["value"]
+    assert question["question"] == "Approve the change?"
+    return question
+
+
+async def _approval_paths(url: str) -> dict[str, Any]:
+    """Each path on its own thread: options go with the first run only, as Studio does."""
+    from langgraph_sdk import get_client
+
+    client = get_client(url=url)
+    (assistant,) = await client.assistants.search(graph_id="feature")
+    schemas = await client.assistants.get_schemas(assistant["assistant_id"])
+
+    async def start() -> str:
+        thread = (await client.threads.create())["thread_id"]
+        run = await client.runs.create(thread, "feature", input={"task": TASK}, context=OPTIONS)
+        _waiting_for_approval(await _thread_state(client, thread, run))
+        return thread
+
+    async def resume(thread: str, decision: Any) -> dict[str, Any]:
+        run = await client.runs.create(thread, "feature", command={"resume": decision})
+        return await _thread_state(client, thread, run)
+
+    approved = await resume(await start(), True)
+    thread = await start()
+    again = await resume(thread, {"approve": False, "feedback": "rename the field"})
+    asked_again = _waiting_for_approval(again)
+    then_approved = await resume(thread, True)
+    thread = await start()
+    _waiting_for_approval(await resume(thread, {"approve": False, "feedback": "rename it"}))
+    exhausted = await resume(thread, {"approve": False, "feedback": "still wrong"})
+    return {
+        "schemas": schemas,
+        "approved": approved,
+        "again": again,
+        "asked_again": asked_again,
+        "then_approved": then_approved,
+        "exhausted": exhausted,
+    }
+
+
+def test_langgraph_dev_schemas_and_approval_paths(dev_server: str) -> None:
+    out = asyncio.run(_approval_paths(dev_server))
+    schemas = out["schemas"]
+    # Studio's input form: the task only; its context form: the options.
+    assert set(schemas["input_schema"]["properties"]) == {"task"}
+    assert schemas["input_schema"]["required"] == ["task"]
+    context = schemas["context_schema"]["properties"]
+    assert set(context) == {"max_iterations", "require_approval", "repo_id"}
+    assert all(p.get("description") for p in context.values())
+
+    assert out["approved"]["values"]["report"]["verdict"] == "approved"
+    # Rejected: the code agent got the feedback, the tests ran again, the reviewer is asked
+    # again (the resume run carried no options), then approves.
+    again = out["again"]["values"]
+    assert again["iterations"]["code"] == 2
+    assert again["runs"]["code"]["result"].endswith("addressing the feedback: rename the field")
+    assert out["asked_again"]["summaries"]["code"].endswith("(revised)")
+    assert out["then_approved"]["values"]["report"]["verdict"] == "approved"
+    # Rejected with no iteration left: the thread ends rejected, never passed.
+    exhausted = out["exhausted"]
+    assert exhausted["next"] == []
+    assert exhausted["values"]["report"]["verdict"] == "rejected"
+    assert exhausted["values"]["report"]["iterations"]["code"] == 2

@@ -63,33 +63,49 @@ def test_token_without_org_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
         studio.client_from_env()
 
 
-def test_build_feature_graph_reads_configurable_options() -> None:
+def test_build_feature_graph_takes_its_options_from_the_context() -> None:
     with LocalCodegen(time_scale=600) as backend, backend.client() as client:
-        graph = studio.build_feature_graph(
-            {"configurable": {"max_iterations": "2", "require_approval": "true"}}, client=client
-        )
+        graph = studio.build_feature_graph({"configurable": {}}, client=client)
         assert graph.checkpointer is None, "LangGraph Server supplies the checkpointer"
         assert graph.name == "feature"
         assert {"code", "tests", "docs", "gate", "approval", "report"} <= set(graph.nodes)
-        paused = graph.invoke({"task": "Add a /health endpoint"})
+        options = {"max_iterations": "2", "require_approval": "true"}
+        paused = graph.invoke({"task": "Add a /health endpoint"}, context=options)
         assert "report" not in paused and paused["__interrupt__"], "approval was required"
-        graph = studio.build_feature_graph(
-            {"configurable": {"require_approval": False}}, client=client
-        )
-        assert graph.invoke({"task": "Add a /health endpoint"})["report"]["verdict"] == "passed"
+        assert paused["options"] == {"max_iterations": 2, "require_approval": True, "repo_id": None}
+        done = graph.invoke({"task": "Add a /health endpoint"}, context={})
+        assert done["report"]["verdict"] == "passed"
 
 
 @pytest.mark.parametrize(
-    ("configurable", "match"),
-    [({"max_iterations": "many"}, "max_iterations"), ({"repo_id": True}, "repo_id")],
+    ("context", "match"),
+    [
+        ({"max_iterations": "many"}, "max_iterations"),
+        ({"max_iterations": 0}, "max_iterations"),
+        ({"repo_id": True}, "repo_id"),
+        ({"require_approval": "perhaps"}, "require_approval"),
+        ({"require_aproval": True}, "require_aproval"),
+    ],
 )
-def test_bad_configurable_option(configurable: dict[str, Any], match: str) -> None:
+def test_bad_context_option(context: dict[str, Any], match: str) -> None:
     with (
         LocalCodegen(time_scale=600) as backend,
         backend.client() as client,
         pytest.raises(ConfigurationError, match=match),
     ):
-        studio.build_feature_graph({"configurable": configurable}, client=client)
+        studio.build_feature_graph(client=client).invoke({"task": "x"}, context=context)
+
+
+def test_feature_graph_schemas_are_the_task_and_the_options() -> None:
+    with LocalCodegen(time_scale=600) as backend, backend.client() as client:
+        graph = studio.build_feature_graph(client=client)
+        inputs = graph.get_input_jsonschema()
+        assert set(inputs["properties"]) == {"task"} and inputs["required"] == ["task"]
+        context = graph.get_context_jsonschema()
+        assert context is not None
+        props = context["properties"]
+        assert set(props) == {"max_iterations", "require_approval", "repo_id"}
+        assert all(p.get("description") for p in props.values()), props
 
 
 async def test_feature_graph_factory_reuses_the_process_client() -> None:

@@ -38,6 +38,7 @@ from codegen_graph import (
 from codegen_graph.local import MAX_PROMPT_CHARS, LocalCodegen
 from codegen_graph.tools import CodegenListReposTool, CodegenToolError, CodegenToolkit
 
+from ._scenarios import TESTS_FAIL_ONCE
 from ._scripted_model import ScriptedToolModel, call, last_tool_message
 
 
@@ -136,7 +137,7 @@ CASES = {
         {"prompt": "Run the tests"},
         AgentRunFailedError,
         ["ended FAILED", "test_health_returns_ok", "codegen_resume_agent_run with agent_run_id="],
-        backend={"scenario": "tests_fail_once"},
+        backend={"scenario": TESTS_FAIL_ONCE},
     ),
 }
 
@@ -244,7 +245,7 @@ def _resume_failed(messages: list[BaseMessage]) -> AIMessage:
 
 def test_agent_loop_goes_on_after_errors() -> None:
     """404, then a failed run: both come back as error messages and the model recovers."""
-    with LocalCodegen(clock=ManualClock(), scenario="tests_fail_once") as local:
+    with LocalCodegen(clock=ManualClock(), scenario=TESTS_FAIL_ONCE) as local:
         model = ScriptedToolModel(
             steps=[
                 call("codegen_get_agent_run", agent_run_id=31337),
@@ -260,7 +261,7 @@ def test_agent_loop_goes_on_after_errors() -> None:
         assert [m.status for m in tool_messages] == ["error", "error", "success"]
         assert "no agent run 31337" in tool_messages[0].content
         assert "ended FAILED" in tool_messages[1].content
-        assert tool_messages[2].artifact.result.endswith("All 12 tests passed.")
+        assert tool_messages[2].artifact.result == "Test report: 12 passed, 0 failed."
         assert result["messages"][-1].content == "All tests pass now."
         stats = local.stats()
         assert (stats["runs_created"], stats["runs_resumed"]) == (1, 1)

@@ -25,6 +25,8 @@ from codegen_graph.tools import (
     CodegenToolkit,
 )
 
+from ._scenarios import TESTS_FAIL_ONCE
+
 
 def test_toolkit_gives_all_six_tools_in_order(client: CodegenClient) -> None:
     tools = CodegenToolkit(client=client).get_tools()
@@ -132,7 +134,7 @@ async def test_get_waits_when_asked(local: LocalCodegen, aclient: AsyncCodegenCl
 
 def test_a_failed_run_read_by_get_is_not_an_error() -> None:
     with (
-        LocalCodegen(clock=ManualClock(), scenario="tests_fail_once") as local,
+        LocalCodegen(clock=ManualClock(), scenario=TESTS_FAIL_ONCE) as local,
         local.client() as c,
     ):
         run = c.agent_runs.create_and_wait("Run the tests")

@@ -23,15 +23,14 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from langgraph.config import get_config
+from langgraph.runtime import get_runtime
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
 from ..models import AgentRunResponse
-from ..tools import CodegenRunAgentTool
-from ..tools._bridge import AsyncLogSink, SyncLogSink
-from ..tools._tools import RunAgentArgs
+from ._bridge import AsyncLogSink, SyncLogSink
+from ._tools import CodegenRunAgentTool, RunAgentArgs
 
 __all__ = ["ROLE_METADATA_KEY", "RoleRunAgentTool", "delegation_key"]
 
@@ -43,8 +42,6 @@ ROLE_METADATA_KEY = "codegen_graph_role"
 _TOOL_CALL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "codegen_graph_tool_call_id", default=None
 )
-# Where LangGraph puts the task id in a node's config (see _keys.py).
-_CONFIG_KEY_TASK_ID = "__pregel_task_id"
 
 
 def delegation_key(tool_call_id: str | None) -> str | None:
@@ -59,15 +56,15 @@ def delegation_key(tool_call_id: str | None) -> str | None:
     if not tool_call_id:
         return None
     try:
-        configurable = get_config().get("configurable") or {}
+        info = get_runtime().execution_info
     except RuntimeError:  # not inside a runnable
         return None
-    thread = configurable.get("thread_id")
-    if thread is not None:
-        scope = ["thread", str(thread), tool_call_id]
-    elif configurable.get(_CONFIG_KEY_TASK_ID):
-        ns = str(configurable.get("checkpoint_ns", ""))
-        scope = ["task", ns, str(configurable[_CONFIG_KEY_TASK_ID]), tool_call_id]
+    if info is None:  # not inside a graph node
+        return None
+    if info.thread_id is not None:
+        scope = ["thread", str(info.thread_id), tool_call_id]
+    elif info.task_id:
+        scope = ["task", info.checkpoint_ns, info.task_id, tool_call_id]
     else:
         return None
     digest = hashlib.sha256(json.dumps(scope).encode("utf-8")).hexdigest()[:40]

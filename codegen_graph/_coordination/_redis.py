@@ -1,0 +1,461 @@
+"""The Redis connection, its health, and what one client shares through it (:class:`OrgLink`).
+
+Times in Redis are real (wall-clock) milliseconds, read on each process: a simulated clock
+(:class:`~codegen_graph.ScaledClock`) is mapped onto real time by its ``scale``, so budgets,
+leases and heartbeats mean the same in every process whatever their clocks' epochs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from .._exceptions import ConfigurationError
+from ..clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from .._config import RateBudgets
+    from ._budget import SharedBudgets
+
+__all__ = ["REDIS_URL_ENV_VAR", "Coordination", "CoordinationDown", "OrgLink"]
+
+log = logging.getLogger("codegen_graph.coordination")
+
+#: The environment variable that switches coordination on for every client.
+REDIS_URL_ENV_VAR = "CODEGEN_REDIS_URL"
+
+T = TypeVar("T")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_HasId)
+
+# Compare-and-delete / compare-and-extend: only the owner releases or renews what it holds.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_EXTEND = """
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if not owner then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+"""
+
+
+class CoordinationDown(Exception):
+    """Redis did not answer (internal: callers fall back to local behaviour)."""
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages and reprs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+def clock_scale(clock: Clock) -> float:
+    """Simulated seconds per real second of ``clock``; coordination needs a clock that runs."""
+    if isinstance(clock, SystemClock):
+        return 1.0
+    scale = getattr(clock, "scale", None)
+    if isinstance(scale, (int, float)) and scale > 0:
+        return float(scale)
+    raise ConfigurationError(
+        f"coordination=... needs a clock that runs in real time (SystemClock, ScaledClock), "
+        f"not {type(clock).__name__}: other processes cannot share its time"
+    )
+
+
+class Coordination:
+    """Share rate budgets, the run poller and keyed creates between processes, via Redis.
+
+    Args:
+        url: a ``redis://`` (or ``rediss://``, ``unix://``) URL; default
+            ``CODEGEN_REDIS_URL``.
+        prefix: the namespace of every key written (one per deployment).
+        fallback_share: while Redis is unreachable each process spends at most this share
+            of every org budget on its own (default ``0.25``: four processes stay within
+            the org's limits).
+        lease_ttl: simulated seconds a poller's lease outlives its last renewal (the
+            takeover time when its process dies without releasing it).
+        probe_interval: simulated seconds between reconnection attempts while Redis is down.
+        redis_client: an existing ``redis.Redis`` to use instead of connecting to ``url``.
+
+    Raises:
+        ConfigurationError: no URL, the ``redis`` package is missing, or Redis does not
+            answer now (a deployment whose Redis never answered is misconfigured; one
+            that goes away later is handled by the local fallback).
+
+    Example:
+        >>> from codegen_graph import CodegenClient, Coordination  # doctest: +SKIP
+        >>> shared = Coordination("redis://127.0.0.1:6379/0")  # doctest: +SKIP
+        >>> client = CodegenClient(coordination=shared)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        prefix: str = "codegen-graph",
+        fallback_share: float = 0.25,
+        lease_ttl: float = 5.0,
+        probe_interval: float = 2.0,
+        redis_client: Redis | None = None,
+    ) -> None:
+        if not 0 < fallback_share <= 1:
+            raise ConfigurationError("Coordination(fallback_share=...) must be in (0, 1]")
+        if lease_ttl <= 0 or probe_interval <= 0:
+            raise ConfigurationError("Coordination lease_ttl and probe_interval must be > 0")
+        if not prefix or any(c.isspace() for c in prefix):
+            raise ConfigurationError("Coordination(prefix=...) must be a non-empty word")
+        self.prefix = prefix
+        self.fallback_share = fallback_share
+        self.lease_ttl = lease_ttl
+        self.probe_interval = probe_interval
+        url = url or os.environ.get(REDIS_URL_ENV_VAR) or None
+        if redis_client is None and url is None:
+            raise ConfigurationError(
+                f"Coordination() needs a Redis URL: pass url=... or set {REDIS_URL_ENV_VAR}"
+            )
+        self._where = _safe_url(url) if url else repr(redis_client)
+        self.redis = redis_client if redis_client is not None else _connect(url or "")
+        self._lock = threading.Lock()
+        self._down = False
+        self._next_probe = 0.0
+        self._probe_seconds = 0.05
+        self._held: dict[str, tuple[str, int]] = {}
+        self._renewer: threading.Thread | None = None
+        try:
+            self.redis.ping()
+        except Exception as exc:
+            raise ConfigurationError(
+                f"Redis at {self._where} does not answer ({type(exc).__name__}); check "
+                f"{REDIS_URL_ENV_VAR} or coordination=..., or leave coordination off"
+            ) from None
+
+    def __repr__(self) -> str:
+        state = "down" if self._down else "up"
+        return f"Coordination({self._where}, prefix={self.prefix!r}, {state})"
+
+    def hold(self, key: str, member: str, ttl_ms: int) -> None:
+        """Keep ``key`` (owned by ``member``) alive until :meth:`unhold`, renewing it from a
+        daemon thread every third of ``ttl_ms``; if this process dies, it expires."""
+        with self._lock:
+            self._held[key] = (member, ttl_ms)
+            if self._renewer is None or not self._renewer.is_alive():
+                self._renewer = threading.Thread(
+                    target=self._renew, name="codegen-graph-claims", daemon=True
+                )
+                self._renewer.start()
+
+    def unhold(self, key: str) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+    def _renew(self) -> None:
+        while True:
+            with self._lock:
+                held = dict(self._held)
+                if not held:
+                    self._renewer = None
+                    return
+            for key, (member, ms) in held.items():
+                with suppress(CoordinationDown):
+                    self.call(lambda r, k=key, m=member, t=ms: r.eval(_EXTEND, 1, k, m, t))  # type: ignore[misc]
+            time.sleep(min(ms for _, ms in held.values()) / 3000.0)
+
+    @property
+    def available(self) -> bool:
+        """Whether Redis answered the last call (``False`` while on the local fallback)."""
+        return not self._down
+
+    def call(self, op: Callable[[Redis], T]) -> T:
+        """Run ``op`` against Redis; raise :class:`CoordinationDown` if it does not answer.
+
+        While Redis is down, calls fail at once until the next probe is due, so a dead
+        Redis costs nothing on the hot path.
+        """
+        from redis.exceptions import RedisError
+
+        if self._down and time.monotonic() < self._next_probe:
+            raise CoordinationDown
+        try:
+            result = op(self.redis)
+        except (RedisError, OSError) as exc:
+            self._mark_down(exc)
+            raise CoordinationDown from None
+        if self._down:
+            self._mark_up()
+        return result
+
+    def _mark_down(self, exc: BaseException) -> None:
+        with self._lock:
+            self._next_probe = time.monotonic() + self._probe_seconds
+            if self._down:
+                return
+            self._down = True
+        log.warning(
+            "Redis at %s stopped answering (%s): each process goes on alone on %g of every "
+            "org budget until it is back",
+            self._where,
+            type(exc).__name__,
+            self.fallback_share,
+        )
+
+    def _mark_up(self) -> None:
+        with self._lock:
+            if not self._down:
+                return
+            self._down = False
+        log.warning("Redis at %s answers again: budgets and polling are shared again", self._where)
+
+    def link(self, org_id: int, base_url: str, clock: Clock) -> OrgLink:
+        """What one client shares: its org's namespace on its clock (used by the client)."""
+        return OrgLink(self, org_id, base_url, clock)
+
+
+def _connect(url: str) -> Redis:
+    try:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+    except ImportError:
+        raise ConfigurationError(
+            "coordination needs the redis package: pip install 'codegen-graph[redis]'"
+        ) from None
+    try:
+        client: Redis = redis.Redis.from_url(
+            url,
+            socket_timeout=2.0,
+            socket_connect_timeout=1.0,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=True,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"Bad Redis URL {_safe_url(url)}: {exc}") from None
+    return client
+
+
+class OrgLink:
+    """One client's view of the coordination: its org's keys, its clock, its member id.
+
+    ``ns`` names every key (prefix, a hash of the API's base URL, the org id), so one Redis
+    can serve several orgs and APIs. Durations given in the client's (simulated) seconds are
+    turned into real milliseconds with :meth:`real_ms`.
+    """
+
+    def __init__(self, coordination: Coordination, org_id: int, base_url: str, clock: Clock):
+        self.coordination = coordination
+        self.clock = clock
+        self.scale = clock_scale(clock)
+        api = hashlib.sha256(base_url.encode()).hexdigest()[:10]
+        self.ns = f"{coordination.prefix}:{api}:{org_id}"
+        self.member = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        coordination._probe_seconds = max(0.02, coordination.probe_interval / self.scale)
+
+    def __repr__(self) -> str:
+        return f"OrgLink({self.ns!r}, member={self.member!r})"
+
+    def key(self, *parts: object) -> str:
+        return ":".join([self.ns, *(str(p) for p in parts)])
+
+    def real_ms(self, seconds: float) -> int:
+        """``seconds`` of the client's clock in real milliseconds (at least 1)."""
+        return max(1, round(seconds * 1000.0 / self.scale))
+
+    def call(self, op: Callable[[Redis], T]) -> T:
+        return self.coordination.call(op)
+
+    @property
+    def available(self) -> bool:
+        return self.coordination.available
+
+    def budgets(self, budgets: RateBudgets) -> SharedBudgets:
+        """The shared store of the client's rate budgets."""
+        from ._budget import SharedBudgets
+
+        return SharedBudgets(self, budgets)
+
+    # -- the poller's lease ---------------------------------------------------------------
+    def hold_lease(self, ttl: float) -> bool:
+        """Take or renew the org's poller lease for ``ttl`` clock seconds; ``True`` if ours."""
+        ms = self.real_ms(ttl)
+        return bool(self.call(lambda r: r.eval(_EXTEND, 1, self.key("lease"), self.member, ms)))
+
+    def release_lease(self) -> None:
+        """Give the lease up (if ours), so another process takes over at once."""
+        with suppress(CoordinationDown):
+            self.call(lambda r: r.eval(_RELEASE, 1, self.key("lease"), self.member))
+
+    # -- keyed creates -------------------------------------------------------------------
+    @contextmanager
+    def key_claim(self, key: str, *, ttl: float = 30.0) -> Iterator[KeyClaim]:
+        """Hold the org-wide claim on idempotency key ``key`` around one create.
+
+        Blocks (on the client's clock) while another process holds it. The claim's
+        :attr:`KeyClaim.existing` is the id of a run some process already created with the
+        key; otherwise the caller creates the run and calls :meth:`KeyClaim.record`. If
+        Redis is down the claim is a no-op and the caller relies on its own lookups.
+        """
+        claim = KeyClaim(self, key, ttl)
+        claim.acquire(self.clock.sleep)
+        try:
+            yield claim
+        finally:
+            claim.release()
+
+    @asynccontextmanager
+    async def akey_claim(self, key: str, *, ttl: float = 30.0) -> AsyncIterator[KeyClaim]:
+        """:meth:`key_claim` for async callers (waits on the clock, Redis in a thread)."""
+        import asyncio
+
+        claim = KeyClaim(self, key, ttl)
+        await claim.aacquire()
+        try:
+            yield claim
+        finally:
+            await asyncio.to_thread(claim.release)
+
+    def keyed_create(self, key: str, create: Callable[[], R], get: Callable[[int], R]) -> R:
+        """Run ``create`` under the org-wide claim on ``key``; a run some process already
+        created with it is fetched with ``get`` instead."""
+        with self.key_claim(key) as claim:
+            if claim.existing is not None:
+                return get(claim.existing)
+            run = create()
+            claim.record(run.id)
+            return run
+
+    async def akeyed_create(
+        self, key: str, create: Callable[[], Awaitable[R]], get: Callable[[int], Awaitable[R]]
+    ) -> R:
+        """The async twin of :meth:`keyed_create`."""
+        import asyncio
+
+        async with self.akey_claim(key) as claim:
+            if claim.existing is not None:
+                return await get(claim.existing)
+            run = await create()
+            await asyncio.to_thread(claim.record, run.id)
+            return run
+
+
+class KeyClaim:
+    """One process's hold on one idempotency key (see :meth:`OrgLink.key_claim`)."""
+
+    #: How long a record of ``key -> run id`` is kept (real seconds): a week.
+    RECORD_SECONDS = 7 * 24 * 3600
+
+    def __init__(self, link: OrgLink, key: str, ttl: float) -> None:
+        self.link = link
+        self.key = key
+        self.ttl = ttl
+        self.existing: int | None = None
+        self.held = False
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        self._lock_key = link.key("keylock", digest)
+        self._record_key = link.key("key", digest)
+
+    def step(self) -> bool:
+        """One attempt: ``True`` when done (claim held, a record found, or Redis down)."""
+        link = self.link
+        try:
+            recorded: Any = link.call(lambda r: r.get(self._record_key))
+            if recorded is not None:
+                self.existing = int(recorded)
+                return True
+            ms = link.real_ms(self.ttl)
+            self.held = bool(
+                link.call(lambda r: r.set(self._lock_key, link.member, nx=True, px=ms))
+            )
+            if self.held:  # a record may have landed between the two calls
+                link.coordination.hold(self._lock_key, link.member, ms)
+                recorded = link.call(lambda r: r.get(self._record_key))
+                self.existing = int(recorded) if recorded is not None else None
+            return self.held
+        except CoordinationDown:
+            return True
+
+    def acquire(self, sleep: Callable[[float], Any]) -> None:
+        while not self.step():
+            sleep(0.25)
+
+    async def aacquire(self) -> None:
+        import asyncio
+
+        while not await asyncio.to_thread(self.step):
+            await self.link.clock.asleep(0.25)
+
+    def record(self, run_id: int) -> None:
+        """Remember that ``key`` created run ``run_id`` (other processes will find it)."""
+        try:
+            self.link.call(lambda r: r.set(self._record_key, run_id, ex=self.RECORD_SECONDS))
+        except CoordinationDown:
+            log.warning("could not record idempotency key in Redis (it is down)")
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        self.link.coordination.unhold(self._lock_key)
+        with suppress(CoordinationDown):
+            self.link.call(lambda r: r.eval(_RELEASE, 1, self._lock_key, self.link.member))
+
+
+def resolve_coordination(
+    coordination: Coordination | str | bool | None,
+) -> Coordination | None:
+    """The client's ``coordination=`` argument as a :class:`Coordination`, or ``None``.
+
+    ``None`` reads ``CODEGEN_REDIS_URL`` (off when unset); ``False`` is off; ``True`` needs
+    the variable; a string is a Redis URL.
+    """
+    if coordination is False:
+        return None
+    if isinstance(coordination, Coordination):
+        return coordination
+    if isinstance(coordination, str):
+        return _shared(coordination)
+    env = os.environ.get(REDIS_URL_ENV_VAR, "").strip()
+    if coordination is True and not env:
+        raise ConfigurationError(f"coordination=True needs {REDIS_URL_ENV_VAR} to be set")
+    if coordination is None and not env:
+        return None
+    if coordination is not None and coordination is not True:
+        raise ConfigurationError(
+            "coordination=... must be a Coordination, a Redis URL, True, False or None"
+        )
+    return _shared(env)
+
+
+_SHARED: dict[str, Coordination] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(url: str) -> Coordination:
+    """One :class:`Coordination` per URL and process (clients share its connection pool)."""
+    with _SHARED_LOCK:
+        found = _SHARED.get(url)
+        if found is None:
+            found = _SHARED[url] = Coordination(url)
+        return found
