@@ -476,9 +476,11 @@ class _WatcherBase:
         until = max(self._next_request, limiter.next_free_at("standard"))
         return (yield from self._pause_until(until))
 
-    def _sent(self) -> None:
-        # (+1 us: float rounding must never pack one request too many into a window)
-        self._next_request = self._clock.now() + self._core.spacing + 1e-6
+    def _sent(self, at: float) -> None:
+        """A request went out at ``at``: the next one may go ``spacing`` later (from the
+        send, not the answer, so a slow answer does not slow the pace below the share).
+        (+1 us: float rounding must never pack one request too many into a window.)"""
+        self._next_request = max(self._next_request, at + self._core.spacing + 1e-6)
 
     def _tick_plan(self) -> Generator[_Action, Any, int]:
         """One tick: list pages while worth it, then single GETs; returns requests made."""
@@ -489,9 +491,9 @@ class _WatcherBase:
         while True:
             if not (yield from self._before_request()):
                 return requests
-            skip = pages * core.page_size
+            skip, sent = pages * core.page_size, self._clock.now()
             result = yield ("list", skip)
-            self._sent()
+            self._sent(sent)
             requests, pages = requests + 1, pages + 1
             core.stats.list_requests += 1
             if isinstance(result, BaseException):
@@ -510,8 +512,9 @@ class _WatcherBase:
                 continue  # its waiters left (deadline) while this tick went on
             if not (yield from self._before_request()):
                 return requests
+            sent = self._clock.now()
             result = yield ("get", run_id)
-            self._sent()
+            self._sent(sent)
             requests += 1
             core.stats.get_requests += 1
             if isinstance(result, BaseException):
