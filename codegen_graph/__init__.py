@@ -1,13 +1,15 @@
 """codegen-graph: Codegen's cloud coding agents as first-class citizens of LangGraph.
 
 The public surface is re-exported here; everything in a module whose name starts with an
-underscore is private.
+underscore is private. The rest lives in public modules and subpackages: clocks in
+:mod:`codegen_graph.clock`, batch results in :mod:`codegen_graph.resources`, wire models in
+:mod:`codegen_graph.models`, then ``tools``, ``graph``, ``plugins``, ``observability``,
+``local``. The client's machinery (its watcher, circuit breaker and rate limiter) is reached
+through ``client.watcher``, ``client.circuit`` and ``client.rate_budgets``.
 """
 
 from __future__ import annotations
 
-from ._batch import BatchItem, BatchProgress
-from ._circuit import CircuitBreaker
 from ._client import AsyncCodegenClient, CodegenClient
 from ._config import (
     DEFAULT_BASE_URL,
@@ -41,16 +43,14 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._output import OutputAttempt
-from ._ratelimit import RateLimiter
 from ._runs import AgentRun, AsyncAgentRun
 from ._status import AgentRunStatus
 from ._version import __version__
-from ._watcher import AsyncRunWatcher, RunWatcher, WatcherStats
-from .clock import Clock, ManualClock, ScaledClock, SystemClock
 from .resources import IDEMPOTENCY_METADATA_KEY
 
-# Plain sorted() order, which tests/test_public_surface.py checks (not ruff's isort style).
-__all__ = [  # noqa: RUF022
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "IDEMPOTENCY_METADATA_KEY",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -61,23 +61,15 @@ __all__ = [  # noqa: RUF022
     "AgentRunStatus",
     "AsyncAgentRun",
     "AsyncCodegenClient",
-    "AsyncRunWatcher",
     "AuthenticationError",
     "BadRequestError",
-    "BatchItem",
-    "BatchProgress",
-    "CircuitBreaker",
     "CircuitBreakerConfig",
     "CircuitOpenError",
-    "Clock",
     "CodegenClient",
     "CodegenError",
     "ConfigurationError",
     "ConflictError",
     "Coordination",
-    "DEFAULT_BASE_URL",
-    "IDEMPOTENCY_METADATA_KEY",
-    "ManualClock",
     "NotFoundError",
     "OutputAttempt",
     "OutputValidationError",
@@ -85,16 +77,11 @@ __all__ = [  # noqa: RUF022
     "RateBudget",
     "RateBudgets",
     "RateLimitError",
-    "RateLimiter",
     "ResponseValidationError",
     "RetryConfig",
     "RunTimeoutError",
-    "RunWatcher",
-    "ScaledClock",
     "ServerError",
-    "SystemClock",
     "TokenProvider",
     "UnprocessableEntityError",
-    "WatcherStats",
     "__version__",
 ]

@@ -136,8 +136,8 @@ class Sleep:
     seconds: float
 
 
-Outcome = httpx.Response | httpx.HTTPError | None
-Plan = Generator[Send | Sleep, Outcome, T]
+AttemptOutcome = httpx.Response | httpx.HTTPError | None
+Plan = Generator[Send | Sleep, AttemptOutcome, T]
 
 
 def _excerpt(text: str) -> str:
@@ -158,7 +158,7 @@ def _summarise_detail(detail: list[Any]) -> str:
     return "; ".join(parts) or "the request was rejected"
 
 
-def _maybe_processed(outcome: Outcome) -> bool:
+def _maybe_processed(outcome: AttemptOutcome) -> bool:
     """Whether the server may have acted on a request that failed this way."""
     if isinstance(outcome, httpx.Response):
         return outcome.status_code >= 500
@@ -385,7 +385,7 @@ class BaseClient:
 
     # -- responses --------------------------------------------------------------------
 
-    def _error_for(self, spec: RequestSpec[Any], outcome: Outcome) -> APIError | None:
+    def _error_for(self, spec: RequestSpec[Any], outcome: AttemptOutcome) -> APIError | None:
         """The typed error for an outcome, or ``None`` for a 2xx response."""
         where: dict[str, Any] = {"method": spec.method, "path": spec.path}
         if isinstance(outcome, httpx.TimeoutException):

@@ -56,7 +56,7 @@ _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 #: One prompt: the text, or a mapping of ``agent_runs.create`` keyword arguments.
-PromptSpec = str | Mapping[str, Any]
+BatchPrompt = str | Mapping[str, Any]
 
 
 @dataclass
@@ -84,7 +84,7 @@ class BatchProgress:
     item: BatchItem[Any]
 
 
-def _normalise(prompts: Sequence[PromptSpec], key_prefix: str | None) -> list[dict[str, Any]]:
+def _normalise(prompts: Sequence[BatchPrompt], key_prefix: str | None) -> list[dict[str, Any]]:
     if isinstance(prompts, (str, bytes)):
         raise TypeError("run_many() takes a sequence of prompts, not one string")
     # Without a prefix, a key made for this batch: retrying a create stays duplicate-free.
@@ -183,7 +183,7 @@ class _Tally:
 
 def run_many_sync(
     client: CodegenClient,
-    prompts: Sequence[PromptSpec],
+    prompts: Sequence[BatchPrompt],
     *,
     concurrency: int = 10,
     timeout: float | None = None,
@@ -217,7 +217,7 @@ def run_many_sync(
 
 async def run_many_async(
     client: AsyncCodegenClient,
-    prompts: Sequence[PromptSpec],
+    prompts: Sequence[BatchPrompt],
     *,
     concurrency: int = 10,
     timeout: float | None = None,

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 import httpx
 
-from ._base_client import BaseClient, Outcome, RequestSpec, Sleep
+from ._base_client import AttemptOutcome, BaseClient, RequestSpec, Sleep
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
-from ._coordination import Coordination
+from ._coordination import AsyncCoordinatedRunWatcher, CoordinatedRunWatcher, Coordination
 from ._exceptions import ConfigurationError
 from ._watcher import AsyncRunWatcher, RunWatcher
 from .clock import Clock
@@ -44,7 +44,7 @@ T = TypeVar("T")
 logger = logging.getLogger("codegen_graph.client")
 
 
-def _status(outcome: Outcome) -> int | str:
+def _status(outcome: AttemptOutcome) -> int | str:
     """The metrics label of an attempt: the HTTP status, or ``"error"``."""
     return outcome.status_code if isinstance(outcome, httpx.Response) else "error"
 
@@ -150,7 +150,7 @@ class CodegenClient(BaseClient):
     def _drive(self, spec: RequestSpec[T]) -> T:
         """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
         plan = self._plan(spec)
-        outcome: Outcome = None
+        outcome: AttemptOutcome = None
         try:
             while True:
                 action = plan.send(outcome)
@@ -178,8 +178,6 @@ class CodegenClient(BaseClient):
             with self._watcher_lock:
                 if self._watcher is None:
                     if self.coordination is not None:
-                        from ._coordination._poller import CoordinatedRunWatcher
-
                         self._watcher = CoordinatedRunWatcher(self, self.coordination)
                     else:
                         self._watcher = RunWatcher(self)
@@ -292,7 +290,7 @@ class AsyncCodegenClient(BaseClient):
     async def _drive(self, spec: RequestSpec[T]) -> T:
         """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
         plan = self._plan(spec)
-        outcome: Outcome = None
+        outcome: AttemptOutcome = None
         try:
             while True:
                 action = plan.send(outcome)
@@ -318,8 +316,6 @@ class AsyncCodegenClient(BaseClient):
         """The client's one batched run watcher (created on first use)."""
         if self._watcher is None:
             if self.coordination is not None:
-                from ._coordination._poller import AsyncCoordinatedRunWatcher
-
                 self._watcher = AsyncCoordinatedRunWatcher(self, self.coordination)
             else:
                 self._watcher = AsyncRunWatcher(self)

@@ -106,7 +106,8 @@ class RateLimiter:
     Buckets are ``"create"``, ``"standard"`` and ``"logs"`` (see :func:`bucket_for`).
 
     Example:
-        >>> from codegen_graph import ManualClock, RateBudget, RateBudgets
+        >>> from codegen_graph import RateBudget, RateBudgets
+        >>> from codegen_graph.clock import ManualClock
         >>> clock = ManualClock(start=0.0)
         >>> limiter = RateLimiter(RateBudgets(standard=RateBudget(2, 10.0)), clock)
         >>> limiter.reserve("standard"), limiter.reserve("standard"), limiter.reserve("standard")

@@ -177,7 +177,8 @@ class HandleBase:
 
     @property
     def pr_urls(self) -> list[str]:
-        return [pr.url for pr in self.pull_requests if pr.url]
+        """The URLs of the run's pull requests (:attr:`AgentRunResponse.pr_urls`)."""
+        return self._data.pr_urls
 
     def _update(self, data: AgentRunResponse) -> None:
         if data.id != self._data.id:

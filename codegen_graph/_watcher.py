@@ -52,7 +52,6 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._base_client import RequestSpec
 from ._exceptions import (
     AuthenticationError,
     CodegenError,
@@ -65,6 +64,7 @@ from ._retry import pause_for
 from .models import AgentRunResponse, Page
 
 if TYPE_CHECKING:
+    from ._base_client import RequestSpec
     from ._client import AsyncCodegenClient, CodegenClient
 
 __all__ = ["AsyncRunWatcher", "RunWatcher", "WatcherStats"]
@@ -259,6 +259,13 @@ class _WatchCore:
             waiter.error = exc
         return failed
 
+    def next_wake(self, now: float, interval: float) -> float:
+        """Seconds to sleep: ``interval``, or until the earliest deadline if sooner."""
+        deadline = self.next_deadline()
+        if deadline is not None:
+            interval = min(interval, max(0.0, deadline - now))
+        return interval
+
     def next_deadline(self) -> float | None:
         with self.lock:
             deadlines = [
@@ -409,7 +416,11 @@ class _WatcherBase:
 
     # The watcher's two reads, as the resource builds them (``GET /agent/runs``, ``GET
     # /agent/run/{id}``) but without the client's retries: a failed poll costs a tick.
+    # (RequestSpec is imported here: the client core imports coordination, which builds on
+    # this module.)
     def _list_spec(self, skip: int) -> RequestSpec[Page[AgentRunResponse]]:
+        from ._base_client import RequestSpec
+
         return RequestSpec(
             "GET",
             f"/v1/organizations/{self._client.org_id}/agent/runs",
@@ -419,6 +430,8 @@ class _WatcherBase:
         )
 
     def _get_spec(self, run_id: int) -> RequestSpec[AgentRunResponse]:
+        from ._base_client import RequestSpec
+
         return RequestSpec(
             "GET",
             f"/v1/organizations/{self._client.org_id}/agent/run/{run_id}",
@@ -776,3 +789,10 @@ class AsyncRunWatcher(_WatcherBase):
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
+
+
+# The seam codegen_graph._coordination builds the shared poller on (one org, many processes):
+# a coordinated watcher adds proxy waiters to its core and wakes them like any other.
+Waiter = _Waiter
+WatchCore = _WatchCore
+wake_all = _wake_all

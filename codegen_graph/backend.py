@@ -160,6 +160,7 @@ def local_backend_class() -> type[LocalCodegen]:
     except ImportError:
         raise ConfigurationError(
             "The embedded local backend is not installed: set CODEGEN_API_TOKEN and "
-            "CODEGEN_ORG_ID for the real API, or pip install 'codegen-graph[local]'"
+            "CODEGEN_ORG_ID for the real API, or install the local extra (pip install '.[local]' "
+            "in a checkout of codegen-graph)"
         ) from None
     return LocalCodegen

@@ -90,6 +90,11 @@ class AgentRunResponse(_Response):
     github_pull_requests: list[GithubPullRequestResponse] | None = None
     metadata: dict[str, Any] | None = None
 
+    @property
+    def pr_urls(self) -> list[str]:
+        """The URLs of the run's pull requests, in the API's order (those without one skipped)."""
+        return [pr.url for pr in self.github_pull_requests or [] if pr.url]
+
 
 class AgentRunLogResponse(_Response):
     """``AgentRunLogResponse``: one step of the remote agent (plan, tool call, answer...)."""

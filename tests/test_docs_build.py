@@ -4,6 +4,7 @@ and docstring errors fail the build), offline."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,17 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     # mkdocstrings rendered the reference from the docstrings
     reference = (site / "reference" / "client" / "index.html").read_text(encoding="utf-8")
     assert "create_and_wait" in reference and "raise_on_failure" in reference
-    # the architecture diagram is a mermaid block for material to draw
-    assert 'class="mermaid"' in (site / "concepts" / "index.html").read_text(encoding="utf-8")
+    # Diagrams are drawn at build time (graphviz, tools/mkdocs_graphviz.py): inline SVG, no
+    # ```dot or mermaid source left for a JavaScript renderer, and no script from the network.
+    for page in ("concepts", "workflows", "supervisor"):
+        html = (site / page / "index.html").read_text(encoding="utf-8")
+        assert '<div class="graphviz"><svg' in html, page
+        assert "digraph" not in html and 'class="mermaid"' not in html, page
+    workflows = (site / "workflows" / "index.html").read_text(encoding="utf-8")
+    assert ">code_wait</text>" in workflows and ">gate</text>" in workflows
+    for html_file in site.rglob("*.html"):
+        text = html_file.read_text(encoding="utf-8")
+        assert not re.search(r"<script[^>]+src=\"https?://", text), html_file
 
 
 def test_every_docs_page_is_in_the_nav() -> None:

@@ -125,22 +125,25 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _resolve(node: ast.ImportFrom, module: str, *, is_package: bool) -> str:
+    """The absolute name of the module a ``from ... import`` reads from."""
+    if not node.level:
+        return node.module or ""
+    base = (module if is_package else module.rpartition(".")[0]).split(".")
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
 def imports_of(source: str, module: str, *, is_package: bool = False) -> Iterator[tuple[int, str]]:
     """Every ``(line, imported name)`` in ``source``, at any depth, relative ones resolved.
 
     ``from a.b import c`` yields both ``a.b`` and ``a.b.c`` (``c`` may be a module).
     """
-    package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             yield from ((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                name = ".".join([*base, *([node.module] if node.module else [])])
-            else:
-                name = node.module or ""
+            name = _resolve(node, module, is_package=is_package)
             yield node.lineno, name
             yield from ((node.lineno, f"{name}.{alias.name}") for alias in node.names)
 
@@ -206,7 +209,7 @@ def test_imports_point_down(entry: str) -> None:
 
 def test_every_allowance_is_still_needed_and_says_why() -> None:
     unused = []
-    for allowed in (*ALLOWED, *PRIVATE_FRAMEWORK_USE):
+    for allowed in (*ALLOWED, *PRIVATE_FRAMEWORK_USE, *PRIVATE_NAME_USE):
         assert len(allowed.why) > 20, allowed
         source = (PKG / allowed.file).read_text(encoding="utf-8")
         names = [n for _, n in imports_of(source, _module_name(PKG / allowed.file))]
@@ -263,6 +266,23 @@ PRIVATE_FRAMEWORK_USE: tuple[Allowed, ...] = (
 )
 
 
+#: Private names another module of the same layer still imports, each with its reason.
+PRIVATE_NAME_USE: tuple[Allowed, ...] = (
+    Allowed(
+        "_coordination/_poller.py",
+        "codegen_graph._watcher",
+        "the coordinated poller extends the watcher's core (_WatchCore, _Waiter, "
+        "_wake_all), written in parallel with the watcher's rework; to become public names",
+    ),
+    Allowed(
+        "local/_scenario.py",
+        "codegen_graph.local._behavior",
+        "scenarios name their steps with the behaviours' _slug/_title helpers (new this "
+        "round, in parallel); to become public names of _behavior",
+    ),
+)
+
+
 def _subpackage(name: str) -> str:
     """The subpackage a ``codegen_graph`` module belongs to (``""`` for the root's modules)."""
     parts = name.split(".")
@@ -281,6 +301,7 @@ def private_uses(rel: str, source: str) -> list[str]:
     here = _module_name(path)
     mine = _subpackage(here) if path.name != "__init__.py" else here.partition(".")[2]
     allowed = {a.imports for a in PRIVATE_FRAMEWORK_USE if a.file == rel}
+    shared = {a.imports for a in PRIVATE_NAME_USE if a.file == rel}
     tree = ast.parse(source)
     problems: list[str] = []
     for line, name in sorted(imports_of(source, here, is_package=path.name == "__init__.py")):
@@ -298,6 +319,9 @@ def private_uses(rel: str, source: str) -> list[str]:
         if isinstance(node, ast.ImportFrom) and (
             node.level or "codegen_graph" in (node.module or "")
         ):
+            source_module = _resolve(node, here, is_package=path.name == "__init__.py")
+            if source_module in shared:
+                continue
             problems.extend(
                 f"{rel}:{node.lineno} imports {a.name} from {'.' * node.level}{node.module or ''}"
                 for a in node.names

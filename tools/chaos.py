@@ -21,7 +21,7 @@ Then the feature workflow (code -> tests + docs in parallel -> feedback loop -> 
 once on a faulty backend with the default client and
 :func:`codegen_graph.graph.codegen_retry_policy`.
 
-Time is a :class:`~codegen_graph.ManualClock` shared by client and backend: sleeping advances
+Time is a :class:`~codegen_graph.clock.ManualClock` shared by client and backend: sleeping advances
 it at once, so backoffs, ``Retry-After`` waits, run durations, rate windows, storms and
 latency spikes all happen in simulated time and a full run takes seconds of real time, with
 the same fault dice on every rerun. (A ``ScaledClock`` over a real socket would add nothing
@@ -63,7 +63,8 @@ from typing import Any
 
 import httpx
 
-from codegen_graph import CircuitBreakerConfig, CodegenError, ManualClock
+from codegen_graph import CircuitBreakerConfig, CodegenError
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import Faults, LocalCodegen, Outcome, RouteFaults, Step
 
 SEED_POLL = 2.0  # the seed polls each run every 2 s

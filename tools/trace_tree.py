@@ -14,7 +14,7 @@ import asyncio
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import codegen_retry_policy, feature_workflow
 from codegen_graph.local import LocalCodegen
 from codegen_graph.observability import LangSmithSink, Redactor, tracing

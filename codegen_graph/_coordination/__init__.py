@@ -16,12 +16,21 @@ If Redis goes away mid-flight each process carries on alone on a conservative lo
 rejoins when Redis answers again. A Redis that cannot be reached when a client is built is
 a :class:`~codegen_graph.ConfigurationError`.
 
-The package is part of the client layer (``_poller`` alone is part of the runs layer); the
-``redis`` module is imported only when a coordination is created.
+The package is part of the client layer (run waiting included); the ``redis`` and
+``pyrate_limiter`` modules are imported only when a coordination is created.
 """
 
 from __future__ import annotations
 
+from ._poller import AsyncCoordinatedRunWatcher, CoordinatedRunWatcher, PollerStats
 from ._redis import REDIS_URL_ENV_VAR, Coordination, OrgLink, resolve_coordination
 
-__all__ = ["REDIS_URL_ENV_VAR", "Coordination", "OrgLink", "resolve_coordination"]
+__all__ = [
+    "REDIS_URL_ENV_VAR",
+    "AsyncCoordinatedRunWatcher",
+    "CoordinatedRunWatcher",
+    "Coordination",
+    "OrgLink",
+    "PollerStats",
+    "resolve_coordination",
+]

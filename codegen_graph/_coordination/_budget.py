@@ -34,6 +34,9 @@ _LEAK_EVERY = 64  # acquisitions between two trims of a bucket's log
 #: Seconds added to every shared window, on top of the budget's own margin: a slot taken in
 #: Redis travels through another process's scheduler before its request reaches the API.
 SHARED_MARGIN = 1.0
+#: ... and never less than this many *real* seconds: the delay is real time, so a simulated
+#: clock running 25x faster (the local backend's ``time_scale``) must not shrink it to 40 ms.
+SHARED_MARGIN_REAL = 0.1
 _JITTER = 0.1  # of the mean spacing of a budget's calls, added to a denied call's wait
 
 
@@ -108,7 +111,8 @@ class SharedBudgets:
             from pyrate_limiter import Rate, RedisBucket
 
             budget = self.budgets.for_bucket(name)
-            window = self.link.real_ms(budget.period + budget.margin + SHARED_MARGIN)
+            extra = max(SHARED_MARGIN, SHARED_MARGIN_REAL * self.link.scale)
+            window = self.link.real_ms(budget.period + budget.margin + extra)
             rates = [Rate(budget.calls, window)]
             key = self.link.key("budget", name)
             script = self.link.call(lambda r: r.script_load(_put_item_script()))

@@ -11,7 +11,7 @@ tick). On each tick it then tries to take, or renew, the org's poller lease:
 * a **follower** makes no API request for its waits: it reads the published states of its
   runs and wakes the waiters whose registration came before the tick that fetched them
   (the tick counter plays the role the local tick number plays in
-  :class:`~codegen_graph._watcher._WatchCore`: a state fetched before a wait began, say
+  :class:`~codegen_graph._watcher.WatchCore`: a state fetched before a wait began, say
   before a resume, wakes nobody).
 
 The lease lives ``lease_ttl`` simulated seconds past its last renewal, so when the leader's
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import CodegenError
-from .._watcher import AsyncRunWatcher, RunWatcher, _Waiter, _wake_all, _WatchCore
+from .._watcher import AsyncRunWatcher, RunWatcher, Waiter, WatchCore, wake_all
 from ..models import AgentRunResponse
 from ._redis import CoordinationDown, OrgLink
 
@@ -48,10 +48,12 @@ __all__ = ["AsyncCoordinatedRunWatcher", "CoordinatedRunWatcher", "PollerStats"]
 HEARTBEAT_TTL = 15.0
 #: Simulated seconds a published state stays readable.
 STATE_TTL = 600.0
+#: Ticks a follower with nothing to wake may wait for the leader's next publication.
+FOLLOWER_WAIT = 4
 
 
 @dataclass
-class _Proxy(_Waiter):
+class _Proxy(Waiter):
     """A waiter the leader keeps for a run another process waits for."""
 
 
@@ -73,7 +75,7 @@ def _now_ms() -> int:
 class _Shared:
     """The Redis side of one coordinated watcher; the watchers drive it."""
 
-    def __init__(self, link: OrgLink, core: _WatchCore) -> None:
+    def __init__(self, link: OrgLink, core: WatchCore) -> None:
         self.link = link
         self.core = core
         self.proxies: dict[int, _Proxy] = {}
@@ -82,6 +84,8 @@ class _Shared:
         self.pending: list[_Proxy] = []
         self.shared_tick = 0
         self.leader = False
+        self.pubsub: Any = None
+        self.closed = False
         self.stats = PollerStats()
 
     # -- local state ---------------------------------------------------------------------
@@ -182,6 +186,7 @@ class _Shared:
             pipe = r.pipeline(transaction=False)
             for key, value in docs.items():
                 pipe.set(key, value, px=ttl)
+            pipe.publish(self.link.key("published"), self.shared_tick)
             pipe.execute()
 
         self.link.call(op)
@@ -200,6 +205,34 @@ class _Shared:
         tick, states = link.call(op)
         return int(tick or 0), list(states)
 
+    def await_published(self, seconds: float) -> bool:
+        """Block up to ``seconds`` (clock) for the leader to publish; ``True`` if it did.
+
+        Followers spend their time here instead of re-reading Redis every tick.
+        """
+        link = self.link
+
+        def op(r: Redis) -> bool:
+            if self.pubsub is None:
+                self.pubsub = r.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                self.pubsub.subscribe(link.key("published"))
+            got = self.pubsub.get_message(timeout=link.real_ms(seconds) / 1000.0)
+            while got is not None and self.pubsub.get_message(timeout=0) is not None:
+                pass  # drain: one read serves every publication so far
+            return got is not None
+
+        try:
+            return link.call(op)
+        except CoordinationDown:
+            self.close_pubsub()
+            raise
+
+    def close_pubsub(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        if pubsub is not None:
+            with suppress(Exception):
+                pubsub.close()
+
     # -- decisions (no I/O) ----------------------------------------------------------------
     def local_tick_of(self, shared_tick: int) -> int | None:
         """The last local tick that started before shared tick ``shared_tick`` fetched."""
@@ -211,10 +244,10 @@ class _Shared:
 
     def follow(
         self, tick: int, now_shared: int, ids: list[int], states: list[str | None]
-    ) -> tuple[list[_Waiter], list[int]]:
+    ) -> tuple[list[Waiter], list[int]]:
         """Apply published states; return (woken waiters, runs to read ourselves)."""
         self.history.append((tick, now_shared))
-        woken: list[_Waiter] = []
+        woken: list[Waiter] = []
         failed: list[int] = []
         for run_id, raw in zip(ids, states, strict=True):
             if raw is None:
@@ -239,7 +272,7 @@ def _later(pending: list[_Proxy], proxy: _Proxy) -> Callable[[], None]:
 
 
 class _CoordinatedMixin:
-    _core: _WatchCore
+    _core: WatchCore
     _shared: _Shared
     _lease_ttl: float
 
@@ -260,6 +293,9 @@ class _CoordinatedMixin:
     def _prepare(self) -> str:
         """Before a tick: ``"leader"``, ``"follower"``, ``"idle"`` or ``"alone"`` (no Redis)."""
         shared = self._shared
+        if shared.closed:  # the client left: never take the lease again
+            shared.drop_proxies()
+            return "idle"
         try:
             shared.register()
             ttl = self._lease_ttl + 2 * self._core.stats.last_interval
@@ -299,10 +335,22 @@ class _CoordinatedMixin:
             return None
         return tick, ids, now_shared, states
 
+    def _idle_wait(self) -> bool:
+        """A follower with nothing to wake waits for the leader's next publication (up to
+        :data:`FOLLOWER_WAIT` ticks) instead of re-reading Redis at every tick."""
+        seconds = FOLLOWER_WAIT * self._core.interval(1)
+        deadlines = self._core.next_wake(self._shared.link.clock.now(), seconds)
+        try:
+            return self._shared.await_published(deadlines)
+        except CoordinationDown:
+            return False
+
     def leave(self) -> None:
         """Forget this client's registrations and give up the lease (on ``close()``)."""
+        self._shared.closed = True
         self._shared.unregister_all()
         self._shared.drop_proxies()
+        self._shared.close_pubsub()
         self._shared.link.release_lease()
 
 
@@ -335,10 +383,15 @@ class CoordinatedRunWatcher(_CoordinatedMixin, RunWatcher):
             return super()._tick()
         tick, ids, now_shared, states = read
         woken, failed = self._shared.follow(tick, now_shared, ids, states)
-        _wake_all(woken)
+        if not woken and not failed and self._idle_wait():
+            read = self._follower_read()
+            if read is not None:
+                tick, ids, now_shared, states = read
+                woken, failed = self._shared.follow(tick, now_shared, ids, states)
+        wake_all(woken)
         for run_id in failed:
             try:
-                _wake_all(self._core.apply([self._client.agent_runs.get(run_id)], tick))
+                wake_all(self._core.apply([self._client.agent_runs.get(run_id)], tick))
             except CodegenError as exc:
                 self._run_failed(run_id, exc)
         return len(failed)
@@ -373,10 +426,15 @@ class AsyncCoordinatedRunWatcher(_CoordinatedMixin, AsyncRunWatcher):
             return await super()._tick()
         tick, ids, now_shared, states = read
         woken, failed = self._shared.follow(tick, now_shared, ids, states)
-        _wake_all(woken)
+        if not woken and not failed and await asyncio.to_thread(self._idle_wait):
+            read = await asyncio.to_thread(self._follower_read)
+            if read is not None:
+                tick, ids, now_shared, states = read
+                woken, failed = self._shared.follow(tick, now_shared, ids, states)
+        wake_all(woken)
         for run_id in failed:
             try:
-                _wake_all(self._core.apply([await self._client.agent_runs.get(run_id)], tick))
+                wake_all(self._core.apply([await self._client.agent_runs.get(run_id)], tick))
             except CodegenError as exc:
                 self._run_failed(run_id, exc)
         return len(failed)

@@ -3,21 +3,53 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
+from .._config import check_token
+from .._exceptions import ConfigurationError
 from .._version import __version__
 from ._common import CliState, set_cli_state
 from ._review import review_pr
 from ._run import run_command
 from ._runs import runs_app
 
+#: ``-h`` works wherever ``--help`` does (click hands the names down to every subcommand).
+HELP_OPTION_NAMES = ["-h", "--help"]
+
+
+def _plain_flags(command: Any) -> None:
+    """Show on/off flags without a value type in help (typer's rich help prints ``<bool>``
+    for them, as if ``--json`` took a value)."""
+    ctx = typer.Context(command, help_option_names=HELP_OPTION_NAMES)
+    help_option = command.get_help_option(ctx)  # made once per command, then cached
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.metavar = ""
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _plain_flags(sub)
+
+
+class _Group(TyperGroup):
+    """The root group: fixes the flags' help (see :func:`_plain_flags`) before parsing."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _plain_flags(self)
+        return super().main(*args, **kwargs)
+
+
 app = typer.Typer(
     name="codegen-graph",
+    cls=_Group,
     help="Codegen cloud coding agents in LangGraph: runs, reviews, the local backend.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
 
 
@@ -69,8 +101,34 @@ app.add_typer(runs_app, name="runs")
 app.command("review-pr")(review_pr)
 
 
+def _undecodable_argument(argv: list[str]) -> str | None:
+    """The error line for the first argument that was not valid UTF-8, or ``None``.
+
+    Python hands such bytes over as lone surrogates (``surrogateescape``); caught here, at
+    the door, they are one clear error instead of a failure deep inside a command.
+    """
+    for number, arg in enumerate(argv, start=1):
+        for index, ch in enumerate(arg):
+            if "\udc80" <= ch <= "\udcff":
+                byte = ord(ch) - 0xDC00
+                return (
+                    f"error: argument {number} is not valid UTF-8 (byte 0x{byte:02x} at "
+                    f"position {index}); pass text encoded as UTF-8"
+                )
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
+    problem = _undecodable_argument(sys.argv[1:])
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        print(
+            "hint: the shell or script passed bytes in another encoding; convert them "
+            "(for example with iconv -t UTF-8) or set a UTF-8 locale",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     app()
 
 
@@ -107,6 +165,15 @@ def serve(
     except ImportError:
         typer.echo("error: uvicorn is missing: pip install 'codegen-graph[local]'", err=True)
         raise typer.Exit(1) from None
+    if token is None and "CODEGEN_LOCAL_TOKEN" in os.environ:
+        token = os.environ["CODEGEN_LOCAL_TOKEN"]  # set but empty: say so, do not generate
+    if token is not None:  # stripped and checked like the client does (a trailing newline
+        # from `export CODEGEN_LOCAL_TOKEN=$(cat file)` made every request a 401)
+        try:
+            token = check_token(token, "--token (or CODEGEN_LOCAL_TOKEN)")
+        except ConfigurationError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     try:
         serve_local(
             host=host,

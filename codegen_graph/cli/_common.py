@@ -189,6 +189,11 @@ def hint_for(exc: BaseException) -> str:
     if isinstance(exc, RateLimitError):
         wait = f" in {exc.retry_after:g} s" if exc.retry_after else " in a minute"
         return f"over the API's rate limit: try again{wait}"
+    if isinstance(exc, APIConnectionError) and "SSL" in str(exc):
+        return (
+            "the TLS handshake failed: a local server (codegen-graph serve) speaks plain "
+            "HTTP, so use an http:// --base-url for it"
+        )
     if isinstance(exc, CircuitOpenError | APIConnectionError) or (
         isinstance(exc, APIStatusError) and exc.is_transient
     ):

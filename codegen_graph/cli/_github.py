@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._config import is_loopback_host
+from .._config import check_token, is_loopback_host
 from .._exceptions import CodegenError, ConfigurationError
 
 __all__ = [
@@ -110,6 +110,9 @@ class GitHubClient:
                 "No GitHub token: pass --github-token or set GITHUB_TOKEN "
                 "(in a workflow: env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }})"
             )
+        # Checked like a Codegen token: a newline in it would otherwise reach httpx, whose
+        # error text and debug log show the whole header.
+        token = check_token(token, "GITHUB_TOKEN (or --github-token)")
         self.api_url = resolve_github_api_url(api_url)
         self._http = httpx.Client(
             base_url=self.api_url,

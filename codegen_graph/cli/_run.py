@@ -136,6 +136,21 @@ def _parse_checkpoint(value: str | None) -> Path | None:
     return Path(path)
 
 
+def _check_writable(path: Path) -> None:
+    """Fail before anything starts when the checkpoint file cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab"):  # an empty file is a new SQLite database
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        unwritable = ConfigurationError(
+            f"cannot write the checkpoint file {str(path)!r} ({reason}): nothing was started"
+        )
+        unwritable.cli_hint = "choose a writable --checkpoint sqlite:PATH"  # type: ignore[attr-defined]
+        raise unwritable from None
+
+
 @asynccontextmanager
 async def _checkpointer(path: Path | None) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     if path is None:
@@ -328,8 +343,17 @@ def run_command(
     from ..graph import feature_workflow
 
     path = _parse_checkpoint(checkpoint)
+    if spec is None and thread is None:
+        missing = ConfigurationError(
+            'say what to build: codegen-graph run "Add a /health endpoint" (or resume a '
+            "checkpointed run with --checkpoint sqlite:PATH --thread ID)"
+        )
+        missing.cli_hint = "codegen-graph run -h lists every option"  # type: ignore[attr-defined]
+        raise missing
     if spec is not None and not spec.strip():
         raise ConfigurationError("the feature spec is empty: say what to build")
+    if path is not None:
+        _check_writable(path)
     thread_id = thread or f"cg-{uuid.uuid4().hex[:12]}"
     if time_scale is not None and not time_scale > 0:
         raise ConfigurationError(f"--time-scale must be > 0, got {time_scale:g}")

@@ -43,7 +43,7 @@ __all__ = ["runs_app"]
 
 runs_app = typer.Typer(
     name="runs",
-    help="Agent runs of your organisation: list, inspect, follow, wait, resume, analyse.",
+    help="Agent runs of your organisation: list, get, logs, wait, resume, create, stats.",
     no_args_is_help=True,
 )
 
@@ -93,10 +93,6 @@ def _short(text: str | None, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def _prs(run: AgentRunResponse) -> list[str]:
-    return [pr.url for pr in run.github_pull_requests or [] if pr.url]
-
-
 def _source(run: AgentRunResponse) -> str:
     source = run.source_type
     return getattr(source, "value", source) or ""
@@ -111,7 +107,7 @@ def _run_table(run: AgentRunResponse) -> Table:
     table.add_row("created", run.created_at or "")
     table.add_row("source", _source(run))
     table.add_row("web", run.web_url or "")
-    for url in _prs(run):
+    for url in run.pr_urls:
         table.add_row("pull request", url)
     if run.summary:
         table.add_row("summary", Text(run.summary))
@@ -205,7 +201,7 @@ def list_runs(
             _status_text(r),
             (r.created_at or "")[:19],
             _source(r),
-            "\n".join(_prs(r)),
+            "\n".join(r.pr_urls),
             Text(_short(r.result or r.summary, 50)),
         )
     out.print(table)

@@ -32,16 +32,16 @@ from ._workflows import (
     tests_failed,
 )
 
-__all__ = [  # noqa: RUF022
+__all__ = [
     "DEFAULT_PROMPTS",
     "DEFAULT_ROLES",
     "DEFAULT_SUPERVISOR_PROMPT",
+    "LOG_EVENT",
     "ErrorRecord",
     "FeatureInput",
     "FeatureOptions",
     "FeatureState",
     "GraphState",
-    "LOG_EVENT",
     "PromptSpec",
     "RunRecord",
     "Summarizer",

@@ -1,8 +1,8 @@
-"""How the supervisor's state follows its tool calls: run records, errors, the report.
+"""How the supervisor's state follows its tool calls: run records and errors.
 
 ``fold_tool_results`` is the ``record`` node of :func:`~codegen_graph.graph.supervisor_workflow`
-(pure: the state and a timestamp in, a state update out); ``supervisor_report`` its
-``report`` node.
+(pure: the state and a timestamp in, a state update out); its ``report`` node is
+``_records.supervisor_report``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..tools import ROLE_METADATA_KEY
 from ._nodes import run_record
 from ._state import ErrorRecord, RunRecord
 
-__all__ = ["count_turns", "fold_tool_results", "supervisor_report"]
+__all__ = ["count_turns", "fold_tool_results"]
 
 
 def count_turns(messages: Sequence[AnyMessage]) -> int:
@@ -149,47 +149,3 @@ def _error(message: ToolMessage, tool: str, role: Any, key: str | None, now: flo
     if key:
         error["key"] = key
     return error
-
-
-def supervisor_report(state: Mapping[str, Any]) -> dict[str, Any]:
-    runs: dict[str, RunRecord] = dict(state.get("runs") or {})
-    messages = list(state.get("messages") or [])
-    final = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
-    task = state.get("task") or next(
-        (str(m.content) for m in messages if isinstance(m, HumanMessage)), None
-    )
-    pr_urls: list[str] = []
-    for rec in runs.values():
-        pr_urls.extend(u for u in rec.get("pr_urls") or [] if u not in pr_urls)
-    agents = {
-        key: {
-            "role": rec.get("role"),
-            "agent_run_id": rec.get("agent_run_id"),
-            "status": rec.get("status"),
-            "summary": rec.get("summary"),
-            "web_url": rec.get("web_url"),
-            "pr_urls": list(rec.get("pr_urls") or []),
-            "seconds": _seconds(rec),
-            "iteration": rec.get("iteration"),
-        }
-        for key, rec in runs.items()
-    }
-    return {
-        "report": {
-            "verdict": state.get("verdict") or "done",
-            "task": task,
-            "answer": final.text if final is not None else None,
-            "turns": count_turns(messages),
-            "pr_urls": pr_urls,
-            "agents": agents,
-            "iterations": dict(state.get("iterations") or {}),
-            "errors": len(state.get("errors") or []),
-        }
-    }
-
-
-def _seconds(record: RunRecord) -> float | None:
-    started, finished = record.get("created_at"), record.get("finished_at")
-    if started is None or finished is None:
-        return None
-    return round(finished - started, 3)

@@ -38,19 +38,11 @@ from pydantic import BaseModel
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
-from .._output import (
-    DEFAULT_OUTPUT_ATTEMPTS,
-    OutputAttempt,
-    OutputSpec,
-    answers_used,
-    count_repairs,
-    repair_plan,
-)
+from .._output import DEFAULT_OUTPUT_ATTEMPTS
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
-from ..clock import Clock
 from ..models import AgentRunResponse, AgentType
-from ..observability import OperationTrace, trace_operation
+from ..observability import OperationTrace, subagent_metadata, trace_operation
 from ..plugins import Plugin, call_context
 from ._keys import launch_key
 from ._observe import (
@@ -66,6 +58,14 @@ from ._observe import (
     with_context,
 )
 from ._state import RunRecord
+from ._typed import (
+    TypedContext,
+    atyped_wait,
+    deadline_after,
+    output_spec,
+    typed_wait,
+    with_output,
+)
 
 __all__ = [
     "LOG_EVENT",
@@ -139,7 +139,7 @@ def run_record(
         status=status,
         result=run.result,
         summary=run.summary,
-        pr_urls=[pr.url for pr in run.github_pull_requests or [] if pr.url],
+        pr_urls=run.pr_urls,
         web_url=run.web_url,
         attempts=attempts,
         iteration=iteration,
@@ -239,7 +239,12 @@ class _Shared(NamedTuple):
 
 
 def _wait_trace(handle_id: int, role: str) -> trace_operation:
-    return trace_operation("codegen.wait", inputs={"agent_run_id": handle_id}, role=role)
+    """The ``codegen.wait`` run: the remote run as a coding-agent ``subagent`` run, whose
+    remote ``ACTION`` steps are ``tool`` children (see ``docs/observability.md``)."""
+    meta = subagent_metadata(handle_id, role)
+    return trace_operation(
+        "codegen.wait", inputs={"agent_run_id": handle_id}, metadata=meta, role=role
+    )
 
 
 def _close_wait(op: OperationTrace, run: AgentRunResponse, sink: LogSink) -> None:
@@ -297,105 +302,6 @@ async def _afollow(
         run = filters.run(handle.data, role)
         _close_wait(op, run, sink)
     return run, start + sink.count
-
-
-def _left(deadline: float | None, clock: Clock) -> float | None:
-    return None if deadline is None else max(0.0, deadline - clock.now())
-
-
-def _deadline(timeout: float | None, clock: Clock) -> float | None:
-    return None if timeout is None else clock.now() + timeout
-
-
-def _repair_trace(run_id: int, role: str, prompt: str) -> trace_operation:
-    inputs = {"agent_run_id": run_id, "prompt": prompt, "reason": "output_schema"}
-    return trace_operation("codegen.resume", inputs=inputs, role=role)
-
-
-class _Typed(NamedTuple):
-    """A finished run after its answer was checked: the object and how many answers."""
-
-    run: AgentRunResponse
-    seen: int
-    output: BaseModel | None
-    answers: int
-
-
-def _typed(
-    handle: AgentRun,
-    spec: OutputSpec[Any],
-    done: tuple[AgentRunResponse, int],
-    ctx: tuple[str, str, OutputFilters, Clock],
-    deadline: float | None,
-) -> _Typed:
-    """Check the run's answer; resume it with the errors until it validates (sync).
-
-    ``done`` is the run and log count :func:`_follow` returned; ``ctx`` is (role, key,
-    filters, the client's clock). Each repair is traced as ``codegen.resume`` and waited
-    for like the run.
-    """
-    (run, seen), (role, key, filters, clock) = done, ctx
-    attempts: list[OutputAttempt] = []
-    plan = repair_plan(spec, run, attempts)
-    answer: Any = None
-    try:
-        while True:
-            kind, prompt = plan.send(answer)
-            if kind == "count":
-                answer = count_repairs(handle.logs())
-                continue
-            with _repair_trace(handle.id, role, prompt or "") as op:
-                handle.resume(prompt or "")
-                op.record_run(handle.data)
-            left = _left(deadline, clock)
-            run, seen = _follow(handle, role, key, left, filters, seen)
-            answer = run
-    except StopIteration as stop:
-        return _Typed(run, seen, stop.value, answers_used(attempts))
-
-
-async def _atyped(
-    handle: AsyncAgentRun,
-    spec: OutputSpec[Any],
-    done: tuple[AgentRunResponse, int],
-    ctx: tuple[str, str, OutputFilters, Clock],
-    deadline: float | None,
-) -> _Typed:
-    """:func:`_typed` for async handles."""
-    (run, seen), (role, key, filters, clock) = done, ctx
-    attempts: list[OutputAttempt] = []
-    plan = repair_plan(spec, run, attempts)
-    answer: Any = None
-    try:
-        while True:
-            kind, prompt = plan.send(answer)
-            if kind == "count":
-                answer = count_repairs(await handle.logs())
-                continue
-            async with _repair_trace(handle.id, role, prompt or "") as op:
-                await handle.resume(prompt or "")
-                op.record_run(handle.data)
-            left = _left(deadline, clock)
-            run, seen = await _afollow(handle, role, key, left, filters, seen)
-            answer = run
-    except StopIteration as stop:
-        return _Typed(run, seen, stop.value, answers_used(attempts))
-
-
-def _with_output(update: dict[str, Any], key: str, role: str, typed: _Typed | None) -> Any:
-    """Put the validated object in ``runs[key]["output"]`` and ``artifacts[role]["output"]``."""
-    if typed is None:
-        return update
-    data = typed.output.model_dump(mode="json") if typed.output is not None else None
-    update["runs"][key]["output"] = data
-    update["runs"][key]["output_attempts"] = typed.answers
-    if role in update.get("artifacts", {}):
-        update["artifacts"][role]["output"] = data
-    return update
-
-
-def _spec(schema: type[BaseModel] | None, attempts: int) -> OutputSpec[Any] | None:
-    return None if schema is None else OutputSpec(schema, max_attempts=attempts)
 
 
 def _create_trace(launch: _Launch, key: str, role: str, text: str) -> trace_operation:
@@ -473,7 +379,7 @@ def codegen_node(
 
     extra_meta = metadata if callable(metadata) else dict(metadata or {})
     filters = OutputFilters(client, output_filter)
-    spec = _spec(output_schema, output_attempts)
+    spec = output_spec(output_schema, output_attempts)
 
     def plan(state: Mapping[str, Any], config: RunnableConfig) -> _Launch:
         iteration = _iteration(state, key)
@@ -535,18 +441,18 @@ def codegen_node(
                         op.record_run(handle.data)
                 if not wait:
                     return update(launch, handle.data, started, aclock.now(), launch.seen)
-                deadline = _deadline(timeout, aclock)
+                deadline = deadline_after(timeout, aclock)
                 run, seen = await _afollow(handle, role, key, timeout, filters, launch.seen)
                 typed = None
                 if spec is not None:
-                    ctx = (role, key, filters, aclock)
-                    typed = await _atyped(handle, spec, (run, seen), ctx, deadline)
+                    ctx = TypedContext(role, key, filters, aclock)
+                    typed = await atyped_wait(handle, spec, (run, seen), ctx, deadline, _afollow)
                     run, seen = typed.run, typed.seen
             if shared is not None:
                 item = result_item(run, role, _thread(config))
                 await shared.store.aput(shared.namespace, role, item)
             done = update(launch, run, started, aclock.now(), seen)
-            return _with_output(done, key, role, typed)
+            return with_output(done, key, role, typed)
 
         anode.__name__ = f"codegen_{key}"
         return anode
@@ -577,16 +483,16 @@ def codegen_node(
                     op.record_run(handle.data)
             if not wait:
                 return update(launch, handle.data, started, clock.now(), launch.seen)
-            deadline = _deadline(timeout, clock)
+            deadline = deadline_after(timeout, clock)
             run, seen = _follow(handle, role, key, timeout, filters, launch.seen)
             typed = None
             if spec is not None:
-                ctx = (role, key, filters, clock)
-                typed = _typed(handle, spec, (run, seen), ctx, deadline)
+                ctx = TypedContext(role, key, filters, clock)
+                typed = typed_wait(handle, spec, (run, seen), ctx, deadline, _follow)
                 run, seen = typed.run, typed.seen
         if shared is not None:
             shared.store.put(shared.namespace, role, result_item(run, role, _thread(config)))
-        return _with_output(update(launch, run, started, clock.now(), seen), key, role, typed)
+        return with_output(update(launch, run, started, clock.now(), seen), key, role, typed)
 
     node.__name__ = f"codegen_{key}"
     return node
@@ -635,7 +541,7 @@ def codegen_wait_node(
     as there (this node writes the result and checks and repairs the answer).
     """
     filters = OutputFilters(client, output_filter)
-    spec = _spec(output_schema, output_attempts)
+    spec = output_spec(output_schema, output_attempts)
 
     def update(record: RunRecord, who: str, run: AgentRunResponse, now: float, seen: int) -> Any:
         return _record_update(
@@ -661,18 +567,18 @@ def codegen_wait_node(
                 known = _known_active(record, run_id, client.org_id)
                 handle = await aruns.attach(known if known is not None else run_id)
                 start = int(record.get("logs_seen") or 0)
-                deadline = _deadline(timeout, aclock)
+                deadline = deadline_after(timeout, aclock)
                 run, seen = await _afollow(handle, who, key, timeout, filters, start)
                 typed = None
                 if spec is not None:
-                    ctx = (who, key, filters, aclock)
-                    typed = await _atyped(handle, spec, (run, seen), ctx, deadline)
+                    ctx = TypedContext(who, key, filters, aclock)
+                    typed = await atyped_wait(handle, spec, (run, seen), ctx, deadline, _afollow)
                     run, seen = typed.run, typed.seen
             if shared is not None:
                 await shared.store.aput(
                     shared.namespace, who, result_item(run, who, _thread(config))
                 )
-            return _with_output(update(record, who, run, aclock.now(), seen), key, who, typed)
+            return with_output(update(record, who, run, aclock.now(), seen), key, who, typed)
 
         anode.__name__ = f"codegen_wait_{key}"
         return anode
@@ -687,16 +593,16 @@ def codegen_wait_node(
             known = _known_active(record, run_id, client.org_id)
             handle = runs.attach(known if known is not None else run_id)
             start = int(record.get("logs_seen") or 0)
-            deadline = _deadline(timeout, clock)
+            deadline = deadline_after(timeout, clock)
             run, seen = _follow(handle, who, key, timeout, filters, start)
             typed = None
             if spec is not None:
-                ctx = (who, key, filters, clock)
-                typed = _typed(handle, spec, (run, seen), ctx, deadline)
+                ctx = TypedContext(who, key, filters, clock)
+                typed = typed_wait(handle, spec, (run, seen), ctx, deadline, _follow)
                 run, seen = typed.run, typed.seen
         if shared is not None:
             shared.store.put(shared.namespace, who, result_item(run, who, _thread(config)))
-        return _with_output(update(record, who, run, clock.now(), seen), key, who, typed)
+        return with_output(update(record, who, run, clock.now(), seen), key, who, typed)
 
     node.__name__ = f"codegen_wait_{key}"
     return node

@@ -27,6 +27,7 @@ from .._client import AsyncCodegenClient, CodegenClient
 from ..models import AgentRunLogResponse, AgentRunResponse
 from ..observability import OperationTrace, trace_log_entry
 from ..plugins import Plugin, PluginContext, PluginManager
+from ..tools import CODEGEN_LOG_EVENT, log_event_data
 
 __all__ = [
     "LOG_EVENT",
@@ -39,8 +40,9 @@ __all__ = [
     "result_item",
 ]
 
-#: The name of the custom stream events nodes emit for each remote log entry.
-LOG_EVENT = "codegen_log"
+#: The name of the custom stream events nodes emit for each remote log entry: the tools'
+#: :data:`~codegen_graph.tools.CODEGEN_LOG_EVENT`, one event for both.
+LOG_EVENT = CODEGEN_LOG_EVENT
 
 #: A store namespace, or a callable of the state returning one.
 StoreNamespace = tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]]
@@ -117,13 +119,9 @@ class LogSink:
     def __call__(self, entry: AgentRunLogResponse) -> None:
         entry = self._filters.entry(entry, self._role)
         self._writer(
-            {
-                "event": LOG_EVENT,
-                "role": self._role,
-                "key": self._key,
-                "agent_run_id": self._run_id,
-                "entry": entry.model_dump(mode="json", exclude_none=True),
-            }
+            log_event_data(
+                entry, exclude_none=True, event=LOG_EVENT, role=self._role, key=self._key
+            )
         )
         if self._parent is not None:
             trace_log_entry(entry, parent=self._parent, index=self.count)
@@ -197,6 +195,6 @@ def result_item(run: AgentRunResponse, role: str, thread_id: Any) -> dict[str, A
         "agent_run_id": run.id,
         "status": status,
         "web_url": run.web_url,
-        "pr_urls": [pr.url for pr in run.github_pull_requests or [] if pr.url],
+        "pr_urls": run.pr_urls,
         "thread_id": thread_id,
     }

@@ -45,7 +45,8 @@ from ..tools import (
     CodegenResumeAgentRunTool,
     RoleRunAgentTool,
 )
-from ._fold import count_turns, fold_tool_results, supervisor_report
+from ._fold import count_turns, fold_tool_results
+from ._records import supervisor_report
 from ._state import GraphState
 
 __all__ = [

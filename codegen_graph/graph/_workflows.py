@@ -56,6 +56,7 @@ from ._nodes import (
     run_record,
 )
 from ._observe import OutputFilters, StoreNamespace
+from ._records import all_pr_urls, feature_report
 from ._retry import codegen_retry_policy
 from ._state import GraphState, RunRecord
 
@@ -326,7 +327,7 @@ def feature_workflow(
     builder.add_node(
         "fix", _fix_node(client, merged, prompt_guard, output_filter), retry_policy=policy
     )
-    builder.add_node("report", _report)
+    builder.add_node("report", feature_report)
     builder.add_edge(START, "start")
     builder.add_edge("start", "code")
     builder.add_conditional_edges("code_wait", after_code, ["tests", "docs"])
@@ -387,10 +388,7 @@ def _runs(state: Mapping[str, Any]) -> dict[str, RunRecord]:
 
 
 def _all_prs(state: Mapping[str, Any]) -> list[str]:
-    urls: list[str] = []
-    for record in _runs(state).values():
-        urls.extend(u for u in record.get("pr_urls") or [] if u not in urls)
-    return urls
+    return all_pr_urls(_runs(state))
 
 
 def _parse_decision(decision: Any) -> tuple[bool, str | None]:
@@ -510,35 +508,3 @@ def _fix_node(
         return update(record, current, iteration, state)
 
     return fix
-
-
-def _seconds(record: RunRecord) -> float | None:
-    started, finished = record.get("created_at"), record.get("finished_at")
-    if started is None or finished is None:
-        return None
-    return round(finished - started, 3)
-
-
-def _report(state: FeatureState) -> dict[str, Any]:
-    runs = _runs(state)
-    agents = {
-        role: {
-            "agent_run_id": r.get("agent_run_id"),
-            "status": r.get("status"),
-            "summary": r.get("summary"),
-            "web_url": r.get("web_url"),
-            "pr_urls": list(r.get("pr_urls") or []),
-            "seconds": _seconds(r),
-            "iteration": r.get("iteration"),
-        }
-        for role, r in runs.items()
-    }
-    return {
-        "report": {
-            "verdict": state.get("verdict") or "passed",
-            "task": state.get("task"),
-            "pr_urls": _all_prs(state),
-            "agents": agents,
-            "iterations": dict(state.get("iterations") or {}),
-        }
-    }

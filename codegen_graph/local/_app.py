@@ -37,7 +37,7 @@ from ..models import (
     UserResponse,
 )
 from ._engine import Engine
-from ._limits import FaultDice, Faults, RateLimiter, Stats, retry_after_header
+from ._limits import FaultDice, Faults, LocalRateLimiter, Stats, retry_after_header
 from ._store import Identity, Store, token_hash
 
 __all__ = ["MAX_PROMPT_CHARS", "BackendState", "build_app"]
@@ -96,7 +96,7 @@ class BackendState:
     store: Store
     clock: Clock
     stats: Stats
-    limiter: RateLimiter | None = None
+    limiter: LocalRateLimiter | None = None
     faults: Faults | None = None
     quota: int | None = None
     started_at: float = 0.0

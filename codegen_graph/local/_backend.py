@@ -15,7 +15,7 @@ from ..clock import Clock, ScaledClock
 from ._app import BackendState, build_app, local_stats
 from ._behavior import AgentBehavior, ScriptedBehavior
 from ._engine import Engine
-from ._limits import FaultDice, Faults, RateLimiter, RateLimits, Stats
+from ._limits import FaultDice, Faults, LocalRateLimiter, RateLimits, Stats
 from ._scenario import Scenario, ScenarioBehavior
 from ._store import Store
 from ._transport import LocalAsyncTransport, LocalTransport
@@ -52,7 +52,7 @@ class LocalCodegen:
         base_url: the URL clients use; ``web_url`` and PR URLs are built on it.
 
     Example:
-        >>> from codegen_graph import ManualClock
+        >>> from codegen_graph.clock import ManualClock
         >>> backend = LocalCodegen(clock=ManualClock())
         >>> with backend.httpx_client() as http:
         ...     r = http.post(f"/v1/organizations/{backend.org_id}/agent/run",
@@ -100,7 +100,7 @@ class LocalCodegen:
             store=self.store,
             clock=self.clock,
             stats=Stats(),
-            limiter=RateLimiter(limits) if limits else None,
+            limiter=LocalRateLimiter(limits) if limits else None,
             faults=faults,
             quota=quota,
             started_at=self.clock.now(),

@@ -159,12 +159,14 @@ _STOP_WORDS = frozenset(
 )
 
 
-def _slug(text: str, words: int = 4) -> str:
+def task_slug(text: str, words: int = 4) -> str:
+    """The task as a short name: ``"Add a /health endpoint"`` -> ``"add-health-endpoint"``."""
     tokens = [t for t in re.findall(r"[a-z0-9]+", text.lower()) if t not in _STOP_WORDS]
     return "-".join(tokens[:words]) or "change"
 
 
-def _title(text: str) -> str:
+def task_title(text: str) -> str:
+    """The task's first line, at most 72 characters (a pull request title)."""
     first = text.strip().splitlines()[0].strip() if text.strip() else "Update"
     return first[:72]
 
@@ -301,7 +303,7 @@ class ScriptedBehavior:
         if not failing:
             return True, f"Test report: {total} passed, 0 failed. All {total} tests passed."
         n_fail = 1 + _digest(self.seed, "nfail", task, ctx.segment) % 3
-        module = _slug(task, 2).replace("-", "_")
+        module = task_slug(task, 2).replace("-", "_")
         names = [f"tests/test_{module}.py::test_case_{i + 1}" for i in range(n_fail)]
         lines = "\n".join(f"FAILED {n}" for n in names)
         return False, f"Test report: {total - n_fail} passed, {n_fail} failed.\n{lines}"
@@ -309,7 +311,7 @@ class ScriptedBehavior:
     def _testing(self, ctx: RunContext) -> _Plan:
         passed, report = self.test_report(ctx)
         steps = (
-            Step("PLAN_EVALUATION", thought=f"Plan: test {_title(run_task(ctx))}"),
+            Step("PLAN_EVALUATION", thought=f"Plan: test {task_title(run_task(ctx))}"),
             Step(
                 "ACTION",
                 thought="Running the tests.",
@@ -323,7 +325,7 @@ class ScriptedBehavior:
 
     def _coding(self, ctx: RunContext) -> _Plan:
         task = run_task(ctx)
-        title, slug = _title(task), _slug(task)
+        title, slug = task_title(task), task_slug(task)
         branch = f"codegen-bot/{slug}-{ctx.run_id}"
         path = f"src/{slug.replace('-', '_')[:40]}.py"
         steps: tuple[Step, ...]
@@ -381,7 +383,7 @@ class ScriptedBehavior:
 
     def _docs(self, ctx: RunContext) -> _Plan:
         task = run_task(ctx)
-        title, slug = _title(task), _slug(task)
+        title, slug = task_title(task), task_slug(task)
         branch = f"codegen-bot/docs-{slug}-{ctx.run_id}"
         doc = f"docs/{slug}.md"
         steps: tuple[Step, ...]

@@ -3,9 +3,9 @@
 When a run starts or resumes, its behaviour decides the whole outcome at once and the engine
 writes a timeline of timestamped events (status changes, log entries, the final answer).
 Reading a run folds the events whose time has come (``at <= clock.now()``), so a
-:class:`~codegen_graph.ManualClock` or :class:`~codegen_graph.ScaledClock` drives every run and
-there are no background tasks to race with. Resuming or stopping a run drops the events still
-in its future, then writes the new segment.
+:class:`~codegen_graph.clock.ManualClock` or :class:`~codegen_graph.clock.ScaledClock` drives
+every run and there are no background tasks to race with. Resuming or stopping a run drops
+the events still in its future, then writes the new segment.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["Faults", "RateLimit", "RateLimiter", "RateLimits", "RouteFaults", "Stats"]
+__all__ = ["Faults", "LocalRateLimiter", "RateLimit", "RateLimits", "RouteFaults", "Stats"]
 
 ROUTES = (
     "create",
@@ -65,7 +65,7 @@ class RateLimits:
         return "standard", self.standard
 
 
-class RateLimiter:
+class LocalRateLimiter:
     """Sliding-window counters keyed by (token hash, group)."""
 
     def __init__(self, limits: RateLimits) -> None:

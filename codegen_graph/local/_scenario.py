@@ -50,11 +50,11 @@ from ._behavior import (
     RunContext,
     ScriptedBehavior,
     Step,
-    _slug,
-    _title,
     run_feedback,
     run_role,
     run_task,
+    task_slug,
+    task_title,
 )
 
 __all__ = ["Scenario", "ScenarioBehavior", "ScenarioError", "load_scenario"]
@@ -267,8 +267,8 @@ def _apply(base: Outcome, spec: Mapping[str, Any], ctx: RunContext, attempt: int
     values = {
         "{attempt}": str(attempt),
         "{run_id}": str(ctx.run_id),
-        "{task}": _title(task),
-        "{slug}": _slug(task).replace("-", "_"),
+        "{task}": task_title(task),
+        "{slug}": task_slug(task).replace("-", "_"),
         "{feedback}": run_feedback(ctx) if ctx.is_resume else "",
         "{prompt}": ctx.prompt,
     }

@@ -16,14 +16,33 @@ __all__ = ["parse_faults", "serve"]
 
 
 def parse_faults(raw: str | None) -> Mapping[str, Any] | None:
-    """Parse ``--faults``: inline JSON or a path to a JSON file."""
+    """Parse ``--faults``: inline JSON or a path to a JSON file.
+
+    Told apart by the text itself, never by asking the file system: a value that starts with
+    ``{`` is inline JSON (however long: a long one would make ``stat`` fail with
+    ENAMETOOLONG), anything else is a path.
+
+    Raises:
+        ValueError: not a JSON object, or a file that cannot be read.
+    """
     if raw is None:
         return None
-    text = Path(raw).read_text(encoding="utf-8") if Path(raw).is_file() else raw
+    if raw.lstrip().startswith("{"):
+        text, where = raw, "--faults"
+    else:
+        try:
+            text = Path(raw).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(
+                f"--faults: cannot read the file {raw[:200]!r} ({reason}); pass a JSON "
+                "object inline ('{...}') or the path of a JSON file"
+            ) from None
+        where = f"--faults file {raw[:200]!r}"
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"--faults is neither a JSON object nor a JSON file: {exc}") from exc
+        raise ValueError(f"{where} is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ValueError("--faults must be a JSON object of route -> settings")
     return doc

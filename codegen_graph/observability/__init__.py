@@ -4,6 +4,8 @@
   :func:`trace_operation` and :func:`trace_log_entry` put Codegen operations and the remote
   agent's steps into the trace.
 * :class:`Redactor` removes known secrets and secret-shaped text from anything.
+* :func:`coding_agent_metadata` / :func:`subagent_metadata`: LangSmith's coding agent
+  metadata contract (``coding-agent-v1``), carried by every run codegen-graph traces.
 * :class:`LangSmithSink` captures traces on 127.0.0.1 for tests and demos.
 * :class:`Metrics` (Prometheus, optional) and :func:`span` (OpenTelemetry, optional).
 """
@@ -23,6 +25,7 @@ from .._redact import (
     Redactor,
     get_redactor,
 )
+from ._contract import coding_agent_metadata, subagent_metadata
 
 if _typing.TYPE_CHECKING:
     from ._langsmith import (
@@ -83,6 +86,7 @@ __all__ = [
     "Redactor",
     "SinkRequest",
     "TraceNode",
+    "coding_agent_metadata",
     "disable_tracing",
     "enable_tracing",
     "flush_tracing",
@@ -90,6 +94,7 @@ __all__ = [
     "log_entry_run_type",
     "run_metadata",
     "span",
+    "subagent_metadata",
     "trace_log_entries",
     "trace_log_entry",
     "trace_operation",

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._redact import MIN_SECRET_LENGTH, Redactor, get_redactor, swap_active_redactor
 from .._status import AgentRunStatus
+from ._contract import SUBAGENT_KEYS, coding_agent_metadata
 
 if TYPE_CHECKING:
     import langsmith
@@ -210,14 +211,14 @@ def tracing(
 
 def run_metadata(run: AgentRunResponse | AgentRunWithLogsResponse) -> dict[str, Any]:
     """The trace metadata of an agent run: id, org, status, web URL and PR URLs."""
-    prs = getattr(run, "github_pull_requests", None) or []
     status = run.status
     return {
         "agent_run_id": run.id,
         "org_id": run.organization_id,
         "status": AgentRunStatus(status).canonical if status is not None else None,
         "web_url": run.web_url,
-        "pr_urls": [pr.url for pr in prs if pr.url],
+        # a run with logs carries no pull requests in the spec
+        "pr_urls": list(getattr(run, "pr_urls", None) or []),
     }
 
 
@@ -270,6 +271,15 @@ class OperationTrace:
 _DISABLED = OperationTrace(None, None)
 
 
+def _with_thread(run_tree: RunTree) -> RunTree:
+    """Give a run the contract's ``thread_id``: its parent's (LangGraph's thread, inherited),
+    else the trace's own id, so even a traced call outside a graph groups as a thread."""
+    metadata = run_tree.extra.setdefault("metadata", {})
+    if not metadata.get("thread_id"):
+        metadata["thread_id"] = str(run_tree.trace_id)
+    return run_tree
+
+
 class trace_operation:
     """Trace one Codegen operation as a child run of whatever run is current.
 
@@ -320,7 +330,7 @@ class trace_operation:
         from langsmith.run_helpers import trace
 
         red = self.redactor or get_redactor()
-        meta = dict(self.metadata or {})
+        meta = {**coding_agent_metadata(), **(self.metadata or {})}
         if self.role is not None:
             meta["role"] = self.role
         self._trace = trace(
@@ -342,7 +352,7 @@ class trace_operation:
         if self.parent is None and not tracing_is_enabled():
             return _DISABLED
         red = self._make()
-        self._handle = OperationTrace(self._trace.__enter__(), red)
+        self._handle = OperationTrace(_with_thread(self._trace.__enter__()), red)
         return self._handle
 
     def __exit__(
@@ -363,7 +373,7 @@ class trace_operation:
         if self.parent is None and not tracing_is_enabled():
             return _DISABLED
         red = self._make()
-        self._handle = OperationTrace(await self._trace.__aenter__(), red)
+        self._handle = OperationTrace(_with_thread(await self._trace.__aenter__()), red)
         return self._handle
 
     async def __aexit__(
@@ -457,6 +467,7 @@ def trace_log_entry(
     red = redactor or get_redactor()
     name, inputs, outputs, error = _entry_fields(entry)
     metadata: dict[str, Any] = {
+        **coding_agent_metadata(),
         "agent_run_id": entry.agent_run_id,
         "message_type": entry.message_type,
         "remote_created_at": entry.created_at,
@@ -486,6 +497,11 @@ def trace_log_entry(
         extra={"metadata": red.redact(metadata)},
         tags=["codegen.remote_step"],
     )
+    # A remote step inherits its parent's metadata; the subagent-only keys are not its own.
+    inherited = child.extra.setdefault("metadata", {})
+    for scoped in SUBAGENT_KEYS:
+        inherited.pop(scoped, None)
+    _with_thread(child)
     child.post()
     return child
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
@@ -21,6 +22,7 @@ __all__ = [
     "build_input",
     "check_id",
     "check_limit",
+    "check_metadata",
     "check_sendable",
     "check_skip",
     "check_text",
@@ -109,6 +111,21 @@ def check_text(name: str, value: object) -> str:
     return value
 
 
+def check_metadata(value: object) -> dict[str, Any]:
+    """A copy of ``metadata=...`` as a dict (``None`` gives an empty one).
+
+    Raises:
+        ConfigurationError: not a mapping (its values are checked by :func:`build_input`).
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"metadata must be a mapping of str to JSON values, got {type(value).__name__}"
+        )
+    return dict(value)
+
+
 def _json_problem(value: Any, path: str) -> str | None:
     """The first part of a JSON-mode dump that cannot be sent, as ``path: problem``."""
     if isinstance(value, str):
@@ -144,9 +161,11 @@ def check_sendable(model: pydantic.BaseModel) -> dict[str, Any]:
         raise ConfigurationError(f"Invalid {name}: {problem.removeprefix('body.')}")
     try:
         body = model.model_dump(mode="json", exclude_none=True)
-    except pydantic_core.PydanticSerializationError as exc:
+    except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
+        # ValueError: bytes that are not UTF-8 (pydantic's JSON mode decodes bytes).
         raise ConfigurationError(
-            f"Invalid {name}: a value is not JSON-serialisable ({exc}); metadata values "
+            f"Invalid {name}: a value is not JSON-serialisable ({type(exc).__name__}: {exc}); "
+            "metadata values "
             "must be JSON types (str, int, float, bool, None, lists and dicts of them)"
         ) from None
     try:

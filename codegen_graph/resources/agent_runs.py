@@ -17,7 +17,7 @@ from .._base_client import Recovery, RequestSpec
 from .._batch import (
     BatchItem,
     BatchProgress,
-    PromptSpec,
+    BatchPrompt,
     akeep_trying,
     keep_trying,
     run_many_async,
@@ -43,6 +43,7 @@ from ._resource import (
     build_input,
     check_id,
     check_limit,
+    check_metadata,
     check_skip,
     check_text,
     next_skip,
@@ -110,7 +111,7 @@ def _spec_create(
     check_text("prompt", prompt)
     if repo_id is not None:
         check_id("repo_id", repo_id)
-    meta = dict(metadata or {})
+    meta = check_metadata(metadata)
     existing = meta.get(IDEMPOTENCY_METADATA_KEY)
     if idempotency_key is not None and existing not in (None, idempotency_key):
         raise ConfigurationError(
@@ -366,7 +367,7 @@ class AgentRuns(SyncAPIResource):
 
     def run_many(
         self,
-        prompts: Sequence[PromptSpec],
+        prompts: Sequence[BatchPrompt],
         *,
         concurrency: int = 10,
         timeout: float | None = None,
@@ -548,7 +549,7 @@ class AsyncAgentRuns(AsyncAPIResource):
 
     async def run_many(
         self,
-        prompts: Sequence[PromptSpec],
+        prompts: Sequence[BatchPrompt],
         *,
         concurrency: int = 10,
         timeout: float | None = None,

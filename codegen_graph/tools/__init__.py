@@ -12,7 +12,7 @@ run, dispatches each new remote log entry as a :data:`CODEGEN_LOG_EVENT` custom 
 from __future__ import annotations
 
 from ._base import DEFAULT_TIMEOUT, CodegenTool
-from ._bridge import CODEGEN_LOG_EVENT
+from ._bridge import CODEGEN_LOG_EVENT, log_event_data
 from ._delegate import ROLE_METADATA_KEY, RoleRunAgentTool
 from ._errors import CodegenToolError
 from ._toolkit import TOOL_NAMES, CodegenToolkit
@@ -26,9 +26,11 @@ from ._tools import (
     TypedAgentRunResponse,
 )
 
-# Plain sorted() order, like the top-level package.
-__all__ = [  # noqa: RUF022
+__all__ = [
     "CODEGEN_LOG_EVENT",
+    "DEFAULT_TIMEOUT",
+    "ROLE_METADATA_KEY",
+    "TOOL_NAMES",
     "CodegenGetAgentRunLogsTool",
     "CodegenGetAgentRunTool",
     "CodegenListAgentRunsTool",
@@ -38,9 +40,7 @@ __all__ = [  # noqa: RUF022
     "CodegenTool",
     "CodegenToolError",
     "CodegenToolkit",
-    "DEFAULT_TIMEOUT",
-    "ROLE_METADATA_KEY",
     "RoleRunAgentTool",
-    "TOOL_NAMES",
     "TypedAgentRunResponse",
+    "log_event_data",
 ]

@@ -50,6 +50,7 @@ __all__ = [
     "async_emitter",
     "graph_writer",
     "in_thread",
+    "log_event_data",
     "on_private_loop",
     "skip_first",
     "sync_emitter",
@@ -66,8 +67,22 @@ AsyncLogSink = Callable[[AgentRunLogResponse], Awaitable[None]]
 _DONE = object()
 
 
+def log_event_data(
+    entry: AgentRunLogResponse, *, exclude_none: bool = False, **fields: Any
+) -> dict[str, Any]:
+    """The one payload of a :data:`CODEGEN_LOG_EVENT`: ``fields``, the run id and the entry.
+
+    Tools send the entry whole; graph nodes (``exclude_none=True``) drop its empty fields.
+    """
+    return {
+        **fields,
+        "agent_run_id": entry.agent_run_id,
+        "entry": entry.model_dump(mode="json", exclude_none=exclude_none),
+    }
+
+
 def _event_data(entry: AgentRunLogResponse) -> dict[str, Any]:
-    return {"agent_run_id": entry.agent_run_id, "entry": entry.model_dump(mode="json")}
+    return log_event_data(entry)
 
 
 def graph_writer(fields: Mapping[str, Any]) -> SyncLogSink | None:
@@ -83,7 +98,7 @@ def graph_writer(fields: Mapping[str, Any]) -> SyncLogSink | None:
         return None
 
     def write(entry: AgentRunLogResponse) -> None:
-        writer({"event": CODEGEN_LOG_EVENT, **fields, **_event_data(entry)})
+        writer(log_event_data(entry, event=CODEGEN_LOG_EVENT, **fields))
 
     return write
 

@@ -207,6 +207,16 @@ class CodegenRunAgentTool(_RunTool):
     def _create_kwargs(p: RunAgentArgs) -> dict[str, Any]:
         return {"repo_id": p.repo_id, "model": p.model, "agent_type": p.agent_type}
 
+    def _content(self, artifact: Any, params: Any) -> str:
+        text = super()._content(artifact, params)
+        if isinstance(artifact, TypedAgentRunResponse) and isinstance(artifact.output, BaseModel):
+            name = type(artifact.output).__name__
+            data = artifact.output.model_dump_json()
+            if len(data) > self.max_result_chars:
+                data = data[: self.max_result_chars] + "... (cut; the whole object: artifact)"
+            text += f"\nValidated {name} (answer {artifact.output_attempts}): {data}"
+        return text
+
     def _prompt(self, p: RunAgentArgs) -> str:
         if self.result_schema is None:
             return p.prompt

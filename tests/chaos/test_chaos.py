@@ -87,7 +87,7 @@ def test_feature_workflow_under_faults(chaos: ModuleType) -> None:
 def test_create_timeouts_never_duplicate(chaos: ModuleType) -> None:
     # Accept-then-timeout on every second create: each one is found by the lookup, not
     # posted again.
-    from codegen_graph import ManualClock
+    from codegen_graph.clock import ManualClock
     from codegen_graph.local import Faults, LocalCodegen, RouteFaults
 
     faults = Faults(routes={"create": RouteFaults(timeout_rate=0.5)}, seed=3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -232,7 +233,8 @@ def test_the_example_workflow_runs_review_pr_with_the_secrets(cli: Cli) -> None:
     assert "pull_request" in doc[True]  # YAML 1.1 reads the key `on` as True
     assert doc["permissions"]["pull-requests"] == "write"
     steps = doc["jobs"]["review"]["steps"]
-    assert any(s.get("run") == "pip install codegen-graph" for s in steps)
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    assert "git+${CODEGEN_GRAPH_REPOSITORY}@${CODEGEN_GRAPH_COMMIT}" in install["run"]
     review = next(s for s in steps if "review-pr" in s.get("run", ""))
     assert set(review["env"]) == {"CODEGEN_API_TOKEN", "CODEGEN_ORG_ID", "GITHUB_TOKEN"}
     assert all("secrets." in v for v in review["env"].values())
@@ -242,3 +244,75 @@ def test_the_example_workflow_runs_review_pr_with_the_secrets(cli: Cli) -> None:
     assert {"--repo", "--pr"} <= set(options)
     helptext = cli("review-pr", "--help").stdout
     assert all(option in helptext for option in options)
+
+
+def _install_step() -> tuple[str, dict[str, str]]:
+    yaml = pytest.importorskip("yaml")
+    root = Path(__file__).resolve().parents[2]
+    doc = yaml.safe_load((root / "examples/github-actions/codegen-review.yml").read_text())
+    job = doc["jobs"]["review"]
+    step = next(s for s in job["steps"] if "pip install" in s.get("run", ""))
+    return step["run"], job["env"]
+
+
+@pytest.mark.parametrize(
+    ("commit", "repository", "installs"),
+    [
+        (None, None, False),  # the template as shipped: placeholders refuse to install
+        ("v1.0", "https://github.com/acme/codegen-graph", False),  # a tag can move
+        ("a" * 40, None, False),
+        ("0123456789abcdef0123456789abcdef01234567", "https://github.com/acme/codegen-graph", True),
+    ],
+)
+def test_the_template_installs_only_a_pinned_commit_of_the_repository(
+    tmp_path: Path, commit: str | None, repository: str | None, installs: bool
+) -> None:
+    """The install step, run by bash with a stand-in pip that records its arguments."""
+    script, job_env = _install_step()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "pip-calls"
+    pip = bin_dir / "pip"
+    pip.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {calls}\n')
+    pip.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", **job_env}
+    if commit is not None:
+        env["CODEGEN_GRAPH_COMMIT"] = commit
+    if repository is not None:
+        env["CODEGEN_GRAPH_REPOSITORY"] = repository
+    proc = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True)
+    if not installs:
+        assert proc.returncode == 2 and "::error::" in proc.stdout
+        assert not calls.exists(), "nothing may be installed from an unpinned source"
+        return
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert calls.read_text().splitlines() == [
+        "install",
+        f"codegen-graph @ git+{repository}@{commit}",
+    ]
+
+
+def test_no_doc_installs_codegen_graph_by_name_from_an_index() -> None:
+    root = Path(__file__).resolve().parents[2]
+    by_name = re.compile(r"pip install ['\"]?codegen-graph(\[[a-z,]+\])?(?![\[\w-])['\"]?(?! @)")
+    files = [root / "README.md", root / "docs/index.md", root / "docs/cli.md"]
+    files += sorted((root / "examples").rglob("*.yml"))
+    found = [
+        f"{path.relative_to(root)}: {line.strip()}"
+        for path in files
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if by_name.search(line)
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize("bad", ["ghs_abc\ndef0123", "ghs_abcédef0123", "ghs abc def0123"])
+def test_a_malformed_github_token_is_refused_before_anything(
+    cli: Cli, github: FakeGitHub, bad: str
+) -> None:
+    env = {"GITHUB_TOKEN": bad, "GITHUB_API_URL": github.url}
+    result = cli.local("review-pr", "--repo", "octo/demo", "--pr", "3", "--local", env=env)
+    assert result.exit_code == 2
+    assert "error: GITHUB_TOKEN (or --github-token) contains" in result.stderr
+    assert "def0123" not in result.output
+    assert github.requests == [] and cli.json("runs", "list") == []

@@ -195,8 +195,8 @@ def test_the_live_status_line_shows_status_and_elapsed_time() -> None:
 
     from rich.console import Console
 
-    from codegen_graph import ManualClock
     from codegen_graph.cli._runs import _StatusLine
+    from codegen_graph.clock import ManualClock
     from codegen_graph.local import LocalCodegen
 
     clock = ManualClock()

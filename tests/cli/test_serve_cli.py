@@ -83,3 +83,56 @@ def test_ctrl_c_while_waiting_exits_130_and_says_how_to_go_on(cli: Cli) -> None:
         "interrupted",
         f"hint: the run goes on; wait again with: codegen-graph runs wait {run_id}",
     ]
+
+
+def test_serve_strips_the_token_variable_like_the_client(tmp_path: object) -> None:
+    """`export CODEGEN_LOCAL_TOKEN=$(cat file)` keeps the trailing newline; it is stripped."""
+    import time
+
+    import httpx
+
+    from codegen_graph.local import free_loopback_port
+
+    port = free_loopback_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
+    env["CODEGEN_LOCAL_TOKEN"] = "  serve-strip-token-91ab\n"
+    cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", str(port), "--org-id", "77"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:  # a real process binding a real socket: wait for it to answer
+            try:
+                httpx.get(f"{base}/_local/stats", timeout=1.0)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.05)
+        headers = {"Authorization": "Bearer serve-strip-token-91ab"}
+        r = httpx.get(f"{base}/v1/organizations/77/agent/runs", headers=headers, timeout=5.0)
+        assert r.status_code == 200, r.text
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("", "is empty"), ("tok en", "contains a space"), ("tok\x1b[31m", "control character")],
+)
+def test_serve_refuses_a_malformed_token(value: str, message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
+    env["CODEGEN_LOCAL_TOKEN"] = value
+    proc = subprocess.run(
+        [sys.executable, "-m", "codegen_graph", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.startswith("error: --token (or CODEGEN_LOCAL_TOKEN)") and message in proc.stderr
+    )
+    if value.strip():
+        assert value not in proc.stderr

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from codegen_graph import Clock, ManualClock
+from codegen_graph.clock import Clock, ManualClock
 
 TOKEN = "test-token-0123456789"
 ORG_ID = 7

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from codegen_graph import AsyncCodegenClient, CodegenClient, ManualClock
+from codegen_graph import AsyncCodegenClient, CodegenClient
+from codegen_graph.clock import ManualClock
 
 from ._fake_api import ORG_ID, TOKEN, FakeCodegenAPI
 

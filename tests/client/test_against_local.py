@@ -13,10 +13,10 @@ from codegen_graph import (
     AsyncCodegenClient,
     AuthenticationError,
     CodegenClient,
-    ManualClock,
     NotFoundError,
     UnprocessableEntityError,
 )
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen, LocalServer
 from codegen_graph.models import (
     AgentRunResponse,

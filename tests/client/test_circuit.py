@@ -60,7 +60,7 @@ def test_failed_probe_reopens(
 
 
 def test_half_open_lets_exactly_one_probe(clock) -> None:
-    from codegen_graph import CircuitBreaker
+    from codegen_graph._circuit import CircuitBreaker
     from codegen_graph._exceptions import ServerError as SE
 
     breaker = CircuitBreaker(CircuitBreakerConfig(failure_threshold=1, cooldown=5.0), clock)

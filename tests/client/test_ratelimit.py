@@ -9,16 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from codegen_graph import (
-    AsyncCodegenClient,
-    CodegenClient,
-    ManualClock,
-    RateBudget,
-    RateBudgets,
-    RateLimiter,
-    ScaledClock,
-)
-from codegen_graph._ratelimit import UNLIMITED, bucket_for
+from codegen_graph import AsyncCodegenClient, CodegenClient, RateBudget, RateBudgets
+from codegen_graph._ratelimit import UNLIMITED, RateLimiter, bucket_for
+from codegen_graph.clock import ManualClock, ScaledClock
 
 from ._fake_api import ORG_ID, TOKEN, FakeCodegenAPI, Recorded
 

@@ -12,7 +12,8 @@ import json
 import logging
 import sys
 
-from codegen_graph import CodegenClient, Coordination, ScaledClock
+from codegen_graph import CodegenClient, Coordination
+from codegen_graph.clock import ScaledClock
 
 
 def main() -> None:

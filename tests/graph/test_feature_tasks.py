@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import DEFAULT_PROMPTS, codegen_retry_policy, feature_workflow
 from codegen_graph.local import LocalCodegen
 

@@ -11,7 +11,8 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from codegen_graph import AsyncCodegenClient, CodegenClient, ConfigurationError, ManualClock
+from codegen_graph import AsyncCodegenClient, CodegenClient, ConfigurationError
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import (
     DEFAULT_ROLES,
     supervisor_workflow,

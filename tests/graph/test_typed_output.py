@@ -11,7 +11,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
 
-from codegen_graph import ManualClock, OutputValidationError
+from codegen_graph import OutputValidationError
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import GraphState, codegen_node, codegen_wait_node
 from codegen_graph.local import LocalCodegen
 from codegen_graph.tools import CodegenRunAgentTool, TypedAgentRunResponse
@@ -117,6 +118,7 @@ def test_the_run_tool_artifact_carries_the_object() -> None:
     assert isinstance(message.artifact, TypedAgentRunResponse)
     assert isinstance(message.artifact.output, Change)
     assert message.artifact.output_attempts == 3
+    assert "Validated Change (answer 3): {" in message.content  # the model reads it too
     assert (stats["runs_created"], stats["runs_resumed"]) == (1, 2)
 
 

@@ -13,7 +13,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from codegen_graph import AsyncCodegenClient, ManualClock
+from codegen_graph import AsyncCodegenClient
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import LOG_EVENT, codegen_retry_policy, feature_workflow
 from codegen_graph.local import Faults, LocalCodegen, RouteFaults
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import (
     ChatModelBehavior,
     LocalCodegen,

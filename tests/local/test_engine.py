@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen, Outcome, RunContext, ScriptedBehavior, Step
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from codegen_graph import ManualClock, ScaledClock
+from codegen_graph.clock import ManualClock, ScaledClock
 from codegen_graph.local import Faults, LocalCodegen, RouteFaults
 
 ORG = "/v1/organizations/1"

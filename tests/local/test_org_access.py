@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codegen_graph import CodegenClient, ManualClock
+from codegen_graph import CodegenClient
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen, LocalServer
 from codegen_graph.local._store import Identity
 

@@ -174,3 +174,23 @@ def test_serve_rejects_bad_faults_with_one_line() -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: --faults")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_long_inline_faults_are_json_and_paths_are_files(tmp_path: Path) -> None:
+    from codegen_graph.local._server import parse_faults
+
+    long_doc = {"routes": {f"route{i}": {"error_rate": 0.0} for i in range(400)}}
+    raw = json.dumps(long_doc)
+    assert len(raw) > 4096  # longer than any file name: the file system is never asked
+    assert parse_faults(raw) == long_doc
+    assert parse_faults("  " + raw) == long_doc
+    path = tmp_path / "faults.json"
+    path.write_text('{"seed": 3}', encoding="utf-8")
+    assert parse_faults(str(path)) == {"seed": 3}
+    with pytest.raises(ValueError, match="cannot read the file") as caught:
+        parse_faults(str(tmp_path / "missing.json"))
+    assert "No such file" in str(caught.value)
+    with pytest.raises(ValueError, match="cannot read the file"):
+        parse_faults("x" * 5000)  # a long non-JSON value: ENAMETOOLONG, reported plainly
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        parse_faults("{" + "x" * 5000)

@@ -14,7 +14,7 @@ import pytest
 from langgraph.store.memory import InMemoryStore
 from prometheus_client import CollectorRegistry
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 from codegen_graph.observability import LangSmithSink, Metrics, Redactor, tracing
 from codegen_graph.plugins import AuditLog, OutputFilter, PromptGuard, PromptInjectionError
@@ -234,7 +234,7 @@ def test_client_hooks_work_without_prometheus_and_opentelemetry(tmp_path: Path) 
         sys.modules["prometheus_client"] = None
         # The local backend's web stack imports opentelemetry's context by itself: block
         # it after that, before codegen_graph looks for it.
-        from codegen_graph import ManualClock
+        from codegen_graph.clock import ManualClock
         from codegen_graph.local import LocalCodegen
         sys.modules["opentelemetry"] = None
         sys.modules["opentelemetry.trace"] = None

@@ -10,7 +10,8 @@ from typing import Annotated, Any, TypedDict
 import pytest
 from langgraph.graph import END, START, StateGraph
 
-from codegen_graph import AsyncCodegenClient, CodegenClient, ManualClock
+from codegen_graph import AsyncCodegenClient, CodegenClient
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import codegen_node
 from codegen_graph.local import LocalCodegen
 from codegen_graph.models import AgentRunLogResponse

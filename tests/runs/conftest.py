@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from codegen_graph import ManualClock
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import AgentBehavior, LocalCodegen, Outcome, RunContext, Step
 
 

@@ -10,13 +10,14 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from codegen_graph import ConfigurationError, ManualClock, OutputValidationError, RunTimeoutError
+from codegen_graph import ConfigurationError, OutputValidationError, RunTimeoutError
 from codegen_graph._output import (
     REPAIR_MARKER,
     SCHEMA_FENCE,
     OutputSpec,
     extract_json,
 )
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen, _schema_answer
 
 

@@ -13,13 +13,8 @@ import logging
 import httpx
 import pytest
 
-from codegen_graph import (
-    AsyncCodegenClient,
-    CodegenClient,
-    ManualClock,
-    RunTimeoutError,
-)
-from codegen_graph._runs import AsyncAgentRun
+from codegen_graph import AsyncAgentRun, AsyncCodegenClient, CodegenClient, RunTimeoutError
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 from codegen_graph.models import AgentRunResponse
 

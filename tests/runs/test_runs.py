@@ -14,13 +14,12 @@ from codegen_graph import (
     AgentRunStatus,
     AsyncCodegenClient,
     ConfigurationError,
-    ManualClock,
     NotFoundError,
     RateBudget,
     RateBudgets,
     RunTimeoutError,
-    ScaledClock,
 )
+from codegen_graph.clock import ManualClock, ScaledClock
 from codegen_graph.local import LocalCodegen, RateLimit, RateLimits
 from codegen_graph.models import AgentRunResponse
 

@@ -114,6 +114,26 @@ def _cli(*args: str, **env: str) -> None:
     raise CliExit(result.exit_code, result.stderr)
 
 
+class HttpAnswer(Exception):
+    """A local-backend answer, as an exception: ``HTTP N`` and its body."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(body)
+        self.kind = f"HTTP {status}"
+
+
+def _foreign_org(method: str, segment: str, body: Any = None) -> None:
+    """A request of org 7's token to org 42's runs, the org segment spelled ``segment``."""
+    from codegen_graph.local import LocalCodegen
+
+    with LocalCodegen("tok-org-42", 42) as backend:
+        token = backend.add_token("tok-org-7", org_id=7)
+        path = "/run" if method == "POST" else "/runs"
+        with backend.httpx_client(headers={"Authorization": f"Bearer {token}"}) as http:
+            r = http.request(method, f"/v1/organizations/{segment}/agent{path}", json=body)
+    raise HttpAnswer(r.status_code, r.text)
+
+
 def _run_many(*args: Any, **kw: Any) -> Any:
     return _client(
         transport=httpx.MockTransport(lambda r: httpx.Response(500))
@@ -232,6 +252,88 @@ CASES: list[Case] = [
         "ValueError",
         "concurrency must be a positive integer",
     ),
+    Case(
+        "client argument",
+        '`token="cg-abc\\ndef"` (a newline inside)',
+        lambda: _client(token="cg-abc\ndef"),
+        "ConfigurationError",
+        "token=... contains a control character (U+000A) at position 6: an API token is "
+        "printable ASCII without spaces. Copy it again from the Codegen settings (the token "
+        "is not shown here).",
+    ),
+    Case(
+        "client argument",
+        '`token="cg-abc…"` (non-ASCII)',
+        lambda: _client(token="cg-abc…"),
+        "ConfigurationError",
+        "token=... contains a non-ASCII character (U+2026) at position 6: an API token is "
+        "printable ASCII without spaces. Copy it again from the Codegen settings (the token "
+        "is not shown here).",
+    ),
+    Case(
+        "client argument",
+        '`base_url="http://localhost:abc"`',
+        lambda: _client(base_url="http://localhost:abc"),
+        "ConfigurationError",
+        "base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL (Port could not be cast to "
+        "integer value as 'abc'), got 'http://localhost:abc'",
+    ),
+    Case(
+        "client argument",
+        '`base_url="http://localhost:99999"`',
+        lambda: _client(base_url="http://localhost:99999"),
+        "ConfigurationError",
+        "base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL (Port out of range 0-65535), "
+        "got 'http://localhost:99999'",
+    ),
+    Case(
+        "client argument",
+        '`base_url="http://[::1"`',
+        lambda: _client(base_url="http://[::1"),
+        "ConfigurationError",
+        "base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL (Invalid IPv6 URL), got "
+        "'http://[::1'",
+    ),
+    Case(
+        "client argument",
+        '`base_url="http://localhost:8000\\n"` (a newline inside)',
+        lambda: _client(base_url="http://localhost:8000\n/v1"),
+        "ConfigurationError",
+        "base_url=... (or CODEGEN_API_BASE_URL) contains a control character (U+000A): a URL "
+        "is printable ASCII without spaces (percent-encode a path; punycode for a host)",
+    ),
+    Case(
+        "client argument",
+        '`agent_runs.create("fix \\udcff")` (a lone surrogate)',
+        lambda: _client().agent_runs.create("fix \udcff"),
+        "ConfigurationError",
+        "prompt contains a lone surrogate (U+DCFF) at position 4, which is not valid Unicode "
+        "(text decoded with errors='surrogateescape'?); remove it and try again",
+    ),
+    Case(
+        "client argument",
+        '`agent_runs.create("a\\x00b")` (NUL)',
+        lambda: _client().agent_runs.create("a\x00b"),
+        "ConfigurationError",
+        "prompt contains a NUL character (U+0000) at position 1; remove it and try again",
+    ),
+    Case(
+        "client argument",
+        '`agent_runs.create("x", metadata={"at": object()})`',
+        lambda: _client().agent_runs.create("x", metadata={"at": object()}),
+        "ConfigurationError",
+        "Invalid CreateAgentRunInput: a value is not JSON-serialisable "
+        "(PydanticSerializationError: Unable to serialize unknown type: <class 'object'>); "
+        "metadata values must be JSON types (str, int, float, bool, None, lists and dicts of "
+        "them)",
+    ),
+    Case(
+        "client argument",
+        '`agent_runs.create("x", metadata={"score": float("nan")})`',
+        lambda: _client().agent_runs.create("x", metadata={"score": float("nan")}),
+        "ConfigurationError",
+        "Invalid CreateAgentRunInput: metadata.score is nan, which JSON cannot carry",
+    ),
     # -- environment variables --------------------------------------------------------------
     Case(
         "environment",
@@ -257,6 +359,23 @@ CASES: list[Case] = [
         "ConfigurationError",
         "Refusing plain http:// to '10.0.0.5': the API token would travel in clear text. "
         "Use https://, or http:// only for a loopback host (127.0.0.1, ::1, localhost).",
+    ),
+    Case(
+        "environment",
+        "`CODEGEN_API_TOKEN=` (set but empty: a missing CI secret)",
+        lambda: _env_client(CODEGEN_API_TOKEN="", CODEGEN_ORG_ID="1"),
+        "ConfigurationError",
+        "CODEGEN_API_TOKEN is set but empty: set it to your Codegen API token, or unset it (in "
+        "CI, a secret that is missing or not passed to this job reads as empty).",
+    ),
+    Case(
+        "environment",
+        "`CODEGEN_API_TOKEN` with a carriage return inside",
+        lambda: _env_client(CODEGEN_API_TOKEN="cg-abc\rdef", CODEGEN_ORG_ID="1"),
+        "ConfigurationError",
+        "CODEGEN_API_TOKEN contains a control character (U+000D) at position 6: an API token "
+        "is printable ASCII without spaces. Copy it again from the Codegen settings (the token "
+        "is not shown here).",
     ),
     # -- CLI arguments ---------------------------------------------------------------------
     Case(
@@ -306,6 +425,68 @@ CASES: list[Case] = [
         "no CODEGEN_API_TOKEN set: using the embedded local backend\nerror: prompt must be a "
         "non-empty string, got ''\nhint: see --help; the settings come from "
         "--token/--org-id/--base-url or CODEGEN_API_TOKEN, CODEGEN_ORG_ID, CODEGEN_API_BASE_URL",
+    ),
+    Case(
+        "CLI",
+        "`codegen-graph review-pr --repo acme/app --pr 7` in GitHub Actions with "
+        "`CODEGEN_API_TOKEN=` (an empty secret)",
+        lambda: _cli(
+            "review-pr",
+            "--repo",
+            "acme/app",
+            "--pr",
+            "7",
+            GITHUB_ACTIONS="true",
+            CODEGEN_API_TOKEN="",
+            GITHUB_TOKEN="ghs_table",
+        ),
+        "exit 2",
+        "error: CODEGEN_API_TOKEN is set but empty: set it to your Codegen API token, or unset "
+        "it (in CI, a secret that is missing or not passed to this job reads as empty). Nothing "
+        "falls back to the embedded local backend silently: pass --local to use it on "
+        "purpose.\nhint: the real API needs CODEGEN_API_TOKEN and CODEGEN_ORG_ID (or "
+        "--token/--org-id); the embedded local backend runs with --local, or by itself only "
+        "outside CI with no token variable set",
+    ),
+    Case(
+        "CLI",
+        "`codegen-graph review-pr --repo acme/app --pr 7` with no `CODEGEN_API_TOKEN` (not in CI)",
+        lambda: _cli("review-pr", "--repo", "acme/app", "--pr", "7", GITHUB_TOKEN="ghs_table"),
+        "exit 2",
+        "error: CODEGEN_API_TOKEN is not set, and this command posts the review to GitHub: it "
+        "never falls back to the embedded local backend, whose output is made up. Set "
+        "CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pass --local to use the embedded backend on "
+        "purpose.\nhint: the real API needs CODEGEN_API_TOKEN and CODEGEN_ORG_ID (or "
+        "--token/--org-id); the embedded local backend runs with --local, or by itself only "
+        "outside CI with no token variable set",
+    ),
+    Case(
+        "CLI",
+        "`CI=true CODEGEN_ORG_ID=12345 codegen-graph runs list` (no token)",
+        lambda: _cli("runs", "list", CI="true", CODEGEN_ORG_ID="12345"),
+        "exit 2",
+        "error: CODEGEN_API_TOKEN is not set and CI is: in CI nothing falls back to the "
+        "embedded local backend silently. Pass the secret to this step as CODEGEN_API_TOKEN "
+        "(and CODEGEN_ORG_ID), or pass --local to use the embedded backend on purpose.\nhint: "
+        "the real API needs CODEGEN_API_TOKEN and CODEGEN_ORG_ID (or --token/--org-id); the "
+        "embedded local backend runs with --local, or by itself only outside CI with no token "
+        "variable set",
+    ),
+    # -- local backend ---------------------------------------------------------------------
+    Case(
+        "local backend",
+        "org 7's token: `GET /v1/organizations/+42/agent/runs` (org 42, spelled `+42`)",
+        lambda: _foreign_org("GET", "+42"),
+        "HTTP 422",
+        '{"detail":[{"type":"int_parsing","loc":["path","org_id"],"msg":"Input should be a '
+        'positive integer written with digits only","input":"+42"}]}',
+    ),
+    Case(
+        "local backend",
+        "org 7's token: `POST /v1/organizations/42/agent/run`",
+        lambda: _foreign_org("POST", "42", {"prompt": "x"}),
+        "HTTP 403",
+        '{"message":"You do not have access to this organization.","status_code":403}',
     ),
     # -- server responses ------------------------------------------------------------------
     Case(
@@ -408,7 +589,7 @@ def outcome(case: Case) -> tuple[str, str]:
     """Run a case; return the error type (or ``exit N``) and the exact message."""
     try:
         case.run()
-    except CliExit as exc:
+    except (CliExit, HttpAnswer) as exc:
         return exc.kind, str(exc)
     except Exception as exc:
         return type(exc).__name__, str(exc)

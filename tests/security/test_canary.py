@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from codegen_graph import AsyncCodegenClient, CodegenError, ManualClock
+from codegen_graph import AsyncCodegenClient, CodegenError
+from codegen_graph.clock import ManualClock
 from codegen_graph.graph import codegen_retry_policy, feature_workflow
 from codegen_graph.local import Faults, LocalCodegen, LocalServer, RouteFaults
 from codegen_graph.observability import LangSmithSink, Redactor, tracing

@@ -16,7 +16,8 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from codegen_graph import CodegenClient, ManualClock, studio
+from codegen_graph import CodegenClient, studio
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
 TASK = "Add a /health endpoint that returns the service version"

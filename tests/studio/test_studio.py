@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from codegen_graph import CodegenClient, ConfigurationError, ScaledClock, studio
+from codegen_graph import CodegenClient, ConfigurationError, studio
+from codegen_graph.clock import ScaledClock
 from codegen_graph.local import LocalCodegen
 
 ENV = ("CODEGEN_API_TOKEN", "CODEGEN_TOKEN", "CODEGEN_ORG_ID", "CODEGEN_API_BASE_URL")

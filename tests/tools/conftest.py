@@ -4,7 +4,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from codegen_graph import AsyncCodegenClient, CodegenClient, ManualClock
+from codegen_graph import AsyncCodegenClient, CodegenClient
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
 

@@ -27,7 +27,6 @@ from codegen_graph import (
     CodegenClient,
     CodegenError,
     ConfigurationError,
-    ManualClock,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -35,6 +34,7 @@ from codegen_graph import (
     ServerError,
     UnprocessableEntityError,
 )
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import MAX_PROMPT_CHARS, LocalCodegen
 from codegen_graph.tools import CodegenListReposTool, CodegenToolError, CodegenToolkit
 
