@@ -43,7 +43,6 @@ poller between processes can drive the same plan, or feed states through :meth:`
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import math
 import random
@@ -136,10 +135,12 @@ def _standard_budget(client: CodegenClient | AsyncCodegenClient) -> tuple[int, f
     return budgets.standard.calls, budgets.standard.period + budgets.standard.margin
 
 
-def _descending(page: Page[AgentRunResponse]) -> bool:
-    """Whether the page lists its runs newest first by id (how the API orders them)."""
+def _newest_first(page: Page[AgentRunResponse]) -> bool:
+    """Whether the page lists newer runs (greater ids) first, as the API does. Runs created
+    at the same moment may come in either order (the API sorts by creation time), so only
+    the page as a whole is checked, and the smallest id on it is the boundary."""
     ids = [run.id for run in page.items]
-    return all(a > b for a, b in itertools.pairwise(ids))
+    return len(ids) < 2 or ids[0] > ids[-1]
 
 
 class _WatchCore:
@@ -285,8 +286,8 @@ class _WatchCore:
         return min(self.max_interval, value)
 
     def page_limit(self, watched: int) -> int:
-        """List pages a tick may read when the listing's order is unknown (a page whose
-        ids are not descending): ``max_pages``, or enough to hold every waiting run plus
+        """List pages a tick may read when the listing's order is unknown (a page that
+        does not list newer runs first): ``max_pages``, or enough to hold every waiting run plus
         one. With the API's order, the oldest waited run bounds the depth instead."""
         return max(self.max_pages, math.ceil(watched / self.page_size) + 1)
 
@@ -319,10 +320,10 @@ class _WatchCore:
         missing = self.watched() - (seen if seen is not None else {r.id for r in page.items})
         if not missing or len(page.items) < self.page_size or pages_read >= page.pages:
             return False
-        if not _descending(page):
+        if not _newest_first(page):
             return len(missing) >= 2 and pages_read < self.page_limit(len(self.watched()))
-        last = page.items[-1].id
-        deeper = [run_id for run_id in missing if run_id < last]
+        oldest = min(run.id for run in page.items)
+        deeper = [run_id for run_id in missing if run_id < oldest]
         if not deeper:
             return False  # the rest are not on any page: GET them
         with self.lock:

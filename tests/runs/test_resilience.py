@@ -392,3 +392,25 @@ def test_run_many_reports_what_a_retry_cannot_fix_at_once(clock: ManualClock) ->
         assert items[0].ok
         assert isinstance(items[1].error, AgentRunLimitReachedError)
         assert clock.now() - started < 120
+
+
+def test_a_keyed_start_waits_out_an_open_circuit_an_interactive_call_fails_fast(
+    clock: ManualClock,
+) -> None:
+    from codegen_graph import CircuitOpenError
+
+    with LocalCodegen(TOKEN, clock=clock, behavior=TimedBehavior()) as local:
+        transport = FaultyTransport(local.transport(), lambda _r: None, clock)
+        with _sync_client(local, transport) as client:
+            breaker = client.circuit
+            for _ in range(breaker.config.failure_threshold):  # type: ignore[union-attr]
+                breaker.record(_server_error())
+            opened = clock.now()
+            with pytest.raises(CircuitOpenError):
+                client.agent_runs.list()  # interactive: fails fast, as documented
+            with pytest.raises(CircuitOpenError):
+                client.agent_runs.start("no key")  # unkeyed: an interactive call too
+            run = client.agent_runs.start("keyed", idempotency_key="keyed-1")
+            assert clock.now() >= opened + breaker.config.cooldown  # type: ignore[union-attr]
+            assert run.wait().is_success
+            assert local.stats()["runs_total"] == 1

@@ -180,3 +180,15 @@ def test_unordered_pages_fall_back_to_a_page_limit() -> None:
 def test_spacing_is_the_share_of_the_budget() -> None:
     assert _core().spacing == 30.0 / (60 * 0.8)
     assert _core(share=0.5).spacing == 1.0
+
+
+def test_runs_created_together_may_come_in_either_order() -> None:
+    # The API sorts by creation time; runs created at the same moment can swap places. The
+    # page still lists newer runs first, and its smallest id is the boundary.
+    core = _core()
+    for run_id in range(1, 151):
+        core.add(_Waiter(run_id, None))
+    page = _page(range(450, 350, -1), total=450)
+    page.items[10], page.items[11] = page.items[11], page.items[10]
+    # Past the fallback's page limit (3): the order, not a cap, decides.
+    assert core.wants_next_page(page, pages_read=3)
