@@ -78,11 +78,14 @@ class Recovery(Generic[T]):
     """How to find the result of a request that may already have been processed.
 
     Before a retry, the core runs ``lookup`` and hands its result to ``pick``; a non-``None``
-    answer is returned instead of sending the request again.
+    answer is returned instead of sending the request again. With ``next_lookup``, a lookup
+    that found nothing names the next request to run (a further page), until it says
+    ``None``.
     """
 
     lookup: RequestSpec[Any]
     pick: Callable[[Any], T | None]
+    next_lookup: Callable[[Any], RequestSpec[Any] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -371,14 +374,20 @@ class BaseClient:
 
     def _recover(self, recovery: Recovery[T], error: APIError) -> Plan[T | None]:
         """Look up whether a failed non-idempotent call took effect after all."""
-        try:
-            found = yield from self._plan(recovery.lookup)
-        except CodegenError as lookup_error:
-            logger.info(
-                "lookup before retry failed (%s); not re-sending", type(lookup_error).__name__
-            )
-            raise error from lookup_error
-        result = recovery.pick(found)
+        lookup: RequestSpec[Any] | None = recovery.lookup
+        result: T | None = None
+        while lookup is not None:
+            try:
+                found = yield from self._plan(lookup)
+            except CodegenError as lookup_error:
+                logger.info(
+                    "lookup before retry failed (%s); not re-sending", type(lookup_error).__name__
+                )
+                raise error from lookup_error
+            result = recovery.pick(found)
+            if result is not None or recovery.next_lookup is None:
+                break
+            lookup = recovery.next_lookup(found)
         if result is not None:
             logger.info("the earlier attempt took effect; returning it instead of re-sending")
         return result

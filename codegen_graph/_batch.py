@@ -21,6 +21,11 @@ which graph nodes use): :func:`keep_trying` retries it through transient failure
 the key up before each new attempt, until the deadline of the batch it runs in (none
 outside a batch). An unkeyed call (``create``, ``get``, ``resume``...) is an interactive
 single call: the client's own retries, then the error (an open circuit fails it fast).
+
+Keyed batches (``key_prefix=`` or an ``idempotency_key`` per prompt) are re-runnable without
+duplicates however many runs the org has: before creating, one scan of the run list (newest
+first, back to ``created_after``, default one day) finds every key that already has a run;
+those items attach to it (``item.run.reused``), the others are created once per key.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from ._retry import pause_for
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
     from ._runs import AgentRun, AsyncAgentRun, HandleBase
+    from .models import AgentRunResponse
+    from .resources.agent_runs import TimeLike
 
 __all__ = ["BatchItem", "BatchProgress"]
 
@@ -67,6 +74,10 @@ class BatchItem(Generic[H]):
     prompt: str
     run: H | None = None
     error: BaseException | None = None
+    key: str | None = None
+    """The item's idempotency key, if the batch is keyed."""
+    started_at: float | None = None
+    """When the batch began (client clock): the lookup bound of the item's key."""
 
     @property
     def ok(self) -> bool:
@@ -87,16 +98,42 @@ class BatchProgress:
 def _normalise(prompts: Sequence[BatchPrompt], key_prefix: str | None) -> list[dict[str, Any]]:
     if isinstance(prompts, (str, bytes)):
         raise TypeError("run_many() takes a sequence of prompts, not one string")
-    # Without a prefix, a key made for this batch: retrying a create stays duplicate-free.
-    prefix = key_prefix if key_prefix is not None else f"batch-{uuid.uuid4().hex[:16]}"
     specs = []
     for i, spec in enumerate(prompts):
         kwargs = {"prompt": spec} if isinstance(spec, str) else dict(spec)
         if not isinstance(kwargs.get("prompt"), str):
             raise TypeError(f"prompt #{i} has no 'prompt' string")
-        kwargs.setdefault("idempotency_key", f"{prefix}-{i}")
+        if key_prefix is not None:
+            kwargs.setdefault("idempotency_key", f"{key_prefix}-{i}")
         specs.append(kwargs)
     return specs
+
+
+def _auto_keys(specs: list[dict[str, Any]]) -> None:
+    """Give every unkeyed item a key made for this batch, so retrying its create stays
+    duplicate-free (after the batch's key scan, which these new keys need not join)."""
+    prefix = f"batch-{uuid.uuid4().hex[:16]}"
+    for i, spec in enumerate(specs):
+        if _key_of(spec) is None:
+            spec["idempotency_key"] = f"{prefix}-{i}"
+
+
+def _key_of(spec: Mapping[str, Any]) -> str | None:
+    # resources import this module at load time: import from them when called
+    from .resources import IDEMPOTENCY_METADATA_KEY
+
+    metadata = spec.get("metadata")
+    key = spec.get("idempotency_key") or (
+        metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
+    )
+    return str(key) if key else None
+
+
+def _items(specs: list[dict[str, Any]], started: float) -> list[BatchItem[Any]]:
+    return [
+        BatchItem[Any](i, spec["prompt"], key=_key_of(spec), started_at=started)
+        for i, spec in enumerate(specs)
+    ]
 
 
 class _Persist:
@@ -189,19 +226,30 @@ def run_many_sync(
     timeout: float | None = None,
     on_progress: Callable[[BatchProgress], Any] | None = None,
     key_prefix: str | None = None,
+    created_after: TimeLike | None = None,
     **create_kwargs: Any,
 ) -> list[BatchItem[AgentRun]]:
     _check_concurrency(concurrency)
     deadline = _deadline(client, timeout)
     specs = _normalise(prompts, key_prefix)
-    items = [BatchItem[Any](i, spec["prompt"]) for i, spec in enumerate(specs)]
+    items = _items(specs, client.clock.now())
+    _auto_keys(specs)
     tally = _Tally(len(items), on_progress)
+    found = _scan_sync(client, items, created_after)
 
     def one(item: BatchItem[AgentRun], spec: dict[str, Any]) -> None:
         _DEADLINE.set(deadline)  # this pool thread's keyed start keeps trying until then
         try:
-            item.run = client.agent_runs.start(
-                **{**create_kwargs, **spec}, reuse_existing=key_prefix is not None
+            item.run = keep_trying(
+                client,
+                # a retry looks the key up again (the earlier attempt may have taken effect)
+                lambda retrying: _start_sync(
+                    client,
+                    item,
+                    {**create_kwargs, **spec},
+                    None if retrying else found,
+                    created_after,
+                ),
             )
             item.run.wait(_left(client, deadline))
         except Exception as exc:  # reported on its item; never loses the others
@@ -223,21 +271,32 @@ async def run_many_async(
     timeout: float | None = None,
     on_progress: Callable[[BatchProgress], Any] | None = None,
     key_prefix: str | None = None,
+    created_after: TimeLike | None = None,
     **create_kwargs: Any,
 ) -> list[BatchItem[AsyncAgentRun]]:
     _check_concurrency(concurrency)
     deadline = _deadline(client, timeout)
     specs = _normalise(prompts, key_prefix)
-    items = [BatchItem[Any](i, spec["prompt"]) for i, spec in enumerate(specs)]
+    items = _items(specs, client.clock.now())
+    _auto_keys(specs)
     tally = _Tally(len(items), on_progress)
     gate = asyncio.Semaphore(concurrency)
+    found = await _scan_async(client, items, created_after)
 
     async def one(item: BatchItem[AsyncAgentRun], spec: dict[str, Any]) -> None:
         _DEADLINE.set(deadline)  # this task's keyed start keeps trying until then
         async with gate:
             try:
-                item.run = await client.agent_runs.start(
-                    **{**create_kwargs, **spec}, reuse_existing=key_prefix is not None
+                item.run = await akeep_trying(
+                    client,
+                    # a retry looks the key up again (the earlier attempt may have taken effect)
+                    lambda retrying: _start_async(
+                        client,
+                        item,
+                        {**create_kwargs, **spec},
+                        None if retrying else found,
+                        created_after,
+                    ),
                 )
                 await item.run.wait(_left(client, deadline))
             except Exception as exc:  # reported on its item; never loses the others
@@ -246,3 +305,64 @@ async def run_many_async(
 
     await asyncio.gather(*(one(it, sp) for it, sp in zip(items, specs, strict=True)))
     return items
+
+
+# -- keyed items: one scan for the batch, then one create per missing key -----------------
+
+
+def _scan_sync(
+    client: CodegenClient, items: list[BatchItem[Any]], created_after: TimeLike | None
+) -> dict[str, AgentRunResponse] | None:
+    keys = sorted({item.key for item in items if item.key})
+    if not keys:
+        return {}
+    try:
+        return client.agent_runs.find_by_idempotency_keys(keys, created_after=created_after)
+    except Exception:  # each item then looks its own key up (and reports its own error)
+        log.warning("run_many: the batch key scan failed; each item looks its key up")
+        return None
+
+
+async def _scan_async(
+    client: AsyncCodegenClient, items: list[BatchItem[Any]], created_after: TimeLike | None
+) -> dict[str, AgentRunResponse] | None:
+    keys = sorted({item.key for item in items if item.key})
+    if not keys:
+        return {}
+    try:
+        return await client.agent_runs.find_by_idempotency_keys(keys, created_after=created_after)
+    except Exception:  # each item then looks its own key up (and reports its own error)
+        log.warning("run_many: the batch key scan failed; each item looks its key up")
+        return None
+
+
+def _start_sync(
+    client: CodegenClient,
+    item: BatchItem[Any],
+    kwargs: dict[str, Any],
+    found: dict[str, AgentRunResponse] | None,
+    created_after: TimeLike | None,
+) -> AgentRun:
+    runs = client.agent_runs
+    existing = found.get(item.key) if found is not None and item.key else None
+    if existing is not None:
+        existing._reused = True
+        return runs.attach(existing)
+    prompt = kwargs.pop("prompt")
+    return runs.attach(runs._create_from(prompt, kwargs, created_after, found is None))
+
+
+async def _start_async(
+    client: AsyncCodegenClient,
+    item: BatchItem[Any],
+    kwargs: dict[str, Any],
+    found: dict[str, AgentRunResponse] | None,
+    created_after: TimeLike | None,
+) -> AsyncAgentRun:
+    runs = client.agent_runs
+    existing = found.get(item.key) if found is not None and item.key else None
+    if existing is not None:
+        existing._reused = True
+        return await runs.attach(existing)
+    prompt = kwargs.pop("prompt")
+    return await runs.attach(await runs._create_from(prompt, kwargs, created_after, found is None))

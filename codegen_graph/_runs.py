@@ -115,6 +115,7 @@ class HandleBase:
     _seen_active: bool = False
     # Whether _data is a full run model (False after a logs page set the status).
     _complete: bool = True
+    _reused: bool = False
     _output: BaseModel | None = None
     _output_attempts: tuple[OutputAttempt, ...] = ()
 
@@ -137,6 +138,11 @@ class HandleBase:
     def data(self) -> AgentRunResponse:
         """The latest wire model of this run."""
         return self._data
+
+    @property
+    def reused(self) -> bool:
+        """``True`` when a keyed ``start`` attached to the run its key already had."""
+        return self._reused
 
     @property
     def id(self) -> int:
@@ -219,6 +225,7 @@ class AgentRun(HandleBase):
         self._client: CodegenClient = client
         self._data = data
         self._seen_active = not self.is_terminal
+        self._reused = data.reused
 
     def refresh(self) -> AgentRun:
         """Fetch the run's current state (one GET)."""
@@ -295,9 +302,18 @@ class AgentRun(HandleBase):
             self._output_attempts = tuple(attempts)
         return self
 
-    def resume(self, prompt: str, *, images: list[str] | None = None) -> AgentRun:
-        """Send a follow-up to the agent; the run becomes active again."""
-        self._update(self._client.agent_runs.resume(self.id, prompt, images=images))
+    def resume(
+        self, prompt: str, *, images: list[str] | None = None, idempotency_key: str | None = None
+    ) -> AgentRun:
+        """Send a follow-up to the agent; the run becomes active again.
+
+        With ``idempotency_key``, at most once per key (see ``agent_runs.resume``).
+        """
+        self._update(
+            self._client.agent_runs.resume(
+                self.id, prompt, images=images, idempotency_key=idempotency_key
+            )
+        )
         return self
 
     def logs(self) -> list[AgentRunLogResponse]:
@@ -377,6 +393,7 @@ class AsyncAgentRun(HandleBase):
         self._client: AsyncCodegenClient = client
         self._data = data
         self._seen_active = not self.is_terminal
+        self._reused = data.reused
 
     async def refresh(self) -> AsyncAgentRun:
         """Fetch the run's current state (one GET)."""
@@ -437,9 +454,15 @@ class AsyncAgentRun(HandleBase):
             self._output_attempts = tuple(attempts)
         return self
 
-    async def resume(self, prompt: str, *, images: list[str] | None = None) -> AsyncAgentRun:
-        """Send a follow-up to the agent; the run becomes active again."""
-        self._update(await self._client.agent_runs.resume(self.id, prompt, images=images))
+    async def resume(
+        self, prompt: str, *, images: list[str] | None = None, idempotency_key: str | None = None
+    ) -> AsyncAgentRun:
+        """Send a follow-up to the agent; the run becomes active again (see the sync twin)."""
+        self._update(
+            await self._client.agent_runs.resume(
+                self.id, prompt, images=images, idempotency_key=idempotency_key
+            )
+        )
         return self
 
     async def logs(self) -> list[AgentRunLogResponse]:

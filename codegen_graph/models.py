@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ._status import AgentRunStatus
 
@@ -89,6 +89,15 @@ class AgentRunResponse(_Response):
     source_type: SourceType | str | None = None
     github_pull_requests: list[GithubPullRequestResponse] | None = None
     metadata: dict[str, Any] | None = None
+
+    # Not a wire field: set by a keyed ``create`` that returned the run an earlier call
+    # with the same idempotency key had created (never serialised).
+    _reused: bool = PrivateAttr(default=False)
+
+    @property
+    def reused(self) -> bool:
+        """``True`` when a keyed create returned the run its key already had, not a new one."""
+        return self._reused
 
     @property
     def pr_urls(self) -> list[str]:

@@ -34,11 +34,14 @@ def _clear_langsmith_caches() -> None:
 _CI_VARS = ("CI", "GITHUB_ACTIONS", "CODEGEN_GRAPH_LOCAL")
 
 
-@pytest.fixture(autouse=True)
-def not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts outside CI (the backend choice reads ``CI``/``GITHUB_ACTIONS``)."""
-    for name in _CI_VARS:
-        monkeypatch.delenv(name, raising=False)
+@pytest.fixture(autouse=True, scope="session")
+def not_in_ci() -> Iterator[None]:
+    """The suite runs outside CI (the backend choice reads ``CI``/``GITHUB_ACTIONS``), module
+    fixtures that start servers included: session scope sets this up before them."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _CI_VARS:
+            mp.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture(autouse=True)

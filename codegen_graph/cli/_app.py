@@ -19,7 +19,7 @@ from ._run import run_command
 from ._runs import runs_app
 
 #: ``-h`` works wherever ``--help`` does (click hands the names down to every subcommand).
-HELP_OPTION_NAMES = ["-h", "--help"]
+HELP_OPTION_NAMES = ["--help", "-h"]
 
 
 def _plain_flags(command: Any) -> None:

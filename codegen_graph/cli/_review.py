@@ -52,6 +52,17 @@ def review_prompt(owner: str, name: str, number: int) -> str:
     )
 
 
+def review_key(owner: str, name: str, number: int) -> str | None:
+    """The review's idempotency key in GitHub Actions: one review run per pull request and
+    workflow run (``GITHUB_RUN_ID``), so re-running a failed job (a new attempt of the same
+    workflow run) attaches to the review already paid for; a new push starts a new workflow
+    run and so a new review. Outside Actions: ``None`` (every call reviews anew)."""
+    run_id = os.environ.get("GITHUB_RUN_ID", "").strip()
+    if not run_id:
+        return None
+    return f"review-pr:{owner}/{name}#{number}:{run_id}"
+
+
 def render_review(repo: str, number: int, run: AgentRunResponse, *, simulated: bool = False) -> str:
     """The Markdown written to the step summary and posted as the comment.
 
@@ -104,6 +115,15 @@ def review_pr(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the review.", min=1)
     ] = 3600.0,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Never start two reviews for one key (default in GitHub Actions: the "
+            "repository, PR and GITHUB_RUN_ID, so a re-run job reuses its review).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
@@ -131,11 +151,18 @@ def review_pr(
     try:
         with Backend(options) as backend, backend.client() as client:
             simulated = backend.is_local
+            key = idempotency_key or review_key(owner, name, pr)
             run = client.agent_runs.start(
                 review_prompt(owner, name, pr),
                 repo_id=repo_id,
                 metadata={"github_repo": f"{owner}/{name}", "github_pr": pr},
+                idempotency_key=key,
             )
+            if run.reused:
+                cli_state().err.print(
+                    f"review agent run {run.id} already exists for this CI run: reusing it",
+                    highlight=False,
+                )
             cli_state().err.print(f"review agent run {run.id} started", highlight=False)
             wait_live(client, run, timeout, live=not as_json)
         markdown = render_review(f"{owner}/{name}", pr, run.data, simulated=simulated)

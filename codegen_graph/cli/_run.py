@@ -5,8 +5,10 @@ result, failures loop back to the code agent, and (with ``--approve``) a human a
 sends feedback. One row per agent shows its status, elapsed time, latest remote step and
 PR link while it works; a summary table (or ``--json``) follows.
 
-With ``--checkpoint sqlite:PATH`` every step is checkpointed (``durability="sync"``), so an
-interrupted or killed run resumes where it stopped, without launching any agent run twice:
+With ``--checkpoint sqlite:PATH`` every step is checkpointed (``durability="sync"`` unless
+``--durability async`` or ``exit`` is given), so an interrupted or killed run resumes where
+it stopped, without launching any agent run twice (with any durability: the launch keys do
+not depend on checkpoint ids, see ``docs/graph.md``):
 ``codegen-graph run --checkpoint sqlite:PATH --thread ID`` (Ctrl-C prints the exact
 command).
 """
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["run_command"]
 
 ROLES = ("code", "tests", "docs")
+_DURABILITIES = ("sync", "async", "exit")
 _GOOD_VERDICTS = {"passed", "approved"}
 
 
@@ -178,6 +181,7 @@ def _resume_command(
     time_scale: float | None,
     approve: bool,
     json_out: bool,
+    durability: str = "sync",
 ) -> str:
     # The spec is repeated so the command also works if the process died before the first
     # checkpoint; for a thread with a checkpoint it is ignored and the thread resumes.
@@ -197,6 +201,8 @@ def _resume_command(
         parts += ["--time-scale", f"{time_scale:g}"]
     if approve:
         parts.append("--approve")
+    if durability != "sync":
+        parts += ["--durability", durability]
     if json_out:
         parts.append("--json")
     return shlex.join(parts)
@@ -220,6 +226,7 @@ async def _drive(
     approve: bool,
     live: bool,
     clock_now: Any,
+    durability: Any = "sync",
 ) -> dict[str, Any]:
     from langgraph.types import Command
 
@@ -236,7 +243,7 @@ async def _drive(
             if view is not None:
                 view.start()
             async for mode, chunk in graph.astream(
-                payload, config, stream_mode=["custom", "updates"], durability="sync"
+                payload, config, stream_mode=["custom", "updates"], durability=durability
             ):
                 if mode == "custom" and isinstance(chunk, dict):
                     progress.on_custom(chunk)
@@ -338,6 +345,15 @@ def run_command(
         ),
     ] = None,
     local: LocalOpt = False,
+    durability: Annotated[
+        str,
+        typer.Option(
+            "--durability",
+            help="When LangGraph writes checkpoints: sync (before each step; the default), "
+            "async (in the background, LangGraph's own default) or exit (at the end). "
+            "A killed run never launches an agent run twice with any of them.",
+        ),
+    ] = "sync",
 ) -> None:
     """Run the feature workflow: code, then tests and docs in parallel, then review."""
     from ..graph import feature_workflow
@@ -350,6 +366,10 @@ def run_command(
         )
         missing.cli_hint = "codegen-graph run -h lists every option"  # type: ignore[attr-defined]
         raise missing
+    if durability not in _DURABILITIES:
+        raise ConfigurationError(
+            f"--durability must be one of {', '.join(_DURABILITIES)}, got {durability!r}"
+        )
     if spec is not None and not spec.strip():
         raise ConfigurationError("the feature spec is empty: say what to build")
     if path is not None:
@@ -373,7 +393,7 @@ def run_command(
     state = cli_state()
     if checkpoint is not None:
         resume = _resume_command(
-            spec, checkpoint, thread_id, options, time_scale, approve, json_out
+            spec, checkpoint, thread_id, options, time_scale, approve, json_out, durability
         )
         state.interrupt_hint = f"resume with: {resume}"
         print(f"thread {thread_id} (resume with: {resume})", file=sys.stderr)
@@ -418,6 +438,7 @@ def run_command(
                         approve=approve,
                         live=live,
                         clock_now=clock.now,
+                        durability=durability,
                     )
                     values.setdefault("_elapsed", time.monotonic() - started)
                     return values

@@ -10,21 +10,29 @@ subgraph). Only that public API is read: the node's ``runtime``, or, given its `
 :func:`langgraph.runtime.get_runtime` (the runtime of the node running now), never the
 private ``__pregel_*`` keys of the config.
 
-Consequences, each one checked by ``tests/graph/test_keys.py``:
+Which of those the key is made of (scheme ``cg2``), each consequence checked by
+``tests/graph/test_keys.py``:
 
-* A ``RetryPolicy`` retry re-runs the same task object: same task id, same key.
-* Resuming a thread (``invoke(None, config)``) after the node raised, or after the process
-  died, reloads the last saved checkpoint and rebuilds the same tasks from it: same
-  checkpoint id, namespace, step and node, so the same task id and the same key.
-* Another thread, another superstep (a new pass of a loop) or another iteration number gives
-  another key.
+* **With a thread** (a checkpointer and a ``thread_id``): the thread, the node's namespace
+  without task ids, the superstep number (``metadata["langgraph_step"]``), the trigger path
+  (``metadata["langgraph_path"]``), the node label, the iteration and a digest of the
+  rendered prompt. None of them depends on a checkpoint id, so the key is the same when the
+  same step is re-run from an *earlier* checkpoint: what happens after a crash with
+  LangGraph's default ``durability="async"`` (the checkpoint of the step before may not have
+  been written) or with ``"exit"``, as well as with ``"sync"``, after a ``RetryPolicy``
+  retry, or after ``invoke(None, config)`` on the thread.
+* Another thread, another superstep (a new pass of a loop), another iteration or another
+  prompt gives another key. ``update_state`` (a fork) moves the steps on by one, so the
+  forked thread's launches get new keys.
+* **Without a thread** there is nothing to resume: the key uses the LangGraph task id
+  (a hash of the checkpoint id, namespace, step and node), so it is stable across retries
+  within one invocation and new for every invocation.
+* Inside a **subgraph**, the parents' namespace segments keep their task ids (a subgraph's
+  steps start again for every parent task): stable under ``durability="sync"``; under
+  ``"async"`` a crash that loses the parent's checkpoint gives the subgraph a new key.
 
-Caveat: the guarantee needs the checkpoint of the step to be saved *before* the node runs,
-which is LangGraph's ``durability="sync"``. With ``"async"`` a crash can lose that
-checkpoint and with ``"exit"`` every intermediate one; the step then re-runs under a new
-checkpoint id, so a new key. Exactly-once launch therefore also records the run in state
-before waiting and looks the key up in the runs' metadata, but for crash safety run Codegen
-graphs with ``durability="sync"``.
+A key alone cannot make a launch exactly-once: the nodes also record each run in state and
+look the key up among the org's runs before creating (see :mod:`._nodes`).
 """
 
 from __future__ import annotations
@@ -34,35 +42,45 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from langgraph.config import get_config
 from langgraph.runtime import ExecutionInfo, Runtime, get_runtime
 
 from .._exceptions import ConfigurationError
 
 __all__ = ["current_execution_info", "launch_key"]
 
-#: Version prefix of the key scheme, so a future scheme never collides with this one.
-_SCHEME = "cg1"
+#: Version prefix of the key scheme, so a future scheme never collides with this one
+#: (``cg1`` keys hashed the task id, which a re-run from an earlier checkpoint changes).
+_SCHEME = "cg2"
+# How LangGraph joins and ends checkpoint namespace segments (langgraph/_internal/_constants.py).
+_NS_SEP = "|"
+_NS_END = ":"
 
 
 def launch_key(
-    config_or_runtime: Mapping[str, Any] | Runtime[Any], node: str, iteration: int
+    config_or_runtime: Mapping[str, Any] | Runtime[Any],
+    node: str,
+    iteration: int,
+    *,
+    prompt: str | None = None,
 ) -> str:
     """The idempotency key for launching a Codegen run from ``node`` in this execution.
 
     Call it inside a running node with the node's ``config`` (a ``RunnableConfig``) or its
-    ``runtime``. The key is the same whenever LangGraph re-executes the same task (a retry,
-    a resume from the checkpoint, a replay) and different for another thread, another task
-    or another ``iteration``.
+    ``runtime``. The key is the same whenever LangGraph re-executes the same step of the
+    thread (a retry, a resume from the checkpoint, a re-run from an earlier checkpoint after
+    a crash, a replay) and different for another thread, step, ``iteration`` or ``prompt``.
 
     Args:
         config_or_runtime: the node's ``RunnableConfig`` or ``Runtime``.
         node: the node's name (or any stable label of the launch within the node).
         iteration: the feedback-loop pass, >= 0.
+        prompt: the rendered prompt, if the key should change with it (the nodes pass it).
 
     Returns:
-        ``"cg1-"`` followed by 40 hex digits (a SHA-256 prefix of thread id, checkpoint
-        namespace, task id, node and iteration). Without a checkpointer there is no thread
-        id; the key is then only stable across retries within one invocation.
+        ``"cg2-"`` followed by 40 hex digits (a SHA-256 prefix of what the module docstring
+        lists). Without a checkpointer there is no thread id; the key is then only stable
+        across retries within one invocation.
 
     Raises:
         ConfigurationError: not called inside a node (no task id), or bad ``node`` or
@@ -80,9 +98,36 @@ def launch_key(
     if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
         raise ConfigurationError(f"iteration must be an int >= 0, got {iteration!r}")
     thread_id, checkpoint_ns, task_id = _execution_ids(config_or_runtime)
-    payload = json.dumps([thread_id, checkpoint_ns, task_id, node, iteration])
+    prompt_digest = hashlib.sha256(prompt.encode("utf-8")).hexdigest() if prompt else ""
+    step = _step_and_path(config_or_runtime) if thread_id else None
+    if step is not None:
+        parts: list[Any] = [thread_id, _stable_ns(checkpoint_ns), *step, node, iteration]
+    else:
+        parts = [thread_id, checkpoint_ns, task_id, node, iteration]
+    payload = json.dumps([*parts, prompt_digest], default=str)
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
     return f"{_SCHEME}-{digest}"
+
+
+def _stable_ns(checkpoint_ns: str) -> str:
+    """The namespace without the task's own id: ``"code:<id>"`` -> ``"code"``."""
+    *parents, own = checkpoint_ns.split(_NS_SEP)
+    return _NS_SEP.join([*parents, own.split(_NS_END, 1)[0]])
+
+
+def _step_and_path(source: Mapping[str, Any] | Runtime[Any]) -> tuple[int, str] | None:
+    """The superstep and trigger path of the running task, from its config's metadata."""
+    config: Mapping[str, Any] | None = source if isinstance(source, Mapping) else None
+    if config is None:
+        try:
+            config = get_config()
+        except RuntimeError:  # a Runtime used outside its task's context
+            return None
+    metadata = config.get("metadata") or {}
+    step = metadata.get("langgraph_step")
+    if isinstance(step, bool) or not isinstance(step, int):
+        return None
+    return step, json.dumps(metadata.get("langgraph_path") or [], default=str)
 
 
 def _execution_ids(source: Mapping[str, Any] | Runtime[Any]) -> tuple[str, str, str]:

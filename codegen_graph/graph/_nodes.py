@@ -8,12 +8,14 @@ launch exactly-once:
 1. **State**: a launched run is recorded in ``state["runs"][key]`` with its iteration. A node
    that finds a record for its key and iteration attaches to that run.
 2. **Idempotency key**: before the record is checkpointed (a crash between the create call
-   and the checkpoint), the only trace of the run is on the server. Every launch carries a
-   key derived from the thread, the checkpoint namespace, the LangGraph task id (a
-   deterministic hash of checkpoint, namespace, step and node, so it is identical when the
-   same checkpoint is resumed) and the iteration (:func:`launch_key`). The client stores it in
-   the run's ``metadata``; before creating, the node looks it up among the org's most recent
-   runs and attaches to the run it finds.
+   and the checkpoint, or a ``RetryPolicy`` retry of a ``wait=True`` node), the only trace of
+   the run is on the server. Every launch carries a key derived from the thread, the node,
+   the superstep, the iteration and the prompt (:func:`launch_key`), identical when the same
+   step is re-run, from its own checkpoint or from an earlier one (``durability="async"``).
+   The client stores it in the run's ``metadata``; before creating, the node looks it up by
+   paging the org's runs newest first back to when the launch began: the first attempt's
+   time when this process made it (a retry), else ``key_lookback`` seconds (one day by
+   default) before now (a re-run in a new process), however many runs are newer.
 
 :func:`codegen_node` (``wait=False``) and :func:`codegen_wait_node` split launch and wait so
 the run id is checkpointed before the (long) wait begins; ``wait=True`` does both in one
@@ -27,6 +29,8 @@ coroutine functions, so LangGraph's node ``timeout=`` applies to them.
 from __future__ import annotations
 
 import string
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -44,6 +48,7 @@ from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentType
 from ..observability import OperationTrace, subagent_metadata, trace_operation
 from ..plugins import Plugin, call_context
+from ..resources import DEFAULT_KEY_LOOKBACK
 from ._keys import launch_key
 from ._observe import (
     LOG_EVENT,
@@ -188,6 +193,35 @@ class _Launch(NamedTuple):
     prompt: str | None = None
     key: str | None = None
     seen: int = 0  # log entries of the attached run that were already streamed
+    since: float | None = None  # the key's lookup bound: when its launch began
+
+
+class _Intents:
+    """When each launch key was first tried in this process (a bounded LRU).
+
+    A ``RetryPolicy`` retry re-runs the node in the same process: its key lookup then
+    needs to reach back only to the first attempt, however long the attempts took.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._first: OrderedDict[str, float] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def since(self, key: str, now: float, lookback: float) -> float:
+        """The lookup bound for ``key``; remembers ``now`` as its first attempt."""
+        with self._lock:
+            first = self._first.get(key)
+            if first is None:
+                self._first[key] = now
+                while len(self._first) > self._size:
+                    self._first.popitem(last=False)
+                return now - lookback
+            self._first.move_to_end(key)
+            return first
+
+
+_INTENTS = _Intents()
 
 
 def _record_update(
@@ -329,6 +363,7 @@ def codegen_node(
     output_filter: Plugin | None = None,
     output_schema: type[BaseModel] | None = None,
     output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
+    key_lookback: float = DEFAULT_KEY_LOOKBACK,
 ) -> _Node:
     """A graph node that launches a Codegen agent run (exactly once) and, by default, waits.
 
@@ -356,6 +391,9 @@ def codegen_node(
         output_filter: a plugin whose ``filter_output`` cleans the agent's result, summary
             and log entries (e.g. :class:`~codegen_graph.plugins.OutputFilter`), after the
             client's plugins.
+        key_lookback: seconds before now that a launch re-run in a new process (after a
+            crash, with no run recorded in state yet) looks back for its key's run (default
+            one day). A retry in the same process looks back to its first attempt.
         output_schema: a pydantic model: the prompt asks for a JSON object of it at the
             end of the final answer, and the validated object lands in
             ``state["runs"][key]["output"]`` and ``state["artifacts"][role]["output"]``
@@ -372,6 +410,10 @@ def codegen_node(
     ``AIMessage`` named after the role.
     """
     key = key or role
+    if isinstance(key_lookback, bool) or not isinstance(key_lookback, (int, float)):
+        raise ConfigurationError(f"key_lookback must be seconds, got {key_lookback!r}")
+    if key_lookback < 0:
+        raise ConfigurationError(f"key_lookback must be >= 0, got {key_lookback!r}")
     create: dict[str, Any] = {"model": model, "agent_type": agent_type}
 
     def create_args(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -388,7 +430,9 @@ def codegen_node(
             seen = int((state.get("runs") or {})[key].get("logs_seen") or 0)
             return _Launch(iteration, attach_id, seen=seen)
         text = render_prompt(prompt, state)
-        return _Launch(iteration, None, text, launch_key(config, key, iteration))
+        idem = launch_key(config, key, iteration, prompt=text)
+        since = _INTENTS.since(idem, client.clock.now(), key_lookback)
+        return _Launch(iteration, None, text, idem, since=since)
 
     def instructed(text: str) -> str:
         return spec.with_instructions(text) if spec is not None else text
@@ -434,7 +478,7 @@ def codegen_node(
                         handle = await aruns.start(
                             text,
                             idempotency_key=launch.key,
-                            reuse_existing=True,
+                            created_after=launch.since,
                             metadata=run_metadata(config, state),
                             **create_args(state),
                         )
@@ -476,7 +520,7 @@ def codegen_node(
                     handle = runs.start(
                         text,
                         idempotency_key=launch.key,
-                        reuse_existing=True,
+                        created_after=launch.since,
                         metadata=run_metadata(config, state),
                         **create_args(state),
                     )

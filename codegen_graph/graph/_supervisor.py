@@ -57,8 +57,7 @@ __all__ = [
 ]
 
 #: The agents a supervisor can delegate to by default: role -> instructions for the agent.
-#: (The code agent's text avoids the words "test" and "doc": the local backend picks a run's
-#: kind from its prompt, as a real agent would take them as part of its task.)
+#: (The role also goes into the run's metadata; the local backend's agents act on it.)
 DEFAULT_ROLES: dict[str, str] = {
     "code": (
         "You are the coding agent. Implement the change described above in the repository, "

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy, TimeoutPolicy, interrupt
@@ -47,6 +48,7 @@ from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentRunWithLogsResponse
 from ..observability import trace_operation
 from ..plugins import Plugin, PromptGuard, call_context
+from ._keys import launch_key
 from ._nodes import (
     PromptSpec,
     codegen_node,
@@ -422,13 +424,17 @@ def _fix_node(
     """Resume the code agent's run with the feedback, at most once per iteration.
 
     Re-executed after a crash, it does not resume twice: a code run that is active again, or
-    whose log grew past what its wait streamed (``logs_seen``), was already resumed. The feedback
+    whose log grew past what its wait streamed (``logs_seen``), was already resumed; and the
+    resume carries a key of the step (:func:`launch_key`), so a follow-up whose marker is
+    already in the run's log is not sent again. The feedback
     is another agent's (or a person's) text: it goes through ``guard`` first, and the
     resume is sent marked untrusted so the client's guards screen it too.
     """
     filters = OutputFilters(client, output_filter)
 
-    def plan(state: FeatureState) -> tuple[RunRecord, str, int, str]:
+    def plan(
+        state: FeatureState, config: RunnableConfig | None
+    ) -> tuple[RunRecord, str, int, str, str | None]:
         record = _runs(state)["code"]
         source = _feedback_source(state)
         feedback = str(state.get("feedback") or "")
@@ -437,7 +443,8 @@ def _fix_node(
         text = render_prompt(
             prompts["fix"], {**state, "feedback": feedback, "code_ref": _code_ref(state)}
         )
-        return record, text, _iter(state, "code"), source
+        iteration = _iter(state, "code")
+        return record, text, iteration, source, _fix_key(config, iteration, text)
 
     def already_resumed(record: RunRecord, probe: AgentRunWithLogsResponse) -> bool:
         """Whether a resume of this iteration already reached the run (a crash after the
@@ -477,8 +484,8 @@ def _fix_node(
     if isinstance(client, AsyncCodegenClient):
         aclient = client
 
-        async def afix(state: FeatureState) -> Any:
-            record, text, iteration, source = plan(state)
+        async def afix(state: FeatureState, config: RunnableConfig) -> Any:
+            record, text, iteration, source, key = plan(state, config)
             with call_context(role="code", untrusted=True, source=source):
                 run_id = recorded_run(state, "code")[1]
                 probe = await aclient.agent_runs.logs(run_id, limit=1, reverse=True)
@@ -486,7 +493,7 @@ def _fix_node(
                     current = await aclient.agent_runs.get(run_id)
                 else:
                     async with resume_trace(probe, text) as op:
-                        current = await aclient.agent_runs.resume(run_id, text)
+                        current = await aclient.agent_runs.resume(run_id, text, idempotency_key=key)
                         op.record_run(current)
             return update(record, current, iteration, state)
 
@@ -494,8 +501,8 @@ def _fix_node(
 
     sclient = client
 
-    def fix(state: FeatureState) -> Any:
-        record, text, iteration, source = plan(state)
+    def fix(state: FeatureState, config: RunnableConfig) -> Any:
+        record, text, iteration, source, key = plan(state, config)
         with call_context(role="code", untrusted=True, source=source):
             run_id = recorded_run(state, "code")[1]
             probe = sclient.agent_runs.logs(run_id, limit=1, reverse=True)
@@ -503,8 +510,18 @@ def _fix_node(
                 current = sclient.agent_runs.get(run_id)
             else:
                 with resume_trace(probe, text) as op:
-                    current = sclient.agent_runs.resume(run_id, text)
+                    current = sclient.agent_runs.resume(run_id, text, idempotency_key=key)
                     op.record_run(current)
         return update(record, current, iteration, state)
 
     return fix
+
+
+def _fix_key(config: RunnableConfig | None, iteration: int, text: str) -> str | None:
+    """The resume's key inside a graph; ``None`` when called outside one (a test, a script)."""
+    if config is None:
+        return None
+    try:
+        return launch_key(config, "fix", iteration, prompt=text)
+    except ConfigurationError:
+        return None

@@ -8,12 +8,13 @@ Reached through a client (``client.agent_runs``, ``client.organizations``, ``cli
 from __future__ import annotations
 
 from .._batch import BatchItem, BatchProgress
-from .agent_runs import IDEMPOTENCY_METADATA_KEY, AgentRuns, AsyncAgentRuns
+from .agent_runs import DEFAULT_KEY_LOOKBACK, IDEMPOTENCY_METADATA_KEY, AgentRuns, AsyncAgentRuns
 from .organizations import AsyncOrganizations, Organizations
 from .repos import AsyncRepos, Repos
 from .users import AsyncUsers, Users
 
 __all__ = [
+    "DEFAULT_KEY_LOOKBACK",
     "IDEMPOTENCY_METADATA_KEY",
     "AgentRuns",
     "AsyncAgentRuns",

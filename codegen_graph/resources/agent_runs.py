@@ -7,13 +7,12 @@ Each endpoint is described once by a ``_spec_*`` function; :class:`AgentRuns` an
 from __future__ import annotations
 
 import builtins
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from .._base_client import Recovery, RequestSpec
+from .._base_client import RequestSpec
 from .._batch import (
     BatchItem,
     BatchProgress,
@@ -23,7 +22,7 @@ from .._batch import (
     run_many_async,
     run_many_sync,
 )
-from .._exceptions import ConfigurationError
+from .._exceptions import ConfigurationError, NotFoundError
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
@@ -31,11 +30,27 @@ from ..models import (
     AgentRunResponse,
     AgentRunWithLogsResponse,
     AgentType,
-    CreateAgentRunInput,
     Page,
-    ResumeAgentRunInput,
     SourceType,
     StopAgentRunInput,
+)
+from ._keyed import (
+    DEFAULT_KEY_LOOKBACK,
+    IDEMPOTENCY_METADATA_KEY,
+    KeyedCreate,
+    KeyMemo,
+    LogScanStep,
+    ScanStep,
+    TimeLike,
+    aflight,
+    create_call,
+    flight,
+    has_key,
+    log_scan_spec,
+    lookup_bound,
+    resume_marker,
+    resume_spec,
+    scan_spec,
 )
 from ._resource import (
     AsyncAPIResource,
@@ -43,19 +58,18 @@ from ._resource import (
     build_input,
     check_id,
     check_limit,
-    check_metadata,
     check_skip,
     check_text,
     next_skip,
 )
 
-__all__ = ["IDEMPOTENCY_METADATA_KEY", "AgentRuns", "AsyncAgentRuns"]
-
-#: The metadata key under which ``create`` stores its idempotency key.
-IDEMPOTENCY_METADATA_KEY = "codegen_graph_idempotency_key"
-
-#: How many of the most recent runs the duplicate check looks through.
-_LOOKUP_WINDOW = 100
+__all__ = [
+    "DEFAULT_KEY_LOOKBACK",
+    "IDEMPOTENCY_METADATA_KEY",
+    "AgentRuns",
+    "AsyncAgentRuns",
+    "TimeLike",
+]
 
 
 def _base(org: int) -> str:
@@ -78,98 +92,27 @@ def _spec_list(
     )
 
 
-def _pick_by_key(key: str) -> Any:
-    def pick(page: Page[AgentRunResponse]) -> AgentRunResponse | None:
-        for run in page.items:
-            if (run.metadata or {}).get(IDEMPOTENCY_METADATA_KEY) == key:
-                return run
-        return None
-
-    return pick
-
-
-def _spec_find(org: int, key: str) -> RequestSpec[AgentRunResponse | None]:
-    check_text("idempotency_key", key)
-    return RequestSpec(
-        "GET",
-        f"{_base(org)}/runs",
-        parse=lambda data: _pick_by_key(key)(Page[AgentRunResponse].model_validate(data)),
-        params={"skip": 0, "limit": _LOOKUP_WINDOW},
+def _check_reuse(reuse_existing: bool, create_kwargs: Mapping[str, Any]) -> None:
+    metadata = create_kwargs.get("metadata")
+    keyed = create_kwargs.get("idempotency_key") or (
+        metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
     )
-
-
-def _spec_create(
-    org: int,
-    prompt: str,
-    images: Sequence[str] | None,
-    metadata: Mapping[str, Any] | None,
-    repo_id: int | None,
-    model: str | None,
-    agent_type: AgentType | None,
-    idempotency_key: str | None,
-) -> RequestSpec[AgentRunResponse]:
-    check_text("prompt", prompt)
-    if repo_id is not None:
-        check_id("repo_id", repo_id)
-    meta = check_metadata(metadata)
-    existing = meta.get(IDEMPOTENCY_METADATA_KEY)
-    if idempotency_key is not None and existing not in (None, idempotency_key):
+    if not reuse_existing and keyed:
         raise ConfigurationError(
-            f"metadata[{IDEMPOTENCY_METADATA_KEY!r}] and idempotency_key=... disagree; pass one"
+            "reuse_existing=False is no longer supported: a create with an idempotency_key "
+            "always returns the run the key already has; use a new key for a new run"
         )
-    key = idempotency_key or existing or uuid.uuid4().hex
-    check_text("idempotency_key", key)
-    meta[IDEMPOTENCY_METADATA_KEY] = key
-    body = build_input(
-        CreateAgentRunInput,
-        prompt=prompt,
-        images=list(images) if images is not None else None,
-        metadata=meta,
-        repo_id=repo_id,
-        model=model,
-        agent_type=agent_type,
-    )
-    return RequestSpec(
-        "POST",
-        f"{_base(org)}/run",
-        parse=AgentRunResponse.model_validate,
-        json=body.model_dump(mode="json", exclude_none=True),
-        recovery=Recovery(
-            lookup=_spec_list(org, 0, _LOOKUP_WINDOW, None, None), pick=_pick_by_key(key)
-        ),
-    )
 
 
-def _given_key(idempotency_key: str | None, metadata: Mapping[str, Any] | None) -> str | None:
-    """The idempotency key the caller chose, if any (a generated one is unique anyway)."""
-    given = idempotency_key or (metadata or {}).get(IDEMPOTENCY_METADATA_KEY)
-    return given if isinstance(given, str) else None
+def _reused(run: AgentRunResponse) -> AgentRunResponse:
+    run._reused = True
+    return run
 
 
 def _spec_get(org: int, agent_run_id: int) -> RequestSpec[AgentRunResponse]:
     check_id("agent_run_id", agent_run_id)
     return RequestSpec(
         "GET", f"{_base(org)}/run/{agent_run_id}", parse=AgentRunResponse.model_validate
-    )
-
-
-def _spec_resume(
-    org: int, agent_run_id: int, prompt: str, images: Sequence[str] | None
-) -> RequestSpec[AgentRunResponse]:
-    check_id("agent_run_id", agent_run_id)
-    check_text("prompt", prompt)
-    body = build_input(
-        ResumeAgentRunInput,
-        agent_run_id=agent_run_id,
-        prompt=prompt,
-        images=list(images) if images is not None else None,
-    )
-    return RequestSpec(
-        "POST",
-        f"{_base(org)}/run/resume",
-        parse=AgentRunResponse.model_validate,
-        json=body.model_dump(mode="json", exclude_none=True),
-        idempotent=False,
     )
 
 
@@ -201,6 +144,11 @@ def _spec_stop(org: int, action: str, agent_run_id: int) -> RequestSpec[None]:
 class AgentRuns(SyncAPIResource):
     """Agent runs of the client's organisation (``client.agent_runs``)."""
 
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._memo = KeyMemo()
+        self._resumed = KeyMemo()
+
     def create(
         self,
         prompt: str,
@@ -211,20 +159,78 @@ class AgentRuns(SyncAPIResource):
         model: str | None = None,
         agent_type: AgentType | None = None,
         idempotency_key: str | None = None,
+        created_after: TimeLike | None = None,
     ) -> AgentRunResponse:
         """Start an agent run, never twice for one ``idempotency_key``.
 
         The key (a fresh uuid4 hex unless given) is stored in the run's metadata under
-        :data:`IDEMPOTENCY_METADATA_KEY`. Before any retry, the org's 100 most recent runs
-        are searched for it, and a run found there is returned instead of posting again.
+        :data:`IDEMPOTENCY_METADATA_KEY`. With a key of yours, a run that already has it is
+        returned instead (``run.reused`` is then ``True``): the one this client made or
+        found before (one GET), or one found by paging the org's runs newest first back to
+        ``created_after`` (when the key's intent began: epoch seconds or a datetime;
+        default :data:`DEFAULT_KEY_LOOKBACK`, one day, before now). Calls with one key in
+        one process run one at a time, so concurrent calls share one create. Before any
+        retry of the POST, the runs created since the call began are searched the same way.
         """
-        spec = _spec_create(
-            self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
+        call = KeyedCreate(
+            self._org,
+            prompt,
+            images,
+            metadata,
+            repo_id,
+            model,
+            agent_type,
+            idempotency_key,
+            self._client.clock.now(),
         )
-        link, key = self._client.coordination, _given_key(idempotency_key, metadata)
-        if link is not None and key is not None:  # once across processes (docs/deployment.md)
-            return link.keyed_create(key, lambda: self._run(spec), self.get)
-        return self._run(spec)
+        link = self._client.coordination
+        if link is not None and call.keyed:  # once across processes (docs/deployment.md)
+            return link.keyed_create(
+                call.key,
+                lambda: self._create(call, created_after, scan=True),
+                lambda run_id: _reused(self.get(run_id)),
+            )
+        return self._create(call, created_after, scan=True)
+
+    def _create(
+        self, call: KeyedCreate, created_after: TimeLike | None, *, scan: bool
+    ) -> AgentRunResponse:
+        """Create ``call`` once per key; ``scan=False``: the caller just scanned for it."""
+        if not call.keyed:
+            return self._run(call.spec)
+        with flight((self._client.base_url, self._org, call.key)):
+            found = self._existing(call.key, created_after, scan=scan)
+            if found is not None:
+                return _reused(found)
+            run = self._run(call.spec)
+            self._memo.put(call.key, run.id)
+            return run
+
+    def _create_from(
+        self, prompt: str, kwargs: Mapping[str, Any], created_after: TimeLike | None, scan: bool
+    ) -> AgentRunResponse:
+        """``create(prompt, **kwargs)`` for a batch (``scan=False``: it scanned already)."""
+        call = create_call(self._org, self._client.clock.now(), prompt, kwargs)
+        return self._create(call, created_after, scan=scan)
+
+    def _existing(
+        self, key: str, created_after: TimeLike | None, *, scan: bool = True
+    ) -> AgentRunResponse | None:
+        remembered = self._memo.get(key)
+        if remembered is not None:
+            try:
+                run = self.get(remembered)
+            except NotFoundError:
+                run = None
+            if run is not None and has_key(run, key):
+                return run
+            self._memo.drop(key)
+        if not scan:
+            return None
+        found = self.find_by_idempotency_key(key, created_after=created_after)
+        if found is not None:
+            self._memo.put(key, found.id)
+        return found
 
     def get(self, agent_run_id: int) -> AgentRunResponse:
         """One agent run by id."""
@@ -268,10 +274,39 @@ class AgentRuns(SyncAPIResource):
         return pages()
 
     def resume(
-        self, agent_run_id: int, prompt: str, *, images: Sequence[str] | None = None
+        self,
+        agent_run_id: int,
+        prompt: str,
+        *,
+        images: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
     ) -> AgentRunResponse:
-        """Send a follow-up prompt to a run."""
-        return self._run(_spec_resume(self._org, agent_run_id, prompt, images))
+        """Send a follow-up prompt to a run, at most once per ``idempotency_key``.
+
+        With a key, the prompt starts with the line ``[codegen-graph follow-up <key>]``; a
+        follow-up whose marker is already in the run's log (read newest first, one request
+        per 100 entries) is not sent again: the run is returned with ``reused=True``. This
+        relies on the API logging follow-ups, as the local backend does (``USER_MESSAGE``).
+        """
+        spec = resume_spec(self._org, agent_run_id, prompt, images, idempotency_key)
+        if idempotency_key is None:
+            return self._run(spec)
+        with_key = ("resume", idempotency_key)
+        with flight((self._client.base_url, self._org, "|".join(with_key))):
+            if self._resumed.get(idempotency_key) == agent_run_id:
+                return _reused(self.get(agent_run_id))
+            marker = resume_marker(idempotency_key)
+            step: LogScanStep | None = None
+            scan: RequestSpec[LogScanStep] | None = log_scan_spec(self._org, agent_run_id, marker)
+            while scan is not None:
+                step = self._run(scan)
+                if step.found is not None:
+                    self._resumed.put(idempotency_key, agent_run_id)
+                    return _reused(self.get(agent_run_id))
+                scan = step.next
+            run = self._run(spec)
+            self._resumed.put(idempotency_key, agent_run_id)
+            return run
 
     def logs(
         self, agent_run_id: int, *, skip: int = 0, limit: int = 100, reverse: bool = False
@@ -310,31 +345,65 @@ class AgentRuns(SyncAPIResource):
         self._run(_spec_stop(self._org, "remove-from-pr", agent_run_id))
 
     # -- run handles -------------------------------------------------------------------------
-    def find_by_idempotency_key(self, key: str) -> AgentRunResponse | None:
-        """The run created with ``key``, among the org's 100 most recent runs (one request)."""
-        return self._run(_spec_find(self._org, key))
+    def find_by_idempotency_key(
+        self, key: str, *, created_after: TimeLike | None = None
+    ) -> AgentRunResponse | None:
+        """The run created with ``key``, or ``None``.
+
+        Pages the org's runs newest first until the run is found or a page reaches back
+        past ``created_after`` (default: one day ago, :data:`DEFAULT_KEY_LOOKBACK`) minus
+        five minutes of clock skew: one request per 100 runs created since then.
+        """
+        check_text("idempotency_key", key)
+        bound = lookup_bound(created_after, self._client.clock.now())
+        spec: RequestSpec[ScanStep] | None = scan_spec(self._org, frozenset({key}), bound)
+        while spec is not None:
+            step = self._run(spec)
+            if step.first(key) is not None:
+                return step.first(key)
+            spec = step.next
+        return None
+
+    def find_by_idempotency_keys(
+        self, keys: Sequence[str], *, created_after: TimeLike | None = None
+    ) -> dict[str, AgentRunResponse]:
+        """The runs created with any of ``keys`` (one scan for all; see the one-key form)."""
+        wanted = frozenset(check_text("idempotency_key", k) for k in keys)
+        if not wanted:
+            return {}
+        bound = lookup_bound(created_after, self._client.clock.now())
+        spec: RequestSpec[ScanStep] | None = scan_spec(self._org, wanted, bound)
+        found: dict[str, AgentRunResponse] = {}
+        while spec is not None:
+            step = self._run(spec)
+            found = step.found
+            spec = step.next
+        for key, run in found.items():
+            self._memo.put(key, run.id)
+        return found
 
     def attach(self, run: int | AgentRunResponse) -> AgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
         data = run if isinstance(run, AgentRunResponse) else self.get(run)
         return AgentRun(self._client, data)
 
-    def start(self, prompt: str, *, reuse_existing: bool = False, **create_kwargs: Any) -> AgentRun:
+    def start(self, prompt: str, *, reuse_existing: bool = True, **create_kwargs: Any) -> AgentRun:
         """:meth:`create` a run and return a handle on it (arguments as for ``create``).
 
-        With ``reuse_existing=True`` and an ``idempotency_key``, a run already created with
-        that key (by an earlier process, say) is attached to instead of creating another.
-        A keyed start is safe to retry, so it keeps going through transient failures
-        (see :func:`codegen_graph._batch.keep_trying`).
+        With an ``idempotency_key``, a run already created with that key (by an earlier
+        call or process) is attached to instead (``handle.reused``). ``reuse_existing``
+        is kept for compatibility: a keyed create always reuses (``False`` with a key is
+        refused). A keyed start is safe to retry, so it keeps going through transient
+        failures (see :func:`codegen_graph._batch.keep_trying`).
         """
-        key = create_kwargs.get("idempotency_key")
+        _check_reuse(reuse_existing, create_kwargs)
 
-        def attempt(retrying: bool) -> AgentRun:
-            reuse = reuse_existing or retrying
-            found = self.find_by_idempotency_key(key) if key and reuse else None
-            return self.attach(found if found is not None else self.create(prompt, **create_kwargs))
+        def attempt(_retrying: bool) -> AgentRun:  # a keyed create looks its key up first
+            return self.attach(self.create(prompt, **create_kwargs))
 
-        return keep_trying(self._client, attempt) if key else attempt(False)
+        if create_kwargs.get("idempotency_key"):
+            return keep_trying(self._client, attempt)
+        return attempt(False)
 
     def create_and_wait(
         self,
@@ -373,13 +442,17 @@ class AgentRuns(SyncAPIResource):
         timeout: float | None = None,
         on_progress: Callable[[BatchProgress], Any] | None = None,
         key_prefix: str | None = None,
+        created_after: TimeLike | None = None,
         **create_kwargs: Any,
     ) -> builtins.list[BatchItem[AgentRun]]:
         """Create many runs under the create budget and wait for all; see :mod:`._batch`.
 
         Returns one :class:`BatchItem` per prompt, in input order; a failure is reported on
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
-        re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
+        re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``):
+        one scan of the runs created since ``created_after`` (default: one day ago; pass an
+        earlier batch's ``item.started_at`` to reach further) finds the keys that already
+        have a run, and those items attach to it (``item.run.reused``).
         """
         return run_many_sync(
             self._client,
@@ -388,12 +461,18 @@ class AgentRuns(SyncAPIResource):
             timeout=timeout,
             on_progress=on_progress,
             key_prefix=key_prefix,
+            created_after=created_after,
             **create_kwargs,
         )
 
 
 class AsyncAgentRuns(AsyncAPIResource):
     """Agent runs of the client's organisation (``client.agent_runs``), async."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._memo = KeyMemo()
+        self._resumed = KeyMemo()
 
     async def create(
         self,
@@ -405,15 +484,71 @@ class AsyncAgentRuns(AsyncAPIResource):
         model: str | None = None,
         agent_type: AgentType | None = None,
         idempotency_key: str | None = None,
+        created_after: TimeLike | None = None,
     ) -> AgentRunResponse:
         """Start an agent run, never twice for one ``idempotency_key`` (see the sync twin)."""
-        spec = _spec_create(
-            self._org, prompt, images, metadata, repo_id, model, agent_type, idempotency_key
+        call = KeyedCreate(
+            self._org,
+            prompt,
+            images,
+            metadata,
+            repo_id,
+            model,
+            agent_type,
+            idempotency_key,
+            self._client.clock.now(),
         )
-        link, key = self._client.coordination, _given_key(idempotency_key, metadata)
-        if link is not None and key is not None:  # once across processes (docs/deployment.md)
-            return await link.akeyed_create(key, lambda: self._run(spec), self.get)
-        return await self._run(spec)
+        link = self._client.coordination
+        if link is not None and call.keyed:  # once across processes (docs/deployment.md)
+            return await link.akeyed_create(
+                call.key,
+                lambda: self._create(call, created_after, scan=True),
+                self._get_reused,
+            )
+        return await self._create(call, created_after, scan=True)
+
+    async def _get_reused(self, run_id: int) -> AgentRunResponse:
+        return _reused(await self.get(run_id))
+
+    async def _create(
+        self, call: KeyedCreate, created_after: TimeLike | None, *, scan: bool
+    ) -> AgentRunResponse:
+        """Create ``call`` once per key; ``scan=False``: the caller just scanned for it."""
+        if not call.keyed:
+            return await self._run(call.spec)
+        async with aflight((self._client.base_url, self._org, call.key)):
+            found = await self._existing(call.key, created_after, scan=scan)
+            if found is not None:
+                return _reused(found)
+            run = await self._run(call.spec)
+            self._memo.put(call.key, run.id)
+            return run
+
+    async def _create_from(
+        self, prompt: str, kwargs: Mapping[str, Any], created_after: TimeLike | None, scan: bool
+    ) -> AgentRunResponse:
+        """``create(prompt, **kwargs)`` for a batch (``scan=False``: it scanned already)."""
+        call = create_call(self._org, self._client.clock.now(), prompt, kwargs)
+        return await self._create(call, created_after, scan=scan)
+
+    async def _existing(
+        self, key: str, created_after: TimeLike | None, *, scan: bool = True
+    ) -> AgentRunResponse | None:
+        remembered = self._memo.get(key)
+        if remembered is not None:
+            try:
+                run: AgentRunResponse | None = await self.get(remembered)
+            except NotFoundError:
+                run = None
+            if run is not None and has_key(run, key):
+                return run
+            self._memo.drop(key)
+        if not scan:
+            return None
+        found = await self.find_by_idempotency_key(key, created_after=created_after)
+        if found is not None:
+            self._memo.put(key, found.id)
+        return found
 
     async def get(self, agent_run_id: int) -> AgentRunResponse:
         """One agent run by id."""
@@ -457,10 +592,39 @@ class AsyncAgentRuns(AsyncAPIResource):
         return pages()
 
     async def resume(
-        self, agent_run_id: int, prompt: str, *, images: Sequence[str] | None = None
+        self,
+        agent_run_id: int,
+        prompt: str,
+        *,
+        images: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
     ) -> AgentRunResponse:
-        """Send a follow-up prompt to a run."""
-        return await self._run(_spec_resume(self._org, agent_run_id, prompt, images))
+        """Send a follow-up prompt to a run, at most once per ``idempotency_key``.
+
+        With a key, the prompt starts with the line ``[codegen-graph follow-up <key>]``; a
+        follow-up whose marker is already in the run's log (read newest first, one request
+        per 100 entries) is not sent again: the run is returned with ``reused=True``. This
+        relies on the API logging follow-ups, as the local backend does (``USER_MESSAGE``).
+        """
+        spec = resume_spec(self._org, agent_run_id, prompt, images, idempotency_key)
+        if idempotency_key is None:
+            return await self._run(spec)
+        with_key = ("resume", idempotency_key)
+        async with aflight((self._client.base_url, self._org, "|".join(with_key))):
+            if self._resumed.get(idempotency_key) == agent_run_id:
+                return _reused(await self.get(agent_run_id))
+            marker = resume_marker(idempotency_key)
+            step: LogScanStep | None = None
+            scan: RequestSpec[LogScanStep] | None = log_scan_spec(self._org, agent_run_id, marker)
+            while scan is not None:
+                step = await self._run(scan)
+                if step.found is not None:
+                    self._resumed.put(idempotency_key, agent_run_id)
+                    return _reused(await self.get(agent_run_id))
+                scan = step.next
+            run = await self._run(spec)
+            self._resumed.put(idempotency_key, agent_run_id)
+            return run
 
     async def logs(
         self, agent_run_id: int, *, skip: int = 0, limit: int = 100, reverse: bool = False
@@ -500,9 +664,37 @@ class AsyncAgentRuns(AsyncAPIResource):
         await self._run(_spec_stop(self._org, "remove-from-pr", agent_run_id))
 
     # -- run handles -------------------------------------------------------------------------
-    async def find_by_idempotency_key(self, key: str) -> AgentRunResponse | None:
-        """The run created with ``key``, among the org's 100 most recent runs (one request)."""
-        return await self._run(_spec_find(self._org, key))
+    async def find_by_idempotency_key(
+        self, key: str, *, created_after: TimeLike | None = None
+    ) -> AgentRunResponse | None:
+        """The run created with ``key``, or ``None`` (see the sync twin)."""
+        check_text("idempotency_key", key)
+        bound = lookup_bound(created_after, self._client.clock.now())
+        spec: RequestSpec[ScanStep] | None = scan_spec(self._org, frozenset({key}), bound)
+        while spec is not None:
+            step = await self._run(spec)
+            if step.first(key) is not None:
+                return step.first(key)
+            spec = step.next
+        return None
+
+    async def find_by_idempotency_keys(
+        self, keys: Sequence[str], *, created_after: TimeLike | None = None
+    ) -> dict[str, AgentRunResponse]:
+        """The runs created with any of ``keys`` (one scan for all)."""
+        wanted = frozenset(check_text("idempotency_key", k) for k in keys)
+        if not wanted:
+            return {}
+        bound = lookup_bound(created_after, self._client.clock.now())
+        spec: RequestSpec[ScanStep] | None = scan_spec(self._org, wanted, bound)
+        found: dict[str, AgentRunResponse] = {}
+        while spec is not None:
+            step = await self._run(spec)
+            found = step.found
+            spec = step.next
+        for key, run in found.items():
+            self._memo.put(key, run.id)
+        return found
 
     async def attach(self, run: int | AgentRunResponse) -> AsyncAgentRun:
         """A handle on an existing run (by id: one GET; by model: no request)."""
@@ -510,19 +702,17 @@ class AsyncAgentRuns(AsyncAPIResource):
         return AsyncAgentRun(self._client, data)
 
     async def start(
-        self, prompt: str, *, reuse_existing: bool = False, **create_kwargs: Any
+        self, prompt: str, *, reuse_existing: bool = True, **create_kwargs: Any
     ) -> AsyncAgentRun:
         """:meth:`create` a run and return a handle on it; see :meth:`AgentRuns.start`."""
-        key = create_kwargs.get("idempotency_key")
+        _check_reuse(reuse_existing, create_kwargs)
 
-        async def attempt(retrying: bool) -> AsyncAgentRun:
-            reuse = reuse_existing or retrying
-            found = await self.find_by_idempotency_key(key) if key and reuse else None
-            return await self.attach(
-                found if found is not None else await self.create(prompt, **create_kwargs)
-            )
+        async def attempt(_retrying: bool) -> AsyncAgentRun:
+            return await self.attach(await self.create(prompt, **create_kwargs))
 
-        return await akeep_trying(self._client, attempt) if key else await attempt(False)
+        if create_kwargs.get("idempotency_key"):
+            return await akeep_trying(self._client, attempt)
+        return await attempt(False)
 
     async def create_and_wait(
         self,
@@ -555,13 +745,14 @@ class AsyncAgentRuns(AsyncAPIResource):
         timeout: float | None = None,
         on_progress: Callable[[BatchProgress], Any] | None = None,
         key_prefix: str | None = None,
+        created_after: TimeLike | None = None,
         **create_kwargs: Any,
     ) -> builtins.list[BatchItem[AsyncAgentRun]]:
         """Create many runs under the create budget and wait for all; see :mod:`._batch`.
 
         Returns one :class:`BatchItem` per prompt, in input order; a failure is reported on
         its item (``item.error``) without losing the others. ``key_prefix`` makes the batch
-        re-runnable without duplicates (item ``i`` uses idempotency key ``f"{prefix}-{i}"``).
+        re-runnable without duplicates (see the sync twin).
         """
         return await run_many_async(
             self._client,
@@ -570,5 +761,6 @@ class AsyncAgentRuns(AsyncAPIResource):
             timeout=timeout,
             on_progress=on_progress,
             key_prefix=key_prefix,
+            created_after=created_after,
             **create_kwargs,
         )

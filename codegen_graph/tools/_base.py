@@ -21,6 +21,7 @@ from ._bridge import (
     sync_emitter,
 )
 from ._errors import wrap_error
+from ._keys import reset_tool_call_id, with_tool_call_id
 
 __all__ = ["DEFAULT_TIMEOUT", "CodegenTool"]
 
@@ -126,6 +127,22 @@ class CodegenTool(BaseTool):
     # -- shared machinery --------------------------------------------------------------
     def _timeout(self, requested: float | None) -> float | None:
         return requested if requested is not None else self.default_timeout
+
+    # run()/arun() know the tool call id; remember it for _params (the same context), where
+    # the run and resume tools derive their idempotency key from it.
+    def run(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        token = with_tool_call_id(kwargs.get("tool_call_id"))
+        try:
+            return super().run(tool_input, *args, **kwargs)
+        finally:
+            reset_tool_call_id(token)
+
+    async def arun(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        token = with_tool_call_id(kwargs.get("tool_call_id"))
+        try:
+            return await super().arun(tool_input, *args, **kwargs)
+        finally:
+            reset_tool_call_id(token)
 
     def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
         # BaseTool passes only the arguments the caller gave; validate again for defaults.

@@ -17,19 +17,16 @@ supervisor needs:
 
 from __future__ import annotations
 
-import contextvars
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from langgraph.runtime import get_runtime
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
 from ..models import AgentRunResponse
 from ._bridge import AsyncLogSink, SyncLogSink
+from ._keys import current_tool_call_id, tool_call_key
 from ._tools import CodegenRunAgentTool, RunAgentArgs
 
 __all__ = ["ROLE_METADATA_KEY", "RoleRunAgentTool", "delegation_key"]
@@ -37,11 +34,6 @@ __all__ = ["ROLE_METADATA_KEY", "RoleRunAgentTool", "delegation_key"]
 #: The run metadata key holding the role a supervisor delegated the run to (the same key
 #: :func:`~codegen_graph.graph.codegen_node` writes).
 ROLE_METADATA_KEY = "codegen_graph_role"
-
-# The id of the tool call being run; set by run()/arun(), read where the key is computed.
-_TOOL_CALL_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "codegen_graph_tool_call_id", default=None
-)
 
 
 def delegation_key(tool_call_id: str | None) -> str | None:
@@ -53,22 +45,7 @@ def delegation_key(tool_call_id: str | None) -> str | None:
     retries within one invocation). Outside a graph, or without a tool call id, there is no
     key and the run is created plainly.
     """
-    if not tool_call_id:
-        return None
-    try:
-        info = get_runtime().execution_info
-    except RuntimeError:  # not inside a runnable
-        return None
-    if info is None:  # not inside a graph node
-        return None
-    if info.thread_id is not None:
-        scope = ["thread", str(info.thread_id), tool_call_id]
-    elif info.task_id:
-        scope = ["task", info.checkpoint_ns, info.task_id, tool_call_id]
-    else:
-        return None
-    digest = hashlib.sha256(json.dumps(scope).encode("utf-8")).hexdigest()[:40]
-    return f"cg1-call-{digest}"
+    return tool_call_key("run", tool_call_id)
 
 
 class _DelegationArgs(BaseModel):
@@ -134,25 +111,10 @@ class RoleRunAgentTool(CodegenRunAgentTool):
         kwargs.setdefault("args_schema", _args_schema(roles))
         super().__init__(client=client, async_client=async_client, roles=roles, **kwargs)
 
-    # run()/arun() know the tool call id; remember it for _params (same context).
-    def run(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _TOOL_CALL_ID.set(kwargs.get("tool_call_id"))
-        try:
-            return super().run(tool_input, *args, **kwargs)
-        finally:
-            _TOOL_CALL_ID.reset(token)
-
-    async def arun(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _TOOL_CALL_ID.set(kwargs.get("tool_call_id"))
-        try:
-            return await super().arun(tool_input, *args, **kwargs)
-        finally:
-            _TOOL_CALL_ID.reset(token)
-
     def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
         params = super()._params(kwargs)
         # Computed here, on the invoking thread: the bridges don't carry the config context.
-        params._launch_key = delegation_key(_TOOL_CALL_ID.get())  # type: ignore[attr-defined]
+        params._launch_key = delegation_key(current_tool_call_id())  # type: ignore[attr-defined]
         return params
 
     def _event_fields(self, params: Any) -> dict[str, Any]:

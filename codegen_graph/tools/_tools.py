@@ -7,10 +7,11 @@ stream), never a polling loop of its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.tools import ArgsSchema
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec, answers_used
@@ -25,6 +26,7 @@ from ..models import (
 from ._base import CodegenTool
 from ._bridge import AsyncLogSink, SyncLogSink, skip_first
 from ._format import describe_logs, describe_repos, describe_run, describe_runs
+from ._keys import current_tool_call_id, tool_call_key
 
 __all__ = [
     "CodegenGetAgentRunLogsTool",
@@ -47,6 +49,9 @@ _TIMEOUT = (
 
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    # The idempotency key of this tool call (see ._keys), computed on the invoking thread.
+    _call_key: str | None = PrivateAttr(default=None)
 
 
 class RunAgentArgs(_Args):
@@ -205,7 +210,17 @@ class CodegenRunAgentTool(_RunTool):
 
     @staticmethod
     def _create_kwargs(p: RunAgentArgs) -> dict[str, Any]:
-        return {"repo_id": p.repo_id, "model": p.model, "agent_type": p.agent_type}
+        create = {"repo_id": p.repo_id, "model": p.model, "agent_type": p.agent_type}
+        key = getattr(p, "_call_key", None)  # a subclass's args may not have one
+        if key is not None:  # inside a graph: one run per tool call, ever
+            create["idempotency_key"] = key
+        return create
+
+    def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
+        params = super()._params(kwargs)
+        if isinstance(params, _Args):
+            params._call_key = tool_call_key("run", current_tool_call_id())
+        return params
 
     def _content(self, artifact: Any, params: Any) -> str:
         text = super()._content(artifact, params)
@@ -304,11 +319,17 @@ class CodegenResumeAgentRunTool(_RunTool):
     raise_on_failure: bool = True
     """Whether a run ending FAILED/ERROR/CANCELLED is an error (no artifact) or a result."""
 
+    def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
+        params = super()._params(kwargs)
+        if isinstance(params, _Args):
+            params._call_key = tool_call_key("resume", current_tool_call_id())
+        return params
+
     def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
         p: ResumeAgentRunArgs = params
         run = client.agent_runs.attach(p.agent_run_id)
         seen = _log_count(client.agent_runs.logs(run.id, limit=1)) if p.wait else 0
-        run.resume(p.prompt)
+        run.resume(p.prompt, idempotency_key=p._call_key)
         if p.wait:
             run.follow(
                 skip_first(seen, on_log),
@@ -323,7 +344,7 @@ class CodegenResumeAgentRunTool(_RunTool):
         p: ResumeAgentRunArgs = params
         run = await client.agent_runs.attach(p.agent_run_id)
         seen = _log_count(await client.agent_runs.logs(run.id, limit=1)) if p.wait else 0
-        await run.resume(p.prompt)
+        await run.resume(p.prompt, idempotency_key=p._call_key)
         if p.wait:
             await run.follow(
                 skip_first(seen, on_log),

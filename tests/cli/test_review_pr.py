@@ -316,3 +316,26 @@ def test_a_malformed_github_token_is_refused_before_anything(
     assert "error: GITHUB_TOKEN (or --github-token) contains" in result.stderr
     assert "def0123" not in result.output
     assert github.requests == [] and cli.json("runs", "list") == []
+
+
+def test_a_re_run_ci_job_reuses_its_review_run(
+    cli: Cli, github: FakeGitHub, tmp_path: Path
+) -> None:
+    def review(run_id: str, *extra: str) -> Any:
+        env = {
+            "GITHUB_TOKEN": GH_TOKEN,
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"),
+            "GITHUB_RUN_ID": run_id,
+        }
+        args = ["review-pr", "--repo", "octo/demo", "--pr", "17", "--github-api-url", github.url]
+        return cli.local(*args, "--local", *extra, env=env)
+
+    first = review("9001")
+    again = review("9001")  # "Re-run failed jobs": a new attempt of the same workflow run
+    assert first.exit_code == 0 and again.exit_code == 0, again.output
+    assert "already exists for this CI run: reusing it" in again.stderr
+    assert len(cli.json("runs", "list")) == 1
+    review("9002")  # a new push: a new workflow run, a new review
+    assert len(cli.json("runs", "list")) == 2
+    review("9002", "--idempotency-key", "mine")  # an explicit key wins
+    assert len(cli.json("runs", "list")) == 3

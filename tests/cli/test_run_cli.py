@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from codegen_graph.local import LocalServer
+from codegen_graph.clock import ManualClock, SystemClock
+from codegen_graph.local import LocalCodegen, LocalServer
 
 from .conftest import Cli, stderr_lines
 
@@ -144,30 +145,62 @@ def _clean_env(server: LocalServer) -> dict[str, str]:
 KILL_POINTS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "before the first create": lambda stats: True,
     "right after a create": lambda stats: stats["runs_created"] >= 1,
-    "while waiting": lambda stats: stats["requests"].get("list", 0) >= 2,
+    # the wait nodes stream the run's log (the key scans list runs before any create)
+    "while waiting": lambda stats: (
+        stats["runs_created"] >= 1 and stats["requests"].get("logs", 0) >= 2
+    ),
     "during the parallel branch": lambda stats: stats["runs_created"] >= 3,
 }
 
+#: Runs other users of the org already have (issue 12: the busy organisation).
+BUSY_ORG_RUNS = 300
+
+
+def _busy_backend(db: Path, token: str, org_id: int) -> None:
+    """Fill the backend's database with runs by another user, dated twelve hours ahead, so
+    every run the workflow creates has 300 newer runs in front of it in the run list."""
+    seeder = LocalCodegen(
+        token, org_id, db=db, rate_limits=False, clock=ManualClock(start=time.time() + 43_200)
+    )
+    other = seeder.add_token()
+    with seeder.httpx_client(headers={"Authorization": f"Bearer {other}"}) as http:
+        for i in range(BUSY_ORG_RUNS):
+            response = http.post(f"/v1/organizations/{org_id}/agent/run", json={"prompt": f"o{i}"})
+            assert response.status_code == 200, response.text
+    seeder.clock = SystemClock()  # the server's clock must start from now, not from there
+    seeder.close()
+
 
 @pytest.mark.slow
+@pytest.mark.parametrize("durability", ["sync", "async"])
 @pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_sigkill_then_resume_finishes_without_duplicates(point: str, tmp_path: Path) -> None:
-    with LocalServer(time_scale=SCALE, db=tmp_path / "backend.sqlite") as server:
+def test_sigkill_then_resume_finishes_without_duplicates(
+    point: str, durability: str, tmp_path: Path
+) -> None:
+    db = tmp_path / "backend.sqlite"
+    token = "cg-local-sigkill-test-token"
+    _busy_backend(db, token, 4242)
+    with LocalServer(token=token, org_id=4242, time_scale=SCALE, db=db) as server:
         env = _clean_env(server)
         checkpoint = f"sqlite:{tmp_path / 'checkpoints.sqlite'}"
         args = ["run", SPEC, "--checkpoint", checkpoint, "--thread", "crash-1", "--json"]
-        proc = _cli_process([*args, "--time-scale", f"{SCALE:g}"], env)
+        args += ["--durability", durability, "--time-scale", f"{SCALE:g}"]
+        proc = _cli_process(args, env)
         _wait_for(lambda: os.path.exists(tmp_path / "checkpoints.sqlite"), proc, "a checkpoint")
         _wait_for(lambda: KILL_POINTS[point](server.stats()), proc, point)
         os.killpg(proc.pid, signal.SIGKILL)
         _, err = proc.communicate(timeout=10)
         assert proc.returncode == -signal.SIGKILL
 
-        report = _finish(_resume_args(err), env)
+        resume = _resume_args(err)
+        if durability != "sync":  # the printed command keeps the durability
+            assert resume[resume.index("--durability") + 1] == durability
+        report = _finish(resume, env)
         stats = server.stats()
     assert report["verdict"] == "passed"
     assert stats["duplicates"] == 0
     assert stats["runs_created"] == 3, stats
+    assert stats["runs_total"] == BUSY_ORG_RUNS + 3
     assert stats["runs_resumed"] == 0
 
 

@@ -65,7 +65,7 @@ def thread(name: str) -> Any:
 def test_key_shape() -> None:
     node = Recorder()
     build(node).compile(checkpointer=InMemorySaver()).invoke({}, thread("t"))
-    assert re.fullmatch(r"cg1-[0-9a-f]{40}", node.keys[0])
+    assert re.fullmatch(r"cg2-[0-9a-f]{40}", node.keys[0])
 
 
 def test_a_retry_policy_retry_gets_the_same_key() -> None:
@@ -154,3 +154,79 @@ def test_bad_node_or_iteration_is_a_configuration_error(node: str, iteration: in
     config = {"configurable": {"__pregel_task_id": "x", "checkpoint_ns": "n:x"}}
     with pytest.raises(ConfigurationError):
         launch_key(config, node, iteration)
+
+
+class LosingSaver(InMemorySaver):
+    """A saver that loses every checkpoint while ``losing`` is set: what a crash leaves
+    behind under ``durability="async"`` (checkpoints written in the background)."""
+
+    losing = False
+
+    def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        if self.losing:
+            return {
+                "configurable": {
+                    "thread_id": config["configurable"]["thread_id"],
+                    "checkpoint_ns": config["configurable"].get("checkpoint_ns", ""),
+                    "checkpoint_id": checkpoint["id"],
+                }
+            }
+        return super().put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
+        if not self.losing:
+            super().put_writes(config, writes, task_id, task_path)
+
+
+@pytest.mark.parametrize("durability", ["sync", "async"])
+def test_the_same_step_re_run_from_an_earlier_checkpoint_gets_the_same_key(
+    durability: Any,
+) -> None:
+    saver = LosingSaver()
+    node = Recorder(fail=[RuntimeError("process killed")])
+    builder: StateGraph[State] = StateGraph(State)
+
+    def prep(state: State) -> State:
+        saver.losing = True  # the checkpoint after this step never reaches the database
+        return {"n": 0}
+
+    builder.add_node("prep", prep)
+    builder.add_node("launch", node)
+    builder.add_edge(START, "prep")
+    builder.add_edge("prep", "launch")
+    builder.add_edge("launch", END)
+    graph = builder.compile(checkpointer=saver)
+    with pytest.raises(RuntimeError, match="process killed"):
+        graph.invoke({}, thread("t"), durability=durability)
+    saver.losing = False
+    # The restarted process resumes from the last checkpoint that was written (before
+    # "prep"), so "prep" runs again and "launch" runs under a new checkpoint id.
+    out = graph.invoke(None, thread("t"), durability=durability)
+    assert out["n"] == 1
+    assert node.checkpoint_ids[0] != node.checkpoint_ids[1]  # another checkpoint...
+    assert node.keys[0] == node.keys[1]  # ...the same launch
+
+
+def test_the_prompt_changes_the_key() -> None:
+    seen: list[str] = []
+
+    def launch(state: State, config: RunnableConfig) -> State:
+        seen.append(launch_key(config, "launch", 0, prompt="Add /health"))
+        seen.append(launch_key(config, "launch", 0, prompt="Add /ready"))
+        seen.append(launch_key(config, "launch", 0, prompt="Add /health"))
+        return {}
+
+    builder: StateGraph[State] = StateGraph(State)
+    builder.add_node("launch", launch)
+    builder.add_edge(START, "launch")
+    builder.add_edge("launch", END)
+    builder.compile(checkpointer=InMemorySaver()).invoke({}, thread("t"))
+    assert seen[0] == seen[2] != seen[1]
+
+
+def test_without_a_thread_each_invocation_gets_its_own_key() -> None:
+    node = Recorder()
+    graph = build(node).compile()
+    graph.invoke({})
+    graph.invoke({})
+    assert node.keys[0] != node.keys[1]

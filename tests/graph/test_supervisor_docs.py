@@ -35,8 +35,9 @@ class _Silent(GenericFakeChatModel):
 def test_the_drawing_has_the_graphs_edges() -> None:
     client = CodegenClient("t", 1, base_url="http://127.0.0.1:9")
     graph = supervisor_workflow(model=_Silent(messages=iter([])), client=client).compile()
-    drawn = graph.get_graph().draw_mermaid()
-    edges = set(re.findall(r"^\t(\w+ -\.?-> \w+);$", drawn, flags=re.M))
-    (mermaid,) = re.findall(r"```mermaid\n(.*?)```", TEXT, flags=re.S)
-    assert set(re.findall(r"^\t(\w+ -\.?-> \w+);$", mermaid, flags=re.M)) == edges
+    drawable = graph.get_graph()
+    edges = {(e.source, e.target, bool(e.conditional)) for e in drawable.edges}
+    (dot,) = re.findall(r"```dot\n(.*?)```", TEXT, flags=re.S)
+    drawn = re.findall(r"^\s*(\w+) -> (\w+)( \[style=dashed\])?;$", dot, flags=re.M)
+    assert {(a, b, bool(dashed)) for a, b, dashed in drawn} == edges
     client.close()

@@ -273,9 +273,9 @@ def test_fix_re_executed_after_its_resume_does_not_resume_again(clock: ManualClo
             "feedback_source": "tests agent",
         }
         fix = _fix_node(client, DEFAULT_PROMPTS, None, None)
-        first = fix(state)
+        first = fix(state, {})
         assert first["runs"]["code"]["status"] != "COMPLETE"
         client.agent_runs.attach(run.id).wait()  # the resumed round ends, same result
-        again = fix(state)  # the same task again: its checkpoint never saw the first
+        again = fix(state, {})  # the same task again: its checkpoint never saw the first
         assert again["iterations"] == first["iterations"]
         assert local.stats()["runs_resumed"] == 1

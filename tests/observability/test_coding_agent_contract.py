@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from codegen_graph import ManualClock, __version__
+from codegen_graph import __version__
+from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 from codegen_graph.observability import (
     LangSmithSink,
