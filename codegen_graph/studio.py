@@ -262,7 +262,8 @@ def supervisor_model_from_env() -> BaseChatModel:
         from langchain.chat_models import init_chat_model
     except ImportError:  # pragma: no cover - langchain comes with the [agents] extra
         raise ConfigurationError(
-            "the supervisor graph needs langchain: pip install 'codegen-graph[agents]'"
+            "the supervisor graph needs langchain: install the agents extra "
+            "(from a checkout: pip install '.[agents]')"
         ) from None
     try:
         model = init_chat_model(spec)

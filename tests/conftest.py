@@ -30,8 +30,18 @@ def _clear_langsmith_caches() -> None:
 
 
 #: Set by CI services; with them (and no token) nothing falls back to the embedded backend.
-#: Tests run as on a developer's machine; the CI rule's own tests set them.
-_CI_VARS = ("CI", "GITHUB_ACTIONS", "CODEGEN_GRAPH_LOCAL")
+#: Tests run as on a developer's machine; the CI rule's own tests set them. A developer's own
+#: Codegen credentials or Redis URL never leak into the suite either (tests that need them
+#: set them): a test never reaches the real API, and a client is coordinated only on purpose.
+_CI_VARS = (
+    "CI",
+    "GITHUB_ACTIONS",
+    "CODEGEN_GRAPH_LOCAL",
+    "CODEGEN_API_TOKEN",
+    "CODEGEN_ORG_ID",
+    "CODEGEN_API_BASE_URL",
+    "CODEGEN_REDIS_URL",
+)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -241,7 +241,8 @@ def _connect(url: str) -> Redis:
         from redis.retry import Retry
     except ImportError:
         raise ConfigurationError(
-            "coordination needs the redis package: pip install 'codegen-graph[redis]'"
+            "coordination needs the redis package: install the redis extra "
+            "(from a checkout: pip install '.[redis]')"
         ) from None
     try:
         client: Redis = redis.Redis.from_url(

@@ -156,14 +156,18 @@ def serve(
     except ImportError:
         typer.echo(
             "error: the local backend needs FastAPI and uvicorn: "
-            "pip install 'codegen-graph[local]'",
+            "install the local extra (from a checkout: pip install '.[local]')",
             err=True,
         )
         raise typer.Exit(1) from None
     try:
         import uvicorn  # noqa: F401
     except ImportError:
-        typer.echo("error: uvicorn is missing: pip install 'codegen-graph[local]'", err=True)
+        typer.echo(
+            "error: uvicorn is missing: install the local extra "
+            "(from a checkout: pip install '.[local]')",
+            err=True,
+        )
         raise typer.Exit(1) from None
     if token is None and "CODEGEN_LOCAL_TOKEN" in os.environ:
         token = os.environ["CODEGEN_LOCAL_TOKEN"]  # set but empty: say so, do not generate

@@ -166,7 +166,7 @@ async def _checkpointer(path: Path | None) -> AsyncIterator[BaseCheckpointSaver[
     except ImportError:
         raise ConfigurationError(
             "--checkpoint sqlite:PATH needs langgraph-checkpoint-sqlite: "
-            "pip install 'codegen-graph[sqlite]'"
+            "install the sqlite extra (from a checkout: pip install '.[sqlite]')"
         ) from None
     path.parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:

@@ -10,7 +10,8 @@ try:
     import fastapi  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "codegen_graph.local needs FastAPI and uvicorn: pip install 'codegen-graph[local]'"
+        "codegen_graph.local needs FastAPI and uvicorn: install the local extra "
+        "(from a checkout: pip install '.[local]')"
     ) from exc
 
 from ._app import MAX_PROMPT_CHARS

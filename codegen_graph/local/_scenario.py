@@ -206,7 +206,8 @@ def _parse_text(text: str, suffix: str) -> Any:
             import yaml
         except ImportError as exc:  # pragma: no cover - pyyaml is in the [local] extra
             raise ScenarioError(
-                "YAML scenarios need PyYAML: pip install 'codegen-graph[local]'"
+                "YAML scenarios need PyYAML: install the local extra "
+                "(from a checkout: pip install '.[local]')"
             ) from exc
         try:
             return yaml.safe_load(text)

@@ -295,8 +295,12 @@ def test_the_template_installs_only_a_pinned_commit_of_the_repository(
 def test_no_doc_installs_codegen_graph_by_name_from_an_index() -> None:
     root = Path(__file__).resolve().parents[2]
     by_name = re.compile(r"pip install ['\"]?codegen-graph(\[[a-z,]+\])?(?![\[\w-])['\"]?(?! @)")
-    files = [root / "README.md", root / "docs/index.md", root / "docs/cli.md"]
+    # every doc, example, notebook and message of the package: a hint a user follows must
+    # never install a name nobody of ours has published
+    files = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
     files += sorted((root / "examples").rglob("*.yml"))
+    files += sorted((root / "notebooks").glob("*.ipynb"))
+    files += sorted((root / "codegen_graph").rglob("*.py"))
     found = [
         f"{path.relative_to(root)}: {line.strip()}"
         for path in files

@@ -17,7 +17,7 @@ from codegen_graph.clock import ManualClock
 from codegen_graph.graph import GraphState, codegen_node, codegen_retry_policy
 from codegen_graph.graph import _nodes as nodes_module
 from codegen_graph.local import LocalCodegen, Outcome, RunContext, Step
-from codegen_graph.tools import CodegenResumeAgentRunTool
+from codegen_graph.tools import CodegenResumeAgentRunTool, CodegenRunAgentTool
 
 
 class Slow:
@@ -223,3 +223,33 @@ def test_a_keyed_resume_twice_is_one_follow_up(local: LocalCodegen) -> None:
     follow_ups = [e for e in logs if e.message_type == "USER_MESSAGE"]
     assert len(follow_ups) == 1
     assert "[codegen-graph follow-up fu-1]" in (follow_ups[0].thought or "")
+
+
+def test_the_run_tool_re_executed_for_one_tool_call_id_creates_once(local: LocalCodegen) -> None:
+    class RunState(TypedDict, total=False):
+        ids: list[int]
+
+    def graph_for(tool: CodegenRunAgentTool) -> Any:
+        def tools(state: RunState) -> RunState:
+            call = {
+                "type": "tool_call",
+                "id": "call-run-1",
+                "name": "codegen_run_agent",
+                "args": {"prompt": "Add /health", "wait": False},
+            }
+            return {"ids": [*state.get("ids", []), tool.invoke(call).artifact.id]}
+
+        builder: StateGraph[Any] = StateGraph(RunState)
+        builder.add_node("tools", tools)
+        builder.add_edge(START, "tools")
+        builder.add_edge("tools", END)
+        return builder.compile(checkpointer=InMemorySaver())
+
+    config: Any = {"configurable": {"thread_id": "agent-1"}}
+    with local.client() as client:
+        first = graph_for(CodegenRunAgentTool(client=client)).invoke({}, config)
+    seed(local, 150)
+    with local.client() as client:  # the tools node re-executed by a new process
+        again = graph_for(CodegenRunAgentTool(client=client)).invoke({}, config)
+    assert first["ids"] == again["ids"]
+    assert local.stats()["runs_created"] == 151
