@@ -319,7 +319,7 @@ def _scan_sync(
     try:
         return client.agent_runs.find_by_idempotency_keys(keys, created_after=created_after)
     except Exception:  # each item then looks its own key up (and reports its own error)
-        log.warning("run_many: the batch key scan failed; each item looks its key up")
+        log.info("run_many: the batch key scan failed; each item looks its key up")
         return None
 
 
@@ -332,7 +332,7 @@ async def _scan_async(
     try:
         return await client.agent_runs.find_by_idempotency_keys(keys, created_after=created_after)
     except Exception:  # each item then looks its own key up (and reports its own error)
-        log.warning("run_many: the batch key scan failed; each item looks its key up")
+        log.info("run_many: the batch key scan failed; each item looks its key up")
         return None
 
 
