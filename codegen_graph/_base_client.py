@@ -10,6 +10,7 @@ token re-read, the duplicate-free ``create`` lookup, error mapping and response 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -100,6 +101,9 @@ class RequestSpec(Generic[T]):
         recovery: for non-idempotent calls, the lookup that runs before every retry.
         idempotent: ``False`` for a call that must not be repeated blindly; without a
             ``recovery`` it is retried only when the server surely did not process it.
+        max_retries: overrides the client's ``RetryConfig.max_retries`` for this call
+            (the watcher polls with ``0``: a failed poll costs a tick, and the watcher
+            decides when to poll again, between deadlines).
     """
 
     method: str
@@ -109,6 +113,7 @@ class RequestSpec(Generic[T]):
     json: Any = None
     recovery: Recovery[T] | None = None
     idempotent: bool = True
+    max_retries: int | None = None
 
     @property
     def bucket(self) -> BucketName:
@@ -282,6 +287,9 @@ class BaseClient:
         attempt = 0
         token_refreshed = False
         last_error: APIError | None = None
+        retry = self.retry
+        if spec.max_retries is not None and spec.max_retries != retry.max_retries:
+            retry = dataclasses.replace(retry, max_retries=spec.max_retries)
         while True:
             if last_error is not None and spec.recovery is not None:
                 found = yield from self._recover(spec.recovery, last_error)
@@ -339,7 +347,7 @@ class BaseClient:
                     outcome.headers.get("retry-after"), self.clock.now()
                 )
             backoff = retry_delay(
-                attempt, error, self.retry, retry_after=retry_after, rand=self._random.random
+                attempt, error, retry, retry_after=retry_after, rand=self._random.random
             )
             if backoff is None or (
                 not spec.idempotent and spec.recovery is None and _maybe_processed(outcome)
@@ -348,13 +356,15 @@ class BaseClient:
             delay = backoff
             if isinstance(error, RateLimitError):
                 self.rate_budgets.hold(spec.bucket, self.clock.now() + delay)
-            logger.warning(
+            # INFO, not WARNING (as openai-python does): a retry is the client doing its
+            # job; a program that never configured logging must not print a line for it.
+            logger.info(
                 "%s %s failed (%s); retry %d/%d in %.2fs",
                 spec.method,
                 spec.path,
                 type(error).__name__,
                 attempt,
-                self.retry.max_retries,
+                retry.max_retries,
                 delay,
             )
             self._hooks.retrying(route_template(spec.path))
@@ -370,7 +380,7 @@ class BaseClient:
             try:
                 found = yield from self._plan(lookup)
             except CodegenError as lookup_error:
-                logger.warning(
+                logger.info(
                     "lookup before retry failed (%s); not re-sending", type(lookup_error).__name__
                 )
                 raise error from lookup_error

@@ -6,6 +6,22 @@ default; the client's rate limiter spaces the creates, so none earns a 429), kee
 returns one :class:`BatchItem` per prompt in input order. A failure is reported on its item;
 it never loses the others.
 
+**A batch keeps going.** Every item has an idempotency key (``f"{key_prefix}-{i}"``, or a
+key made for this batch), so trying its create again can never create a second run. A
+transient failure (5xx, a dropped connection, a timeout, a 429, an open circuit) that the
+client's own retries did not fix is therefore not reported: the item pauses (the client's
+backoff, the server's ``Retry-After``, or until the circuit half-opens: the breaker is
+back-pressure here, not a verdict) and tries again, looking its key up first, until the
+batch's own deadline (``timeout``, default none). Waiting goes through the watcher, where a
+failed poll costs a tick, never a run. What a retry cannot fix (a bad prompt, the plan's
+run limit, a rejected token) is reported on its item at once.
+
+The same policy serves every **keyed start** (``agent_runs.start(..., idempotency_key=K)``,
+which graph nodes use): :func:`keep_trying` retries it through transient failures, looking
+the key up before each new attempt, until the deadline of the batch it runs in (none
+outside a batch). An unkeyed call (``create``, ``get``, ``resume``...) is an interactive
+single call: the client's own retries, then the error (an open circuit fails it fast).
+
 Keyed batches (``key_prefix=`` or an ``idempotency_key`` per prompt) are re-runnable without
 duplicates however many runs the org has: before creating, one scan of the run list (newest
 first, back to ``created_after``, default one day) finds every key that already has a run;
@@ -15,12 +31,18 @@ those items attach to it (``item.run.reused``), the others are created once per 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import random
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._exceptions import CodegenError, RunTimeoutError
+from ._retry import pause_for
 
 if TYPE_CHECKING:
     from ._client import AsyncCodegenClient, CodegenClient
@@ -33,6 +55,12 @@ __all__ = ["BatchItem", "BatchProgress"]
 log = logging.getLogger("codegen_graph.batch")
 
 H = TypeVar("H", bound="HandleBase")
+T = TypeVar("T")
+
+#: The clock time the enclosing batch gives up (``None``: no deadline, or no batch).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "codegen_graph_batch_deadline", default=None
+)
 
 #: One prompt: the text, or a mapping of ``agent_runs.create`` keyword arguments.
 BatchPrompt = str | Mapping[str, Any]
@@ -81,6 +109,15 @@ def _normalise(prompts: Sequence[BatchPrompt], key_prefix: str | None) -> list[d
     return specs
 
 
+def _auto_keys(specs: list[dict[str, Any]]) -> None:
+    """Give every unkeyed item a key made for this batch, so retrying its create stays
+    duplicate-free (after the batch's key scan, which these new keys need not join)."""
+    prefix = f"batch-{uuid.uuid4().hex[:16]}"
+    for i, spec in enumerate(specs):
+        if _key_of(spec) is None:
+            spec["idempotency_key"] = f"{prefix}-{i}"
+
+
 def _key_of(spec: Mapping[str, Any]) -> str | None:
     # resources import this module at load time: import from them when called
     from .resources import IDEMPOTENCY_METADATA_KEY
@@ -97,6 +134,65 @@ def _items(specs: list[dict[str, Any]], started: float) -> list[BatchItem[Any]]:
         BatchItem[Any](i, spec["prompt"], key=_key_of(spec), started_at=started)
         for i, spec in enumerate(specs)
     ]
+
+
+class _Persist:
+    """One keyed start's retry loop: whether to try again after a failure, and when."""
+
+    def __init__(self, client: CodegenClient | AsyncCodegenClient) -> None:
+        self.client, self.deadline, self.failures = client, _DEADLINE.get(), 0
+        self.rand = random.Random()
+
+    def pause(self, exc: CodegenError) -> float:
+        """Seconds to pause before the next attempt; re-raises ``exc`` when none may come."""
+        if not exc.is_transient or isinstance(exc, RunTimeoutError):
+            raise exc
+        self.failures += 1
+        now = self.client.clock.now()
+        pause = pause_for(exc, self.failures, self.client.retry, now=now, rand=self.rand.random)
+        if self.deadline is not None and now + pause >= self.deadline:
+            raise exc
+        log.info("keyed start failed (%s); trying again in %.1fs", exc, pause)
+        return pause
+
+
+def keep_trying(client: CodegenClient, attempt: Callable[[bool], T]) -> T:
+    """Call ``attempt(retrying)`` until it returns, pausing after each transient failure.
+
+    ``retrying`` is ``True`` from the second attempt on: the caller then looks its key up
+    before creating, so an earlier attempt that took effect is found, not repeated.
+    """
+    persist = _Persist(client)
+    while True:
+        try:
+            return attempt(persist.failures > 0)
+        except CodegenError as exc:
+            client.clock.sleep(persist.pause(exc))
+
+
+async def akeep_trying(client: AsyncCodegenClient, attempt: Callable[[bool], Awaitable[T]]) -> T:
+    """:func:`keep_trying` for the async client."""
+    persist = _Persist(client)
+    while True:
+        try:
+            return await attempt(persist.failures > 0)
+        except CodegenError as exc:
+            await client.clock.asleep(persist.pause(exc))
+
+
+def _left(client: CodegenClient | AsyncCodegenClient, deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (``None``: no deadline)."""
+    if deadline is None:
+        return None
+    return max(0.0, deadline - client.clock.now())
+
+
+def _deadline(client: CodegenClient | AsyncCodegenClient, timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if not isinstance(timeout, (int, float)) or timeout < 0 or timeout != timeout:
+        raise ValueError("timeout must be a non-negative number of seconds, or None")
+    return float(client.clock.now() + timeout)
 
 
 def _check_concurrency(concurrency: int) -> None:
@@ -134,15 +230,28 @@ def run_many_sync(
     **create_kwargs: Any,
 ) -> list[BatchItem[AgentRun]]:
     _check_concurrency(concurrency)
+    deadline = _deadline(client, timeout)
     specs = _normalise(prompts, key_prefix)
     items = _items(specs, client.clock.now())
+    _auto_keys(specs)
     tally = _Tally(len(items), on_progress)
     found = _scan_sync(client, items, created_after)
 
     def one(item: BatchItem[AgentRun], spec: dict[str, Any]) -> None:
+        _DEADLINE.set(deadline)  # this pool thread's keyed start keeps trying until then
         try:
-            item.run = _start_sync(client, item, {**create_kwargs, **spec}, found, created_after)
-            item.run.wait(timeout)
+            item.run = keep_trying(
+                client,
+                # a retry looks the key up again (the earlier attempt may have taken effect)
+                lambda retrying: _start_sync(
+                    client,
+                    item,
+                    {**create_kwargs, **spec},
+                    None if retrying else found,
+                    created_after,
+                ),
+            )
+            item.run.wait(_left(client, deadline))
         except Exception as exc:  # reported on its item; never loses the others
             item.error = exc
         tally.finish(item)
@@ -166,19 +275,30 @@ async def run_many_async(
     **create_kwargs: Any,
 ) -> list[BatchItem[AsyncAgentRun]]:
     _check_concurrency(concurrency)
+    deadline = _deadline(client, timeout)
     specs = _normalise(prompts, key_prefix)
     items = _items(specs, client.clock.now())
+    _auto_keys(specs)
     tally = _Tally(len(items), on_progress)
     gate = asyncio.Semaphore(concurrency)
     found = await _scan_async(client, items, created_after)
 
     async def one(item: BatchItem[AsyncAgentRun], spec: dict[str, Any]) -> None:
+        _DEADLINE.set(deadline)  # this task's keyed start keeps trying until then
         async with gate:
             try:
-                item.run = await _start_async(
-                    client, item, {**create_kwargs, **spec}, found, created_after
+                item.run = await akeep_trying(
+                    client,
+                    # a retry looks the key up again (the earlier attempt may have taken effect)
+                    lambda retrying: _start_async(
+                        client,
+                        item,
+                        {**create_kwargs, **spec},
+                        None if retrying else found,
+                        created_after,
+                    ),
                 )
-                await item.run.wait(timeout)
+                await item.run.wait(_left(client, deadline))
             except Exception as exc:  # reported on its item; never loses the others
                 item.error = exc
         tally.finish(item)
@@ -199,7 +319,7 @@ def _scan_sync(
     try:
         return client.agent_runs.find_by_idempotency_keys(keys, created_after=created_after)
     except Exception:  # each item then looks its own key up (and reports its own error)
-        log.warning("run_many: the batch key scan failed; each item looks its key up")
+        log.info("run_many: the batch key scan failed; each item looks its key up")
         return None
 
 
@@ -212,7 +332,7 @@ async def _scan_async(
     try:
         return await client.agent_runs.find_by_idempotency_keys(keys, created_after=created_after)
     except Exception:  # each item then looks its own key up (and reports its own error)
-        log.warning("run_many: the batch key scan failed; each item looks its key up")
+        log.info("run_many: the batch key scan failed; each item looks its key up")
         return None
 
 

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import Final
 
 from ._config import RetryConfig
-from ._exceptions import APIStatusError, CodegenError, RateLimitError
+from ._exceptions import APIStatusError, CircuitOpenError, CodegenError, RateLimitError
 
-__all__ = ["MAX_RETRY_AFTER", "NEVER_RETRIED", "parse_retry_after", "retry_delay"]
+__all__ = ["MAX_RETRY_AFTER", "NEVER_RETRIED", "parse_retry_after", "pause_for", "retry_delay"]
 
 #: The longest ``Retry-After`` the client will wait, in seconds. A server asking for more is
 #: waited on for this long and then tried again (and counted as a retry).
@@ -102,3 +102,31 @@ def retry_delay(
     if retry_after is not None:
         return min(retry_after, MAX_RETRY_AFTER)
     return backoff(attempt, config, rand)
+
+
+def pause_for(
+    error: CodegenError,
+    failures: int,
+    config: RetryConfig,
+    *,
+    now: float,
+    rand: Callable[[], float],
+) -> float:
+    """How long a *waiting* caller pauses after a transient failure; it never gives up.
+
+    Waits, log streams and batches do not fail on a transient error: they pause and try
+    again (until their own deadline). This is how long, after ``failures`` consecutive
+    failures (1-based):
+
+    * an open circuit: until it half-opens (``retry_at``); when it already has and another
+      caller holds the probe, one short backoff;
+    * a 429: the server's ``Retry-After`` (capped at :data:`MAX_RETRY_AFTER`), else backoff;
+    * anything else: the client's backoff (``initial_delay`` doubling up to ``max_delay``).
+    """
+    if isinstance(error, CircuitOpenError):
+        if error.retry_at is not None and error.retry_at > now:
+            return error.retry_at - now
+        return backoff(1, config, rand)
+    if isinstance(error, RateLimitError) and error.retry_after is not None:
+        return min(error.retry_after, MAX_RETRY_AFTER)
+    return backoff(failures, config, rand)

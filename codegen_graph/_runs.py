@@ -7,6 +7,14 @@ endpoint incrementally (``skip`` = entries already seen), so each entry is yield
 once, in order, across resumes, and ends after the run is terminal and its last entries are
 read.
 
+A handle is *complete* when its state came from a full run model (a create, a GET, a list
+page); a status learned from a logs page is not (that page has no pull requests). A stream
+that saw the run end, and a ``wait()`` on a handle that is not complete, fetch the full
+final state through the watcher before they return, so ``result`` and the pull requests are
+set whenever ``is_terminal`` is. A stream treats a transient failure of its logs read as
+the watcher does a failed poll: it pauses (backoff, ``Retry-After``, the circuit's
+half-open time) and reads again, until its own deadline.
+
 The decision logic (what to fetch next, when a stream is over, what a failed run raises) is
 written once in module functions; the two handle classes only do the I/O.
 """
@@ -15,13 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._exceptions import AgentRunFailedError
+from ._exceptions import AgentRunFailedError, CodegenError, RunTimeoutError
 from ._output import DEFAULT_OUTPUT_ATTEMPTS, OutputAttempt, OutputSpec, count_repairs, repair_plan
+from ._retry import pause_for
 from ._status import AgentRunStatus
 from ._watcher import run_timeout_error
 from .models import AgentRunLogResponse, AgentRunResponse, AgentRunWithLogsResponse
@@ -36,6 +47,9 @@ __all__ = ["AgentRun", "AsyncAgentRun"]
 #: spaces the requests further when many streams run at once.
 LOG_POLL_INTERVAL = 1.25
 _LOG_PAGE = 100
+
+log = logging.getLogger("codegen_graph.runs")
+_random = random.Random()
 
 
 def _check_failure(run: AgentRunResponse, raise_on_failure: bool) -> None:
@@ -61,6 +75,18 @@ class _StreamState:
             raise ValueError("start must be >= 0")
         self.seen = start
         self.terminal_seen = False
+        self.failures = 0  # consecutive failed reads
+
+    def failed(self, exc: CodegenError, client: CodegenClient | AsyncCodegenClient) -> float:
+        """A read failed: how long to pause before reading again (re-raises what a pause
+        cannot fix: an error about the run, the token, or the request)."""
+        if not exc.is_transient or isinstance(exc, RunTimeoutError):
+            raise exc
+        self.failures += 1
+        now = client.clock.now()
+        pause = pause_for(exc, self.failures, client.retry, now=now, rand=_random.random)
+        log.info("log stream: read failed (%s); reading again in %.1fs", exc, pause)
+        return pause
 
     def take(self, page: AgentRunWithLogsResponse) -> tuple[list[AgentRunLogResponse], bool, float]:
         """New entries of a page, whether the stream is over, and how long to pause."""
@@ -87,6 +113,8 @@ class HandleBase:
     # on_complete and the metrics hear about each finish once, and not for a handle
     # attached to a run that had already ended.
     _seen_active: bool = False
+    # Whether _data is a full run model (False after a logs page set the status).
+    _complete: bool = True
     _reused: bool = False
     _output: BaseModel | None = None
     _output_attempts: tuple[OutputAttempt, ...] = ()
@@ -162,8 +190,23 @@ class HandleBase:
         if data.id != self._data.id:
             raise ValueError(f"run {data.id} is not run {self._data.id}")
         self._data = data
+        self._complete = True
         if not self.is_terminal:
             self._seen_active = True
+
+    def _from_logs(self, page: AgentRunWithLogsResponse) -> None:
+        """Take the status a logs page reported; the handle is then not complete."""
+        update: dict[str, Any] = {"status": page.status}
+        if page.result is not None:
+            update["result"] = page.result
+        self._data = self._data.model_copy(update=update)
+        self._complete = False
+        if not self.is_terminal:
+            self._seen_active = True
+
+    @property
+    def _needs_wait(self) -> bool:
+        return not self.is_terminal or not self._complete
 
     def __repr__(self) -> str:
         status = self._data.status.raw if self._data.status is not None else None
@@ -220,7 +263,7 @@ class AgentRun(HandleBase):
             return self._wait_for_output(spec, timeout, raise_on_failure, on_tick)
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
-            if not self.is_terminal:
+            if self._needs_wait:
                 watcher = self._client.watcher
                 self._update(watcher.wait_for(self.id, timeout=timeout, on_tick=on_tick))
             self._report_finished(started)
@@ -296,13 +339,23 @@ class AgentRun(HandleBase):
         state, clock = _StreamState(start), self._client.clock
         deadline = None if timeout is None else clock.now() + timeout
         while True:
-            page = self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
-            self._data = self._data.model_copy(update={"status": page.status})
+            try:
+                page = self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
+            except CodegenError as exc:
+                pause = state.failed(exc, self._client)
+                _check_deadline(self._data, deadline, clock.now() + pause)
+                clock.sleep(pause)
+                continue
+            state.failures = 0
+            self._from_logs(page)
             entries, over, pause = state.take(page)
             if on_tick is not None:
                 on_tick()
             yield from entries
             if over:
+                # The full final state (result, pull requests) before the stream ends.
+                left = None if deadline is None else max(0.0, deadline - clock.now())
+                self._update(self._client.watcher.wait_for(self.id, timeout=left))
                 return
             _check_deadline(self._data, deadline, clock.now() + pause)
             clock.sleep(pause)
@@ -328,7 +381,6 @@ class AgentRun(HandleBase):
         with self._client._hooks.waiting(self.id):
             for entry in self.stream_logs(timeout=timeout, start=start, on_tick=on_tick):
                 on_log(entry)
-            self.refresh()
             self._report_finished(started)
             _check_failure(self._data, raise_on_failure)
         return self
@@ -363,7 +415,7 @@ class AsyncAgentRun(HandleBase):
             return await self._wait_for_output(spec, timeout, raise_on_failure, on_tick)
         started = self._client.clock.now()
         with self._client._hooks.waiting(self.id):
-            if not self.is_terminal:
+            if self._needs_wait:
                 watcher = self._client.watcher
                 self._update(await watcher.wait_for(self.id, timeout=timeout, on_tick=on_tick))
             self._report_finished(started)
@@ -430,12 +482,22 @@ class AsyncAgentRun(HandleBase):
         state, clock = _StreamState(start), self._client.clock
         deadline = None if timeout is None else clock.now() + timeout
         while True:
-            page = await self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
-            self._data = self._data.model_copy(update={"status": page.status})
+            try:
+                page = await self._client.agent_runs.logs(self.id, skip=state.seen, limit=_LOG_PAGE)
+            except CodegenError as exc:
+                pause = state.failed(exc, self._client)
+                _check_deadline(self._data, deadline, clock.now() + pause)
+                await clock.asleep(pause)
+                continue
+            state.failures = 0
+            self._from_logs(page)
             entries, over, pause = state.take(page)
             for entry in entries:
                 yield entry
             if over:
+                # The full final state (result, pull requests) before the stream ends.
+                left = None if deadline is None else max(0.0, deadline - clock.now())
+                self._update(await self._client.watcher.wait_for(self.id, timeout=left))
                 return
             _check_deadline(self._data, deadline, clock.now() + pause)
             await clock.asleep(pause)
@@ -472,7 +534,8 @@ class AsyncAgentRun(HandleBase):
             if pumping.done():
                 pumping.result()  # re-raise its error now, whatever the wait still does
             await waiting
-            # Terminal: the stream ends by itself after reading the last entries.
+            # Terminal: the stream ends by itself after reading the last entries, with the
+            # handle complete (the final state came through the watcher).
             await pumping
         finally:
             for task in (waiting, pumping):
@@ -480,7 +543,6 @@ class AsyncAgentRun(HandleBase):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-        await self.refresh()
         self._report_finished(started)
         _check_failure(self._data, raise_on_failure)
         return self

@@ -3,26 +3,41 @@
 The API has no webhooks and no streaming, so every waiting run must be polled. Polling each
 run on its own (``GET /agent/run/{id}`` every 2 s) spends the standard budget (60 requests
 per 30 s) on four runs. The watcher instead refreshes *every* waiting run with as few
-requests as it can:
+requests as it can, each tick:
 
-1. one ``GET /agent/runs`` page (limit 100, newest first) refreshes every waiting run on it;
-2. while two or more waiting runs are still missing and the page was full, it reads the next
-   page (at most ``max_pages``, or as many pages as hold every waiting run, plus one);
-3. runs still missing fall back to single ``GET`` requests.
+1. ``GET /agent/runs`` pages (limit 100, newest first) from the first one down, each
+   refreshing every waiting run on it. A next page is read only while a waiting run is
+   still missing *and older* than the page's last run (so a tick never reads past the
+   oldest waited run), and only while that is cheaper than single GETs: a run's position
+   is remembered from the page it was last found on, shifted by the runs created since.
+2. Runs still missing are fetched with single ``GET`` requests.
 
-The tick interval adapts to the budget: ``requests_last_tick * period / (calls * share)``
-seconds, never below ``min_interval``. Few waiting runs -> one request per tick, a tick
-every ~0.6 s; many old runs -> longer ticks, never over the limit (the client's rate budget
-spaces the requests as a last line of defence). With no waiter the loop stops: no idle
-polling.
+So a tick costs at most ``ceil(position of the oldest waited run / 100)`` list pages plus
+the runs not found on them, and 150 runs behind 300 newer ones cost 5 pages, not 150 GETs.
 
-A waiter wakes as soon as its run is seen terminal, by a tick or by :meth:`notify` (a push
-source such as a webhook receiver the user runs). Deadlines are kept on the client's clock,
-so waits obey simulated time on the local backend.
+**Pacing.** Every request of the watcher is spaced by ``period / (calls * share)`` seconds
+of the standard budget (0.646 s at the defaults: 80% of 60 per 31 s), inside a tick as well
+as between ticks, so any window of the budget holds at most its share of watcher requests;
+the client's rate limiter stays a last line of defence for the user's other calls.
 
-:class:`RunWatcher` (a daemon thread, for :class:`~codegen_graph.CodegenClient`) and
-:class:`AsyncRunWatcher` (an asyncio task, for :class:`~codegen_graph.AsyncCodegenClient`)
-share :class:`_WatchCore`, which holds all state and every decision; the two only do I/O.
+**A poll failure is not a run failure.** The watcher polls without the client's retries
+and decides itself when to poll again: a 5xx, a dropped connection, a 429, an open circuit
+or a malformed page costs a tick (the next one comes after the client's backoff, the
+``Retry-After`` or the circuit's half-open time), never a waiter. A waiter ends only by its
+run's terminal state, its own deadline, or an error about *its* run (404, 403 on its GET);
+a 401 or 403 on the list, which no later tick can fix, fails every waiter with that error.
+
+**Deadlines** are kept on the client's clock: every sleep of the watcher is cut into
+slices of at most :data:`_SLICE` seconds and expires waiters in between, and a long tick
+expires them between requests, so ``wait(timeout=T)`` raises within ``T + 1`` s. With no
+waiter the loop stops: no idle polling.
+
+The whole loop is one sans-IO plan (:meth:`_WatcherBase._plan`) yielding ``("sleep", s)``,
+``("list", skip)``, ``("get", run_id)`` or ``("idle", None)`` and receiving each request's
+result or exception; :class:`RunWatcher` (a daemon thread, for
+:class:`~codegen_graph.CodegenClient`) and :class:`AsyncRunWatcher` (an asyncio task, for
+:class:`~codegen_graph.AsyncCodegenClient`) only drive it. A coordinator that shares one
+poller between processes can drive the same plan, or feed states through :meth:`notify`.
 """
 
 from __future__ import annotations
@@ -30,15 +45,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import threading
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import CodegenError, RunTimeoutError
+from ._exceptions import (
+    AuthenticationError,
+    CodegenError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RunTimeoutError,
+)
+from ._retry import pause_for
 from .models import AgentRunResponse, Page
 
 if TYPE_CHECKING:
+    from ._base_client import RequestSpec
     from ._client import AsyncCodegenClient, CodegenClient
 
 __all__ = ["AsyncRunWatcher", "RunWatcher", "WatcherStats"]
@@ -46,7 +71,12 @@ __all__ = ["AsyncRunWatcher", "RunWatcher", "WatcherStats"]
 log = logging.getLogger("codegen_graph.watcher")
 
 _DOCUMENTED_STANDARD = (60, 30.0)  # calls, period: the API's standard budget
-_Request = tuple[str, int]  # ("list", skip) or ("get", run_id)
+#: The longest single sleep of the watcher: deadlines are checked at least this often.
+_SLICE = 0.5
+#: Seconds of nothing but failed polls after which the watcher says so once at WARNING
+#: (before that, and after, INFO: the waits go on by themselves).
+_WARN_AFTER = 300.0
+_Action = tuple[str, Any]  # ("sleep", s) | ("list", skip) | ("get", run_id) | ("idle", None)
 
 
 @dataclass
@@ -59,6 +89,8 @@ class WatcherStats:
     notified: int = 0
     errors: int = 0
     last_interval: float = 0.0
+    #: Simulated seconds spent paused by back-pressure (an open circuit, a 429, backoff).
+    paused: float = 0.0
 
     @property
     def requests(self) -> int:
@@ -103,6 +135,14 @@ def _standard_budget(client: CodegenClient | AsyncCodegenClient) -> tuple[int, f
     return budgets.standard.calls, budgets.standard.period + budgets.standard.margin
 
 
+def _newest_first(page: Page[AgentRunResponse]) -> bool:
+    """Whether the page lists newer runs (greater ids) first, as the API does. Runs created
+    at the same moment may come in either order (the API sorts by creation time), so only
+    the page as a whole is checked, and the smallest id on it is the boundary."""
+    ids = [run.id for run in page.items]
+    return len(ids) < 2 or ids[0] > ids[-1]
+
+
 class _WatchCore:
     """State and decisions of a watcher; no I/O, guarded by one lock."""
 
@@ -127,6 +167,9 @@ class _WatchCore:
         self.lock = threading.Lock()
         self.waiters: dict[int, list[_Waiter]] = {}
         self.latest: dict[int, AgentRunResponse] = {}
+        # run id -> (position in the listing, the listing's total then): where to look next
+        self.positions: dict[int, tuple[int, int]] = {}
+        self.total: int | None = None  # the listing's total at the last page read
         self.ticks_started = 0
         self.stats = WatcherStats()
 
@@ -179,6 +222,8 @@ class _WatchCore:
                         woken.append(waiter)
                 if keep:
                     self.waiters[run.id] = keep
+                else:
+                    self.positions.pop(run.id, None)
         return woken
 
     def fail_run(self, run_id: int, exc: BaseException) -> list[_Waiter]:
@@ -215,42 +260,79 @@ class _WatchCore:
             waiter.error = exc
         return failed
 
-    # -- decisions --------------------------------------------------------------------------
-    def page_limit(self, watched: int) -> int:
-        """List pages one tick may read: ``max_pages``, or enough to hold every waiting run
-        plus one when more runs wait than that holds.
-
-        One more page costs one request and can replace up to ``page_size`` single GETs, so
-        1,000 waiting runs are read in 11 list requests, not 3 lists and 700 GETs; the
-        limit keeps the list cost near 1% of the GET fallback when the waited runs are old.
-        """
-        return max(self.max_pages, math.ceil(watched / self.page_size) + 1)
-
-    def wants_next_page(self, page: Page[AgentRunResponse], pages_read: int) -> bool:
-        watched = self.watched()
-        missing = watched - {run.id for run in page.items}
-        return (
-            len(missing) >= 2
-            and len(page.items) >= self.page_size
-            and pages_read < self.page_limit(len(watched))
-            and pages_read < page.pages
-        )
-
-    def interval(self, requests: int) -> float:
-        """Seconds until the next tick, after a tick that made ``requests`` requests."""
-        per_request = self.period / (self.calls * self.share)
-        value = max(self.min_interval, max(1, requests) * per_request)
-        return min(self.max_interval, value)
-
     def next_wake(self, now: float, interval: float) -> float:
-        """Sleep until the next tick, or the earliest deadline if that comes first."""
+        """Seconds to sleep: ``interval``, or until the earliest deadline if sooner."""
+        deadline = self.next_deadline()
+        if deadline is not None:
+            interval = min(interval, max(0.0, deadline - now))
+        return interval
+
+    def next_deadline(self) -> float | None:
         with self.lock:
             deadlines = [
                 w.deadline for g in self.waiters.values() for w in g if w.deadline is not None
             ]
-        if deadlines:
-            interval = min(interval, max(0.0, min(deadlines) - now))
-        return interval
+        return min(deadlines) if deadlines else None
+
+    # -- decisions --------------------------------------------------------------------------
+    @property
+    def spacing(self) -> float:
+        """Seconds between two watcher requests: its share of the standard budget."""
+        return self.period / (self.calls * self.share)
+
+    def interval(self, requests: int) -> float:
+        """The budgeted length of a tick that made ``requests`` requests (for stats)."""
+        value = max(self.min_interval, max(1, requests) * self.spacing)
+        return min(self.max_interval, value)
+
+    def page_limit(self, watched: int) -> int:
+        """List pages a tick may read when the listing's order is unknown (a page that
+        does not list newer runs first): ``max_pages``, or enough to hold every waiting run plus
+        one. With the API's order, the oldest waited run bounds the depth instead."""
+        return max(self.max_pages, math.ceil(watched / self.page_size) + 1)
+
+    def learn(self, page: Page[AgentRunResponse], skip: int) -> None:
+        """Remember where each waited run on ``page`` stands in the listing."""
+        with self.lock:
+            self.total = page.total
+            for index, run in enumerate(page.items):
+                if run.id in self.waiters:
+                    self.positions[run.id] = (skip + index, page.total)
+
+    def _estimated_page(self, run_id: int) -> int | None:
+        known = self.positions.get(run_id)
+        if known is None:
+            return None
+        position, total_then = known
+        shift = max(0, (self.total or total_then) - total_then)  # runs created since
+        return (position + shift) // self.page_size
+
+    def wants_next_page(
+        self, page: Page[AgentRunResponse], pages_read: int, seen: set[int] | None = None
+    ) -> bool:
+        """After reading ``pages_read`` pages (the last one ``page``), read one more?
+
+        Only while a missing waited run is *older* than the page's last run (deeper in the
+        listing), and only while reading on costs fewer requests than GETting those runs:
+        a depth ``D`` costs ``D - pages_read + 1`` pages plus one GET per run estimated
+        deeper than ``D``; a run whose position is unknown is assumed on the next page.
+        """
+        missing = self.watched() - (seen if seen is not None else {r.id for r in page.items})
+        if not missing or len(page.items) < self.page_size or pages_read >= page.pages:
+            return False
+        if not _newest_first(page):
+            return len(missing) >= 2 and pages_read < self.page_limit(len(self.watched()))
+        oldest = min(run.id for run in page.items)
+        deeper = [run_id for run_id in missing if run_id < oldest]
+        if not deeper:
+            return False  # the rest are not on any page: GET them
+        with self.lock:
+            estimates = [self._estimated_page(r) for r in deeper]
+        here = pages_read - 1  # index of the page just read
+        # Each deeper run's page: its estimate, at least the next page.
+        pages_of = [here + 1 if e is None else max(here + 1, e) for e in estimates]
+        best = min(d - here + sum(1 for p in pages_of if p > d) for d in set(pages_of))
+        return best < len(deeper)  # stopping here costs one GET per deeper run
 
 
 def _wake_all(waiters: Iterable[_Waiter]) -> None:
@@ -269,9 +351,15 @@ def _beat(core: _WatchCore) -> None:
             log.warning("watcher on_tick hook failed: %s", exc)
 
 
-def _fatal(exc: BaseException) -> bool:
-    """An error no later tick can fix (bad token, no access): fail the waiters with it."""
-    return isinstance(exc, CodegenError) and not exc.is_transient
+def _about_everyone(exc: BaseException) -> bool:
+    """An error on the *list* call that no later tick can fix: a rejected token, no access
+    to the organisation, an unknown organisation."""
+    return isinstance(exc, (AuthenticationError, PermissionDeniedError, NotFoundError))
+
+
+def _about_the_run(exc: BaseException) -> bool:
+    """An error on one run's GET that is about that run: unknown, or not ours to read."""
+    return isinstance(exc, (NotFoundError, PermissionDeniedError))
 
 
 class _WatcherBase:
@@ -295,6 +383,11 @@ class _WatcherBase:
             page_size=page_size,
             max_pages=max_pages,
         )
+        self._random = random.Random()
+        self._next_request = float("-inf")  # clock time the next request may go out
+        self._failures = 0  # consecutive failed polls
+        self._failing_since: float | None = None  # when they began
+        self._warned = False
 
     @property
     def stats(self) -> WatcherStats:
@@ -322,45 +415,183 @@ class _WatcherBase:
             raise ValueError("timeout must be a non-negative number of seconds, or None")
         return float(self._clock.now() + timeout)
 
-    def _tick_plan(self) -> Generator[_Request, Any, int]:
-        """One tick as a plan: yields the requests to make, receives their results.
+    # The watcher's two reads, as the resource builds them (``GET /agent/runs``, ``GET
+    # /agent/run/{id}``) but without the client's retries: a failed poll costs a tick.
+    # (RequestSpec is imported here: the client core imports coordination, which builds on
+    # this module.)
+    def _list_spec(self, skip: int) -> RequestSpec[Page[AgentRunResponse]]:
+        from ._base_client import RequestSpec
 
-        The sync and async watchers drive the same plan, so the batching logic lives once.
-        """
+        return RequestSpec(
+            "GET",
+            f"/v1/organizations/{self._client.org_id}/agent/runs",
+            parse=Page[AgentRunResponse].model_validate,
+            params={"skip": skip, "limit": self._core.page_size},
+            max_retries=0,
+        )
+
+    def _get_spec(self, run_id: int) -> RequestSpec[AgentRunResponse]:
+        from ._base_client import RequestSpec
+
+        return RequestSpec(
+            "GET",
+            f"/v1/organizations/{self._client.org_id}/agent/run/{run_id}",
+            parse=AgentRunResponse.model_validate,
+            max_retries=0,
+        )
+
+    # -- the plan ---------------------------------------------------------------------------
+    def _plan(self) -> Generator[_Action, Any, None]:
+        """The watcher's whole life as a plan; see the module docstring."""
+        core = self._core
+        while True:
+            if not core.active:
+                yield ("idle", None)  # the driver stops unless a waiter arrived meanwhile
+                continue
+            started = self._clock.now()
+            # The driver runs the tick (``_tick``: by default the sub-plan
+            # ``_tick_plan``; a coordinated watcher may read shared state instead) and
+            # sends back its request count, or the exception it raised.
+            outcome = yield ("tick", None)
+            requests = 0
+            if isinstance(outcome, BaseException):
+                self._poll_failed(outcome, everyone=True)
+            else:
+                requests = int(outcome)
+            core.stats.ticks += 1
+            core.stats.last_interval = core.interval(requests)
+            _wake_all(core.expire(self._clock.now()))
+            _beat(core)  # a failed poll is a tick too: the waits are alive
+            # A tick's requests were paced already; a tick of none (answered from shared
+            # state) still waits its slot's worth, and min_interval separates tick starts.
+            yield from self._pause_until(started + core.interval(requests))
+
+    def _pause_until(self, until: float) -> Generator[_Action, Any, bool]:
+        """Sleep until ``until`` in slices, expiring waiters between; ``False`` if nobody
+        waits any more."""
+        core, clock = self._core, self._clock
+        while True:
+            now = clock.now()
+            _wake_all(core.expire(now))
+            if not core.active:
+                return False
+            if now >= until:
+                return True
+            step = min(until - now, _SLICE)
+            deadline = core.next_deadline()
+            if deadline is not None:
+                step = min(step, max(0.0, deadline - now))
+            yield ("sleep", step)
+
+    def _before_request(self) -> Generator[_Action, Any, bool]:
+        """Wait for the watcher's next request slot (and for the client's budget, so the
+        request itself never sleeps where deadlines cannot interrupt it)."""
+        limiter = self._client.rate_budgets
+        until = max(self._next_request, limiter.next_free_at("standard"))
+        return (yield from self._pause_until(until))
+
+    def _sent(self, at: float) -> None:
+        """A request went out at ``at``: the next one may go ``spacing`` later (from the
+        send, not the answer, so a slow answer does not slow the pace below the share).
+        (+1 us: float rounding must never pack one request too many into a window.)"""
+        self._next_request = max(self._next_request, at + self._core.spacing + 1e-6)
+
+    def _tick_plan(self) -> Generator[_Action, Any, int]:
+        """One tick: list pages while worth it, then single GETs; returns requests made."""
         core = self._core
         tick = core.start_tick()
         requests, pages = 0, 0
         seen: set[int] = set()
         while True:
-            page: Page[AgentRunResponse] = yield ("list", pages * core.page_size)
+            if not (yield from self._before_request()):
+                return requests
+            skip, sent = pages * core.page_size, self._clock.now()
+            result = yield ("list", skip)
+            self._sent(sent)
             requests, pages = requests + 1, pages + 1
             core.stats.list_requests += 1
+            if isinstance(result, BaseException):
+                self._poll_failed(result, everyone=True)
+                return requests
+            page: Page[AgentRunResponse] = result
+            self._recovered()
+            core.learn(page, skip)
             seen.update(r.id for r in page.items)
             watched = core.watched()
             _wake_all(core.apply((r for r in page.items if r.id in watched), tick))
-            if not core.wants_next_page(page, pages):
+            if not core.wants_next_page(page, pages, seen):
                 break
         for run_id in sorted(core.watched() - seen):
-            run: AgentRunResponse | None = yield ("get", run_id)
+            if run_id not in core.watched():
+                continue  # its waiters left (deadline) while this tick went on
+            if not (yield from self._before_request()):
+                return requests
+            sent = self._clock.now()
+            result = yield ("get", run_id)
+            self._sent(sent)
             requests += 1
             core.stats.get_requests += 1
-            if run is not None:  # None: the GET failed for this run alone
-                _wake_all(core.apply([run], tick))
+            if isinstance(result, BaseException):
+                if _about_the_run(result):
+                    _wake_all(core.fail_run(run_id, result))
+                    continue
+                self._poll_failed(result, everyone=False)
+                return requests
+            self._recovered()
+            _wake_all(core.apply([result], tick))
         return requests
 
     def _run_failed(self, run_id: int, exc: CodegenError) -> None:
-        """A single GET failed: a transient error fails the tick (retried next tick); any
-        other (unknown id, no access) fails only that run's waiters, not everyone's."""
-        if exc.is_transient:
+        """A single GET made outside the tick plan failed (a coordinated follower's): an
+        error about the run fails its waiters; any other fails the tick (raised)."""
+        if not _about_the_run(exc):
             raise exc
         _wake_all(self._core.fail_run(run_id, exc))
 
-    def _after_tick(self, requests: int) -> float:
-        core = self._core
-        core.stats.ticks += 1
-        interval = core.interval(requests)
-        core.stats.last_interval = interval
-        return core.next_wake(self._clock.now(), interval)
+    def _recovered(self) -> None:
+        self._failures, self._failing_since, self._warned = 0, None, False
+
+    def _poll_failed(self, exc: BaseException, *, everyone: bool) -> None:
+        """A poll failed: fail the waiters only if no later tick can fix it; else pause."""
+        core, clock = self._core, self._clock
+        core.stats.errors += 1
+        if not isinstance(exc, Exception):
+            raise exc  # KeyboardInterrupt, cancellation: the driver fails the waiters
+        if isinstance(exc, AuthenticationError) or (everyone and _about_everyone(exc)):
+            log.warning("watcher: %s; every wait on this client fails with it", exc)
+            _wake_all(core.fail_all(exc))
+            return
+        self._failures += 1
+        now = clock.now()
+        if self._failing_since is None:
+            self._failing_since = now
+        if isinstance(exc, CodegenError):
+            pause = pause_for(
+                exc, self._failures, self._client.retry, now=now, rand=self._random.random
+            )
+        else:  # not ours to classify (a bug?): keep waiting, but say so
+            pause = core.spacing * 2 ** min(self._failures, 6)
+            log.warning(
+                "watcher: unexpected %s; polling again in %.1fs",
+                type(exc).__name__,
+                pause,
+                exc_info=exc,
+            )
+        if not self._warned and now - self._failing_since >= _WARN_AFTER:
+            self._warned = True
+            log.warning(
+                "watcher: every poll for %.0fs failed (last: %s); waits go on, next poll in %.1fs",
+                now - self._failing_since,
+                exc,
+                pause,
+            )
+        else:
+            log.info("watcher: poll failed (%s); waits go on, next poll in %.1fs", exc, pause)
+        if pause > 0:
+            if isinstance(exc, RateLimitError):
+                self._client.rate_budgets.hold("standard", now + pause)
+            core.stats.paused += pause
+            self._next_request = max(self._next_request, now + pause)
 
 
 class RunWatcher(_WatcherBase):
@@ -389,6 +620,8 @@ class RunWatcher(_WatcherBase):
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed first.
+            NotFoundError, PermissionDeniedError: the run cannot be read.
+            AuthenticationError: the token was rejected.
         """
         event = threading.Event()
         waiter = _Waiter(run_id, self._deadline(timeout), wake=event.set, on_tick=on_tick)
@@ -412,44 +645,48 @@ class RunWatcher(_WatcherBase):
                 )
                 self._thread.start()
 
-    def _tick(self) -> int:
-        runs, plan = self._client.agent_runs, self._tick_plan()
+    def _call(self, kind: str, arg: int) -> Any:
+        if kind == "list":
+            return self._client._request(self._list_spec(arg))
+        return self._client._request(self._get_spec(arg))
+
+    def _drive(self, plan: Generator[_Action, Any, Any]) -> Any:
+        """Run a plan: sleep, send requests, run ticks; stop at ``idle`` if nobody waits."""
+        result: Any = None
         try:
-            kind, arg = next(plan)
             while True:
-                result: Any
-                if kind == "list":
-                    result = runs.list(skip=arg, limit=self._core.page_size)
+                kind, arg = plan.send(result)
+                result = None
+                if kind == "sleep":
+                    self._clock.sleep(arg)
+                elif kind == "idle":
+                    with self._thread_lock:
+                        if not self._core.active:
+                            self._thread = None
+                            return None
                 else:
                     try:
-                        result = runs.get(arg)
-                    except CodegenError as exc:
-                        self._run_failed(arg, exc)
-                        result = None
-                kind, arg = plan.send(result)
+                        result = self._tick() if kind == "tick" else self._call(kind, arg)
+                    except Exception as exc:  # the plan decides what a failure means
+                        result = exc
         except StopIteration as done:
-            return int(done.value)
+            return done.value
+        finally:
+            plan.close()
+
+    def _tick(self) -> int:
+        """One tick (override point for a coordinated watcher); returns requests made."""
+        return int(self._drive(self._tick_plan()))
 
     def _loop(self) -> None:
-        core = self._core
-        while True:
+        try:
+            self._drive(self._plan())
+        except BaseException as exc:  # keep waiters informed, never die silently
+            _wake_all(self._core.fail_all(exc))
             with self._thread_lock:
-                if not core.active:
-                    self._thread = None
-                    return
-            requests = 0
-            try:
-                requests = self._tick()
-            except BaseException as exc:  # keep waiters informed, never die silently
-                core.stats.errors += 1
-                if _fatal(exc) or not isinstance(exc, Exception):
-                    _wake_all(core.fail_all(exc))
-                    continue
-                log.warning("watcher tick failed, retrying next tick: %s", exc)
-            _wake_all(core.expire(self._clock.now()))
-            _beat(core)
-            if core.active:
-                self._clock.sleep(self._after_tick(requests))
+                self._thread = None
+            if isinstance(exc, Exception):
+                log.exception("watcher stopped")
 
 
 class AsyncRunWatcher(_WatcherBase):
@@ -474,6 +711,8 @@ class AsyncRunWatcher(_WatcherBase):
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed first.
+            NotFoundError, PermissionDeniedError: the run cannot be read.
+            AuthenticationError: the token was rejected.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -503,44 +742,54 @@ class AsyncRunWatcher(_WatcherBase):
         if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
-    async def _tick(self) -> int:
-        runs, plan = self._client.agent_runs, self._tick_plan()
+    async def _call(self, kind: str, arg: int) -> Any:
+        if kind == "list":
+            return await self._client._request(self._list_spec(arg))
+        return await self._client._request(self._get_spec(arg))
+
+    async def _drive(self, plan: Generator[_Action, Any, Any]) -> Any:
+        """Run a plan: sleep, send requests, run ticks; stop at ``idle`` if nobody waits."""
+        result: Any = None
         try:
-            kind, arg = next(plan)
             while True:
-                result: Any
-                if kind == "list":
-                    result = await runs.list(skip=arg, limit=self._core.page_size)
+                kind, arg = plan.send(result)
+                result = None
+                if kind == "sleep":
+                    await self._clock.asleep(arg)
+                elif kind == "idle":
+                    if not self._core.active:
+                        return None
                 else:
                     try:
-                        result = await runs.get(arg)
-                    except CodegenError as exc:
-                        self._run_failed(arg, exc)
-                        result = None
-                kind, arg = plan.send(result)
+                        if kind == "tick":
+                            result = await self._tick()
+                        else:
+                            result = await self._call(kind, arg)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # the plan decides what a failure means
+                        result = exc
         except StopIteration as done:
-            return int(done.value)
+            return done.value
+        finally:
+            plan.close()
+
+    async def _tick(self) -> int:
+        """One tick (override point for a coordinated watcher); returns requests made."""
+        return int(await self._drive(self._tick_plan()))
 
     async def _loop(self) -> None:
-        core = self._core
-        while core.active:
-            requests = 0
-            try:
-                requests = await self._tick()
-            except asyncio.CancelledError:
-                _wake_all(core.fail_all(asyncio.CancelledError()))
-                raise
-            except Exception as exc:
-                core.stats.errors += 1
-                if _fatal(exc):
-                    _wake_all(core.fail_all(exc))
-                    continue
-                log.warning("watcher tick failed, retrying next tick: %s", exc)
-            _wake_all(core.expire(self._clock.now()))
-            _beat(core)
-            if core.active:
-                await self._clock.asleep(self._after_tick(requests))
-        self._task = None
+        try:
+            await self._drive(self._plan())
+        except asyncio.CancelledError:
+            _wake_all(self._core.fail_all(asyncio.CancelledError()))
+            raise
+        except Exception as exc:  # keep waiters informed, never die silently
+            log.exception("watcher stopped")
+            _wake_all(self._core.fail_all(exc))
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
 
 
 # The seam codegen_graph._coordination builds the shared poller on (one org, many processes):

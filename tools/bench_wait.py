@@ -18,6 +18,18 @@ CPU time and peak RSS are the client's alone:
 Then one client tracks 1,000 waiting runs (``--tracked``) and its RSS is compared with the
 same process before it created them. Results: ``docs/performance.md``.
 
+Two **scaling fleets** follow (``--scaling``; ``0`` skips them), each in one async client
+with the library defaults, on its own backend (creates let through fast, the documented
+standard budget on both sides):
+
+* ``1,000 runs``: 1,000 runs lasting 1-3 simulated minutes, all waited at once;
+* ``old runs``: 150 waited runs behind 300 newer runs nobody waits for.
+
+For each: detection latency p50/p95 against **the limit set by the pages needed per tick**
+(two ticks of ``ceil(position of the oldest waited run / 100)`` list pages, each request
+spaced ``31 s / (60 x 0.8)``), and the watcher's request rate measured at the server
+against its 80% share of the standard budget.
+
 Usage::
 
     python tools/bench_wait.py            # the full fleet (~35-50 s on 2 cores)
@@ -511,6 +523,81 @@ def run_tracking(spec: BackendSpec, n: int, window: float = 20.0) -> dict[str, A
     return asyncio.run(_track(spec, n, window))
 
 
+# -- scaling fleets: many runs, old runs ---------------------------------------------------------
+SCALING_FLEETS = {
+    # name: (waited runs, newer runs nobody waits for, shortest, longest simulated s)
+    "1,000 runs": (1000, 0, 60.0, 180.0),
+    "old runs": (150, 300, 60.0, 150.0),
+}
+
+
+def scaling_fleet(name: str, scale_down: int = 1) -> tuple[list[Any], int]:
+    """The (prompt, duration) pairs of a scaling fleet and how many newer runs follow it."""
+    waited, newer, low, high = SCALING_FLEETS[name]
+    return make_fleet(max(1, waited // scale_down), low=low, high=high), newer // scale_down
+
+
+async def _scaling(spec: BackendSpec, name: str, scale_down: int) -> dict[str, Any]:
+    fleet, newer = scaling_fleet(name, scale_down)
+    waited, high = len(fleet), SCALING_FLEETS[name][3]
+    clock = spec.clock()
+    fast = RateBudgets(create=RateBudget(*spec.create_limit))
+    async with AsyncCodegenClient(
+        TOKEN, ORG_ID, base_url=spec.url, clock=clock, rate_limits=fast
+    ) as client:
+        gate = asyncio.Semaphore(8)
+
+        async def start(prompt: str) -> Any:
+            async with gate:
+                return await client.agent_runs.start(prompt)
+
+        runs = await asyncio.gather(*(start(p) for p, _ in fleet))
+        for i in range(newer):
+            await client.agent_runs.create(f"newer run {i}")  # a day long: never waited
+        noticed: dict[int, float] = {}
+
+        async def wait(run: Any) -> None:
+            await run.wait(timeout=3 * high)
+            noticed[run.id] = clock.now()
+
+        t0 = clock.now()
+        await asyncio.gather(*(wait(r) for r in runs))
+        t1 = clock.now()
+        stats = client.watcher.stats
+        spacing = client.watcher._core.spacing
+        share = client.watcher._core.share
+        budget = client.rate_budgets.budgets
+        assert budget is not None
+        window = budget.standard.period + budget.standard.margin
+    # From the completion, or from the start of the waits for a run that ended while the
+    # fleet was still being created (nobody waited for it yet).
+    detect = [
+        noticed[r.id] - max(t0, _epoch(r.data.created_at) + d)
+        for r, (_, d) in zip(runs, fleet, strict=True)
+    ]
+    pages = math.ceil((waited + newer) / 100)  # the oldest waited run's position
+    return {
+        "fleet": name,
+        "waited": waited,
+        "newer": newer,
+        "completed": sum(1 for r in runs if r.is_success),
+        "detect_p50_s": _pct(detect, 0.5),
+        "detect_p95_s": _pct(detect, 0.95),
+        "pages_needed": pages,
+        "detect_limit_s": 2 * pages * spacing,
+        "watcher_ticks": stats.ticks,
+        "watcher_list_requests": stats.list_requests,
+        "watcher_get_requests": stats.get_requests,
+        "wait_s": t1 - t0,
+        "share_per_s": share * budget.standard.calls / window,
+    }
+
+
+def run_scaling(spec: BackendSpec, name: str, scale_down: int = 1) -> dict[str, Any]:
+    """One scaling fleet (see the module docstring); ``scale_down`` divides its sizes."""
+    return asyncio.run(_scaling(spec, name, scale_down))
+
+
 # -- orchestration -----------------------------------------------------------------------------
 def _in_child(job: dict[str, Any]) -> dict[str, Any]:
     """Run one client job in a fresh process; its CPU time and peak RSS are its own."""
@@ -530,6 +617,8 @@ def _client_main(job: dict[str, Any]) -> dict[str, Any]:
     spec = _spec_from(job["spec"])
     if job["kind"] == "tracking":
         return run_tracking(spec, int(job["n"]), float(job["window"]))
+    if job["kind"] == "scaling":
+        return run_scaling(spec, str(job["name"]), int(job["scale_down"]))
     return run_contender(job["kind"], spec, [tuple(x) for x in job["fleet"]])
 
 
@@ -561,6 +650,8 @@ def run_benchmark(
     low: float = 60.0,
     high: float = 360.0,
     tracked: int = 1000,
+    scaling: int = 1,
+    scaling_time_scale: float = 10.0,
     contenders: Sequence[str] = CONTENDERS,
     reference: bool = True,
     isolate: bool = True,
@@ -574,6 +665,10 @@ def run_benchmark(
         low: shortest run, simulated seconds.
         high: longest run, simulated seconds.
         tracked: runs one client tracks at once for the RSS measurement (0: skip).
+        scaling: run the scaling fleets at full size (1), divided by this (2, 10...), or
+            not at all (0).
+        scaling_time_scale: their ``time_scale`` (slower than the fleet's: the backend
+            renders 100-run pages, and must keep up with the simulated clock).
         contenders: which of ``ours``, ``seed``, ``seed+retry`` to run.
         reference: also run the seed's loop against a backend without rate limits.
         isolate: run each client and each backend in its own process (``False``: clients in
@@ -596,10 +691,31 @@ def run_benchmark(
         for kind in kinds
     }
     if tracked:
-        fast_create = spec(create_limit=(max(10, 2 * tracked), 60.0))
+        # At the scaling fleets' time_scale: at 40, parsing 1,000 expiries and ten 100-run
+        # pages on a loaded machine is itself seconds of simulated time.
+        fast_create = BackendSpec(
+            free_loopback_port(),
+            scaling_time_scale,
+            epoch,
+            mono0,
+            create_limit=(max(10, 2 * tracked), 60.0),
+        )
         servers["tracking"] = Server(fast_create, in_thread=threaded)
+    scaling_specs = {}
+    if scaling:
+        for name in SCALING_FLEETS:
+            scaling_specs[name] = BackendSpec(
+                free_loopback_port(),
+                scaling_time_scale,
+                epoch,
+                mono0,
+                durations=dict(scaling_fleet(name, scaling)[0]),
+                create_limit=(5000, 60.0),
+            )
+            servers[name] = Server(scaling_specs[name], in_thread=threaded)
     results: list[dict[str, Any]] = []
     tracking: dict[str, Any] | None = None
+    scaled: list[dict[str, Any]] = []
     try:
         for kind in kinds:
             server = servers[kind].ready()
@@ -612,6 +728,23 @@ def run_benchmark(
             server = servers["tracking"].ready()
             job = {"kind": "tracking", "spec": asdict(server.spec), "n": tracked, "window": 20.0}
             tracking = _in_child(job) if isolate else _client_main(job)
+        for name in scaling_specs:
+            server = servers[name].ready()
+            before = server.stats()["requests"]
+            job = {
+                "kind": "scaling",
+                "spec": asdict(server.spec),
+                "name": name,
+                "scale_down": scaling,
+            }
+            result = _in_child(job) if isolate else _client_main(job)
+            after = server.stats()["requests"]
+            # Measured at the server: every status read while the fleet waited.
+            polls = sum(after.get(k, 0) - before.get(k, 0) for k in ("get", "list"))
+            result["server_status_requests"] = polls
+            result["measured_per_s"] = polls / result["wait_s"] if result["wait_s"] else math.nan
+            scaled.append(result)
+            server.stop()
     finally:
         for server in servers.values():
             if server.running:
@@ -636,6 +769,7 @@ def run_benchmark(
         "contenders": results,
         "ratios": ratios(results),
         "tracking": tracking,
+        "scaling": scaled,
     }
 
 
@@ -760,6 +894,20 @@ def format_report(report: dict[str, Any]) -> str:
             f"{t['watcher_ticks']} ticks, {t['watcher_list_requests']} list + "
             f"{t['watcher_get_requests']} single GET requests",
         ]
+    for f in report.get("scaling") or []:
+        lines += [
+            "",
+            f"{f['fleet']}: {f['waited']} waited runs behind {f['newer']} newer ones, "
+            f"{f['completed']} completed; watcher: {f['watcher_ticks']} ticks, "
+            f"{f['watcher_list_requests']} list + {f['watcher_get_requests']} single GET requests",
+            f"  detection p50 {f['detect_p50_s']:.2f} s, p95 {f['detect_p95_s']:.2f} s; limit "
+            f"{f['detect_limit_s']:.2f} s (2 ticks of {f['pages_needed']} pages)"
+            + ("" if f["detect_p95_s"] <= f["detect_limit_s"] else "  ** OVER THE LIMIT **"),
+            f"  status requests at the server: {f['server_status_requests']} in "
+            f"{f['wait_s']:.0f} s = {f['measured_per_s']:.3f}/s; the watcher's share "
+            f"{f['share_per_s']:.3f}/s"
+            + ("" if f["measured_per_s"] <= f["share_per_s"] else "  ** OVER THE SHARE **"),
+        ]
     return "\n".join(lines)
 
 
@@ -771,6 +919,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, help="simulated s per real s (default 40)")
     p.add_argument("--seed", type=int, default=7, help="shuffles the durations")
     p.add_argument("--tracked", type=int, help="runs tracked at once for RSS (default 1000)")
+    p.add_argument(
+        "--scaling",
+        type=int,
+        help="scaling fleets at full size (1, the default), divided by N, or skipped (0)",
+    )
     p.add_argument("--json", type=Path, help="also write the report as JSON here")
     p.add_argument("--role", choices=("server", "client"), help=argparse.SUPPRESS)
     return p
@@ -791,6 +944,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         high=180.0 if quick else 360.0,
         tracked=args.tracked if args.tracked is not None else (200 if quick else 1000),
+        scaling=args.scaling if args.scaling is not None else (5 if quick else 1),
     )
     print(format_report(report))
     if args.json:

@@ -13,7 +13,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from .._base_client import RequestSpec
-from .._batch import BatchItem, BatchProgress, BatchPrompt, run_many_async, run_many_sync
+from .._batch import (
+    BatchItem,
+    BatchProgress,
+    BatchPrompt,
+    akeep_trying,
+    keep_trying,
+    run_many_async,
+    run_many_sync,
+)
 from .._exceptions import ConfigurationError, NotFoundError
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from .._runs import AgentRun, AsyncAgentRun
@@ -385,10 +393,17 @@ class AgentRuns(SyncAPIResource):
         With an ``idempotency_key``, a run already created with that key (by an earlier
         call or process) is attached to instead (``handle.reused``). ``reuse_existing``
         is kept for compatibility: a keyed create always reuses (``False`` with a key is
-        refused).
+        refused). A keyed start is safe to retry, so it keeps going through transient
+        failures (see :func:`codegen_graph._batch.keep_trying`).
         """
         _check_reuse(reuse_existing, create_kwargs)
-        return self.attach(self.create(prompt, **create_kwargs))
+
+        def attempt(_retrying: bool) -> AgentRun:  # a keyed create looks its key up first
+            return self.attach(self.create(prompt, **create_kwargs))
+
+        if create_kwargs.get("idempotency_key"):
+            return keep_trying(self._client, attempt)
+        return attempt(False)
 
     def create_and_wait(
         self,
@@ -691,7 +706,13 @@ class AsyncAgentRuns(AsyncAPIResource):
     ) -> AsyncAgentRun:
         """:meth:`create` a run and return a handle on it; see :meth:`AgentRuns.start`."""
         _check_reuse(reuse_existing, create_kwargs)
-        return await self.attach(await self.create(prompt, **create_kwargs))
+
+        async def attempt(_retrying: bool) -> AsyncAgentRun:
+            return await self.attach(await self.create(prompt, **create_kwargs))
+
+        if create_kwargs.get("idempotency_key"):
+            return await akeep_trying(self._client, attempt)
+        return await attempt(False)
 
     async def create_and_wait(
         self,

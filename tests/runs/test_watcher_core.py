@@ -98,36 +98,97 @@ def test_deadline_expires_with_the_last_known_run() -> None:
     assert "did not finish in time" in str(w.error)
 
 
-def test_next_wake_never_sleeps_past_a_deadline() -> None:
+def test_next_deadline_is_the_earliest() -> None:
     core = _core()
+    assert core.next_deadline() is None
     core.add(_Waiter(7, deadline=10.3))
-    assert core.next_wake(10.0, 0.2) == 0.2
-    assert abs(core.next_wake(10.0, 5.0) - 0.3) < 1e-9
+    core.add(_Waiter(8, deadline=4.0))
+    core.add(_Waiter(9, deadline=None))
+    assert core.next_deadline() == 4.0
 
 
-def test_next_page_only_when_several_runs_are_missing() -> None:
+def test_next_page_only_while_a_missing_run_is_older_than_the_page() -> None:
     core = _core()
     for run_id in (1, 2, 500):
         core.add(_Waiter(run_id, None))
     full_page = _page(range(600, 500, -1), total=600)
-    assert core.wants_next_page(full_page, pages_read=1)
-    assert not core.wants_next_page(full_page, pages_read=3)  # max_pages
+    assert core.wants_next_page(full_page, pages_read=1)  # three older runs: one page < 3 GETs
+    assert core.wants_next_page(full_page, pages_read=4)  # no fixed cap: they are deeper
+    assert not core.wants_next_page(full_page, pages_read=6)  # the last page
     partial = _page(range(600, 550, -1), total=50)
     assert not core.wants_next_page(partial, pages_read=1)  # nothing older exists
-    core2 = _core()
-    core2.add(_Waiter(1, None))
-    assert not core2.wants_next_page(full_page, pages_read=1)  # one GET is cheaper
+    lone = _core()
+    lone.add(_Waiter(1, None))
+    assert not lone.wants_next_page(full_page, pages_read=1)  # one GET is as cheap
+    newer = _core()
+    for run_id in (700, 701):  # newer than the page's first run: on no page, GET them
+        newer.add(_Waiter(run_id, None))
+    assert not newer.wants_next_page(full_page, pages_read=1)
 
 
-def test_many_waiting_runs_are_read_by_pages_not_single_gets() -> None:
-    # 1,000 waiting runs, the newest 1,000 of the org: ten list pages hold them all, so the
-    # tick reads them all rather than stopping at max_pages and GETting 700 runs one by one.
+def test_known_positions_choose_pages_or_gets_by_cost() -> None:
+    # 150 waited runs at positions 300-449: five pages beat 150 GETs.
+    core = _core()
+    for run_id in range(1, 151):
+        core.add(_Waiter(run_id, None))
+    listing = range(450, 0, -1)  # ids 450..1, newest first
+    for skip in (300, 400):
+        ids = list(listing)[skip : skip + 100]
+        core.learn(
+            Page[AgentRunResponse](
+                items=[_run(i, "ACTIVE") for i in ids],
+                total=450,
+                page=skip // 100 + 1,
+                size=100,
+                pages=5,
+            ),
+            skip,
+        )
+    first = _page(range(450, 350, -1), total=450)
+    assert core.wants_next_page(first, pages_read=1)
+    # One waited run far down (position 5,000, known): one GET beats 50 pages.
+    deep = _core()
+    deep.add(_Waiter(1, None))
+    deep.add(_Waiter(2, None))
+    deep.positions = {1: (5000, 5001), 2: (4990, 5001)}
+    top = _page(range(5001, 4901, -1), total=5001)
+    deep.learn(top, 0)
+    assert not deep.wants_next_page(top, pages_read=1)
+    # Positions shift with the runs created since: 40 new runs push position 80 to 120.
+    shifted = _core()
+    for run_id in (5, 6, 7):
+        shifted.add(_Waiter(run_id, None))
+    shifted.positions = {5: (80, 1000), 6: (81, 1000), 7: (82, 1000)}
+    shifted.total = 1040
+    assert shifted._estimated_page(5) == 1
+
+
+def test_unordered_pages_fall_back_to_a_page_limit() -> None:
+    # Ids not descending (the order is unknown): read on while two or more are missing,
+    # up to max_pages or the pages that hold every waiting run, plus one.
     core = _core()
     for run_id in range(1, 1001):
         core.add(_Waiter(run_id, None))
     assert core.page_limit(1000) == 11
-    assert core.page_limit(3) == 3  # few waiters: max_pages still bounds an unlucky search
-    page = _page(range(1000, 900, -1), total=5000)
+    assert core.page_limit(3) == 3
+    shuffled = _page(range(5000, 4900, -1), total=5000)
+    shuffled.items.reverse()
+    assert core.wants_next_page(shuffled, pages_read=10)
+    assert not core.wants_next_page(shuffled, pages_read=11)
+
+
+def test_spacing_is_the_share_of_the_budget() -> None:
+    assert _core().spacing == 30.0 / (60 * 0.8)
+    assert _core(share=0.5).spacing == 1.0
+
+
+def test_runs_created_together_may_come_in_either_order() -> None:
+    # The API sorts by creation time; runs created at the same moment can swap places. The
+    # page still lists newer runs first, and its smallest id is the boundary.
+    core = _core()
+    for run_id in range(1, 151):
+        core.add(_Waiter(run_id, None))
+    page = _page(range(450, 350, -1), total=450)
+    page.items[10], page.items[11] = page.items[11], page.items[10]
+    # Past the fallback's page limit (3): the order, not a cap, decides.
     assert core.wants_next_page(page, pages_read=3)
-    assert core.wants_next_page(page, pages_read=10)
-    assert not core.wants_next_page(page, pages_read=11)  # old runs: fall back to GETs

@@ -34,7 +34,14 @@ def test_ideal_makespan_follows_the_create_budget(bench: ModuleType) -> None:
 
 def test_tiny_fleet_report(bench: ModuleType) -> None:
     report = bench.run_benchmark(
-        runs=4, time_scale=200.0, low=30.0, high=45.0, tracked=5, isolate=False
+        runs=4,
+        time_scale=200.0,
+        low=30.0,
+        high=45.0,
+        tracked=5,
+        scaling=100,  # 10 waited runs; 1 waited run behind 3 newer ones
+        scaling_time_scale=100.0,
+        isolate=False,
     )
     results = {r["contender"]: r for r in report["contenders"]}
     assert set(results) == {"ours", "seed", "seed+retry", "seed/no-limits"}
@@ -54,6 +61,14 @@ def test_tiny_fleet_report(bench: ModuleType) -> None:
     assert reference["poll_interval_s"] >= 2.0
     tracking = report["tracking"]
     assert tracking["tracked"] == 5 and tracking["timed_out"] == 5
+    scaled = {f["fleet"]: f for f in report["scaling"]}
+    assert set(scaled) == {"1,000 runs", "old runs"}
+    assert scaled["1,000 runs"]["waited"] == 10 and scaled["old runs"]["newer"] == 3
+    for fleet in scaled.values():
+        assert fleet["completed"] == fleet["waited"]
+        assert fleet["pages_needed"] == 1 and fleet["detect_limit_s"] > 0
+        assert fleet["server_status_requests"] >= fleet["watcher_ticks"] > 0
     text = bench.format_report(report)
     assert "| metric | ours | seed | seed+retry | seed/no-limits |" in text
     assert "tracking 5 waiting runs" in text
+    assert "old runs: 1 waited runs behind 3 newer ones" in text
