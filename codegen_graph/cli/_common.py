@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import json
 import os
 import sys
@@ -56,9 +57,11 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TRANSIENT",
     "EXIT_USAGE",
+    "FROM_OPTIONS",
     "Backend",
     "BackendOptions",
     "CliState",
+    "backend_options",
     "cli_state",
     "exit_code_for",
     "handle_errors",
@@ -253,6 +256,56 @@ LocalOpt = Annotated[
     ),
 ]
 
+#: The backend options every API command takes, by parameter name: (alias, default).
+_BACKEND_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "base_url": (BaseUrlOpt, None),
+    "token": (TokenOpt, None),
+    "org_id": (OrgIdOpt, None),
+    "time_scale": (TimeScaleOpt, DEFAULT_TIME_SCALE),
+    "local_db": (LocalDbOpt, None),
+    "local": (LocalOpt, False),
+}
+
+
+def backend_options(
+    *, without: tuple[str, ...] = ()
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give a command the shared backend options; it receives them as ``options``.
+
+    The options (``--base-url``, ``--token``, ``--org-id``, ``--time-scale``,
+    ``--local-db``, ``--local``) are defined once, in :data:`_BACKEND_OPTIONS`, and stay
+    where users type them: after the command (``codegen-graph runs list --local``). The
+    decorated function declares ``options: BackendOptions = FROM_OPTIONS`` instead of six
+    parameters; Typer reads the options from the wrapper's signature. ``without`` names
+    options the command declares itself (its own ``--time-scale``, say); they keep the
+    field's default.
+    """
+    shared = {name: spec for name, spec in _BACKEND_OPTIONS.items() if name not in without}
+
+    def decorate(func: Callable[..., R]) -> Callable[..., R]:
+        signature = inspect.signature(func, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "options"]
+        added = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=alias
+            )
+            for name, (alias, default) in shared.items()
+        ]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> R:
+            chosen = {name: kwargs.pop(name, default) for name, (_, default) in shared.items()}
+            return func(*args, options=BackendOptions(**chosen), **kwargs)
+
+        params = [*own, *added]
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params} | {
+            "return": signature.return_annotation
+        }
+        return wrapper
+
+    return decorate
+
 
 # -- backends ----------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -380,6 +433,11 @@ class Backend:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+#: The default of a command's ``options`` parameter; :func:`backend_options` always
+#: passes the options the user typed instead.
+FROM_OPTIONS = BackendOptions()
 
 
 def _stderr(line: str) -> None:

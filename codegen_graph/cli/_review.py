@@ -11,6 +11,7 @@ runs only with ``--local`` (its review is then marked as simulated).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Annotated, Any
 
@@ -18,17 +19,12 @@ import typer
 
 from ..models import AgentRunResponse
 from ._common import (
-    DEFAULT_TIME_SCALE,
     EXIT_FAILED,
+    FROM_OPTIONS,
     Backend,
     BackendOptions,
-    BaseUrlOpt,
     JsonOpt,
-    LocalDbOpt,
-    LocalOpt,
-    OrgIdOpt,
-    TimeScaleOpt,
-    TokenOpt,
+    backend_options,
     cli_state,
     handle_errors,
     print_json,
@@ -87,6 +83,7 @@ def render_review(repo: str, number: int, run: AgentRunResponse, *, simulated: b
 
 
 @handle_errors
+@backend_options()
 def review_pr(
     repo: Annotated[str, typer.Option("--repo", help="The repository, OWNER/NAME.")],
     pr: Annotated[int, typer.Option("--pr", help="The pull request number.", min=1)],
@@ -125,12 +122,7 @@ def review_pr(
         ),
     ] = None,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
-    time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
-    local_db: LocalDbOpt = None,
-    local: LocalOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """Review a pull request with a Codegen agent; write the step summary and a PR comment.
 
@@ -139,9 +131,7 @@ def review_pr(
     the embedded local backend unless --local is given.
     """
     owner, name = parse_repo(repo)
-    options = BackendOptions(
-        base_url, token, org_id, time_scale, local_db, local=local, writes_outside=WRITES_OUTSIDE
-    )
+    options = dataclasses.replace(options, writes_outside=WRITES_OUTSIDE)
     options.choice()  # refuse a silent fallback before touching GitHub or starting a run
     github: GitHubClient | None = None
     if comment:  # fail on a missing token or bad URL before spending an agent run

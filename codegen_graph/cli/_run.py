@@ -41,14 +41,11 @@ from ._common import (
     DEFAULT_TIME_SCALE,
     EXIT_FAILED,
     EXIT_OK,
+    FROM_OPTIONS,
     Backend,
     BackendOptions,
-    BaseUrlOpt,
     JsonOpt,
-    LocalDbOpt,
-    LocalOpt,
-    OrgIdOpt,
-    TokenOpt,
+    backend_options,
     cli_state,
     handle_errors,
     print_json,
@@ -295,6 +292,7 @@ def _print_summary(summary: dict[str, Any], out: Console) -> None:
 
 
 @handle_errors
+@backend_options(without=("time_scale",))
 def run_command(
     spec: Annotated[
         str | None,
@@ -322,9 +320,6 @@ def run_command(
         int | None, typer.Option("--repo-id", help="Repository the agents work in.")
     ] = None,
     json_out: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
     time_scale: Annotated[
         float | None,
         typer.Option(
@@ -334,7 +329,6 @@ def run_command(
             show_default=False,
         ),
     ] = None,
-    local_db: LocalDbOpt = None,
     scenario: Annotated[
         str | None,
         typer.Option(
@@ -344,7 +338,6 @@ def run_command(
             show_default=False,
         ),
     ] = None,
-    local: LocalOpt = False,
     durability: Annotated[
         str,
         typer.Option(
@@ -354,6 +347,7 @@ def run_command(
             "A killed run never launches an agent run twice with any of them.",
         ),
     ] = "sync",
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """Run the feature workflow: code, then tests and docs in parallel, then review."""
     from ..graph import feature_workflow
@@ -377,14 +371,8 @@ def run_command(
     thread_id = thread or f"cg-{uuid.uuid4().hex[:12]}"
     if time_scale is not None and not time_scale > 0:
         raise ConfigurationError(f"--time-scale must be > 0, got {time_scale:g}")
-    options = BackendOptions(
-        base_url=base_url,
-        token=token,
-        org_id=org_id,
-        time_scale=time_scale or DEFAULT_TIME_SCALE,
-        local_db=local_db,
-        scenario=scenario,
-        local=local,
+    options = dataclasses.replace(
+        options, time_scale=time_scale or DEFAULT_TIME_SCALE, scenario=scenario
     )
     if path is not None and options.is_local and options.local_db_path is None:
         # A checkpoint names runs by id: resuming it needs the same backend, so the

@@ -16,18 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from ._common import (
-    DEFAULT_TIME_SCALE,
     EXIT_FAILED,
     EXIT_OK,
+    FROM_OPTIONS,
     Backend,
     BackendOptions,
-    BaseUrlOpt,
     JsonOpt,
-    LocalDbOpt,
-    LocalOpt,
-    OrgIdOpt,
-    TimeScaleOpt,
-    TokenOpt,
+    backend_options,
     cli_state,
     handle_errors,
     print_json,
@@ -55,15 +50,7 @@ TimeoutOpt = Annotated[
 
 
 @contextmanager
-def _client(
-    base_url: str | None,
-    token: str | None,
-    org_id: int | None,
-    time_scale: float,
-    local_db: str | None,
-    local: bool = False,
-) -> Iterator[CodegenClient]:
-    options = BackendOptions(base_url, token, org_id, time_scale, local_db, local=local)
+def _client(options: BackendOptions) -> Iterator[CodegenClient]:
     with Backend(options) as backend, backend.client() as client:
         yield client
 
@@ -165,6 +152,7 @@ def wait_live(client: CodegenClient, run: AgentRun, timeout: float | None, live:
 # -- commands ----------------------------------------------------------------------------
 @runs_app.command("list")
 @handle_errors
+@backend_options()
 def list_runs(
     limit: Annotated[int, typer.Option(help="Runs to show (newest first).", min=1)] = 20,
     skip: Annotated[int, typer.Option(help="Runs to skip first.", min=0)] = 0,
@@ -173,15 +161,10 @@ def list_runs(
     ] = None,
     user_id: Annotated[int | None, typer.Option("--user-id", help="Only this user's runs.")] = None,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
-    time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
-    local_db: LocalDbOpt = None,
-    local: LocalOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """List the organisation's agent runs, newest first."""
-    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
+    with _client(options) as client:
         source = source_type.upper() if source_type else None
         iterator = client.agent_runs.iter(
             user_id=user_id, source_type=source, page_size=min(limit + skip, 100)
@@ -209,18 +192,14 @@ def list_runs(
 
 @runs_app.command("get")
 @handle_errors
+@backend_options()
 def get_run(
     run_id: RunIdArg,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
-    time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
-    local_db: LocalDbOpt = None,
-    local: LocalOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """Show one agent run."""
-    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
+    with _client(options) as client:
         run = client.agent_runs.get(run_id)
     if as_json:
         print_json(_dump(run))
@@ -246,6 +225,7 @@ def _log_line(entry: AgentRunLogResponse) -> str:
 
 @runs_app.command("logs")
 @handle_errors
+@backend_options()
 def run_logs(
     run_id: RunIdArg,
     follow: Annotated[
@@ -256,19 +236,14 @@ def run_logs(
         bool,
         typer.Option("--json", help="JSON: an array, or one object per line with --follow."),
     ] = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
-    time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
-    local_db: LocalDbOpt = None,
-    local: LocalOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """Print a run's log entries (the agent's steps), oldest first."""
     if follow:
         cli_state().interrupt_hint = (
             f"the run goes on; follow it again with: codegen-graph runs logs {run_id} --follow"
         )
-    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
+    with _client(options) as client:
         run = client.agent_runs.attach(run_id)
         if not follow:
             entries = run.logs()
@@ -293,20 +268,16 @@ def run_logs(
 
 @runs_app.command("wait")
 @handle_errors
+@backend_options()
 def wait_run(
     run_id: RunIdArg,
     timeout: TimeoutOpt = None,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
-    time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
-    local_db: LocalDbOpt = None,
-    local: LocalOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """Wait for a run to end, with a live status line; exit 0 if COMPLETE, 1 otherwise."""
     cli_state().interrupt_hint = _wait_hint(run_id)
-    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
+    with _client(options) as client:
         run = client.agent_runs.attach(run_id)
         wait_live(client, run, timeout, live=not as_json)
     _finish(run.data, as_json)
@@ -314,21 +285,17 @@ def wait_run(
 
 @runs_app.command("resume")
 @handle_errors
+@backend_options()
 def resume_run(
     run_id: RunIdArg,
     prompt: Annotated[str, typer.Argument(help="The follow-up message for the agent.")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to end.")] = False,
     timeout: TimeoutOpt = None,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
-    time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
-    local_db: LocalDbOpt = None,
-    local: LocalOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """Send a follow-up prompt to a run (it becomes active again)."""
-    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
+    with _client(options) as client:
         run = client.agent_runs.attach(run_id).resume(prompt)
         if wait:
             wait_live(client, run, timeout, live=not as_json)
@@ -342,6 +309,7 @@ def resume_run(
 
 @runs_app.command("create")
 @handle_errors
+@backend_options()
 def create_run(
     prompt: Annotated[str, typer.Argument(help="What the agent should do.")],
     repo_id: Annotated[int | None, typer.Option("--repo-id", help="Repository id.")] = None,
@@ -349,15 +317,10 @@ def create_run(
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to end.")] = False,
     timeout: TimeoutOpt = None,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
-    time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
-    local_db: LocalDbOpt = None,
-    local: LocalOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """Start an agent run."""
-    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
+    with _client(options) as client:
         run = client.agent_runs.start(prompt, repo_id=repo_id, model=model)
         if wait:
             wait_live(client, run, timeout, live=not as_json)
@@ -391,6 +354,7 @@ def _stats_table(stats: RunStats) -> Table:
 
 @runs_app.command("stats")
 @handle_errors
+@backend_options()
 def run_stats(
     limit: Annotated[int, typer.Option(help="How many recent runs to consider.", min=1)] = 100,
     durations: Annotated[
@@ -401,12 +365,7 @@ def run_stats(
         ),
     ] = True,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    org_id: OrgIdOpt = None,
-    time_scale: TimeScaleOpt = DEFAULT_TIME_SCALE,
-    local_db: LocalDbOpt = None,
-    local: LocalOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
 ) -> None:
     """Usage analytics: success rate, median and p95 duration, runs per day and per source.
 
@@ -414,7 +373,7 @@ def run_stats(
     """
     state = cli_state()
     last_log: dict[int, str | None] = {}
-    with _client(base_url, token, org_id, time_scale, local_db, local) as client:
+    with _client(options) as client:
         runs = list(itertools.islice(client.agent_runs.iter(page_size=min(limit, 100)), limit))
         if durations:
             finished = [r for r in runs if r.status is not None and r.status.is_terminal]

@@ -7,11 +7,14 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from codegen_graph.cli import app
+from codegen_graph.cli._common import FROM_OPTIONS, BackendOptions, backend_options
 
 from .conftest import Cli
 
@@ -89,3 +92,34 @@ def test_https_against_a_plain_http_server_says_use_http(cli: Cli, plain_http: s
     hint = result.stderr.splitlines()[-1]
     assert hint.startswith("hint: the TLS handshake failed")
     assert "http://" in hint and "try again later" not in hint
+
+
+SHARED = ["--base-url", "--token", "--org-id", "--time-scale", "--local-db", "--local"]
+BACKEND_COMMANDS = [["run"], ["review-pr"], *(["runs", c] for c in RUNS)]
+
+
+@pytest.mark.parametrize("args", BACKEND_COMMANDS, ids=" ".join)
+def test_every_api_command_takes_the_backend_options_after_its_name(args: list[str]) -> None:
+    import typer.main
+
+    command: Any = typer.main.get_command(app)
+    for name in args:
+        command = command.commands[name]
+    declared = {opt for param in command.params for opt in param.opts}
+    assert set(SHARED) <= declared
+
+
+def test_backend_options_are_defined_once_and_reach_the_command() -> None:
+    seen: list[BackendOptions] = []
+    demo = typer.Typer()
+
+    @demo.command()
+    @backend_options()
+    def show(count: int = 1, options: BackendOptions = FROM_OPTIONS) -> None:
+        seen.append(options)
+
+    result = CliRunner().invoke(
+        demo, ["--count", "2", "--org-id", "5", "--local", "--time-scale", "9"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == [BackendOptions(org_id=5, time_scale=9.0, local=True)]
