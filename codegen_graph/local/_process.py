@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from ._server import PARENT_PID_ENV_VAR
+
 __all__ = ["LocalServer", "free_loopback_port"]
 
 
@@ -96,7 +98,12 @@ class LocalServer:
 
     def start(self) -> LocalServer:
         """Start the server and wait until it answers (raises ``RuntimeError`` if it dies)."""
-        env = {**os.environ, "CODEGEN_LOCAL_TOKEN": self.token}
+        # The child stops by itself when this process dies without calling stop() (SIGKILL).
+        env = {
+            **os.environ,
+            "CODEGEN_LOCAL_TOKEN": self.token,
+            PARENT_PID_ENV_VAR: str(os.getpid()),
+        }
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             self._args,
             env=env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -12,7 +13,10 @@ from typing import Any
 
 from ._backend import LocalCodegen
 
-__all__ = ["parse_faults", "serve"]
+__all__ = ["PARENT_PID_ENV_VAR", "parse_faults", "serve"]
+
+#: Set by :class:`LocalServer` for its child: the server stops when that process is gone.
+PARENT_PID_ENV_VAR = "CODEGEN_LOCAL_PARENT_PID"
 
 
 def parse_faults(raw: str | None) -> Mapping[str, Any] | None:
@@ -72,6 +76,22 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _stop_when_orphaned(parent_pid: int, interval: float = 0.5) -> None:
+    """Stop this server (SIGTERM, so the clock is saved) once ``parent_pid`` has gone.
+
+    A server that :class:`LocalServer` started for a test, a benchmark or ``langgraph dev``
+    must not outlive its owner when the owner is SIGKILLed (no ``atexit``, no ``stop()``):
+    the orphan is re-parented, which ``os.getppid()`` shows. Real seconds, a daemon thread.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            threading.Event().wait(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="codegen-graph-parent-watch", daemon=True).start()
+
+
 def serve(
     *,
     host: str = "127.0.0.1",
@@ -108,6 +128,9 @@ def serve(
         echo(f"CODEGEN_API_TOKEN={backend.token}")
     if org_id is None:
         echo(f"CODEGEN_ORG_ID={backend.org_id}")
+    parent = os.environ.get(PARENT_PID_ENV_VAR, "")
+    if parent.isdigit():
+        _stop_when_orphaned(int(parent))
     try:
         with _sigterm_unwinds():  # a plain `kill` still saves the clock (close() below)
             uvicorn.run(backend.app, host=host, port=port, log_level="warning", access_log=False)

@@ -194,3 +194,48 @@ def test_long_inline_faults_are_json_and_paths_are_files(tmp_path: Path) -> None
         parse_faults("x" * 5000)  # a long non-JSON value: ENAMETOOLONG, reported plainly
     with pytest.raises(ValueError, match="is not valid JSON"):
         parse_faults("{" + "x" * 5000)
+
+
+_OWNER = """
+import sys
+from codegen_graph.local import LocalServer
+server = LocalServer(time_scale=60).start()
+print(server._proc.pid, flush=True)  # the test's own look at the child
+sys.stdin.read()  # until the test kills this process
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_local_server_stops_when_its_owner_is_sigkilled() -> None:
+    """``langgraph dev`` or a test killed with SIGKILL leaves no ``serve`` process behind."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        child = int(owner.stdout.readline())
+        assert _alive(child)
+        owner.kill()
+        owner.wait(timeout=60)
+        deadline = time.monotonic() + 120  # a bound for a hung process, not a wait for luck
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling a real process's exit
+        assert not _alive(child), "the server outlived its owner"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+        owner.wait(timeout=60)
+        for pipe in (owner.stdin, owner.stdout):
+            if pipe is not None:
+                pipe.close()
