@@ -275,20 +275,9 @@ PRIVATE_FRAMEWORK_USE: tuple[Allowed, ...] = (
 
 
 #: Private names another module of the same layer still imports, each with its reason.
-PRIVATE_NAME_USE: tuple[Allowed, ...] = (
-    Allowed(
-        "_coordination/_poller.py",
-        "codegen_graph._watcher",
-        "the coordinated poller extends the watcher's core (_WatchCore, _Waiter, "
-        "_wake_all), written in parallel with the watcher's rework; to become public names",
-    ),
-    Allowed(
-        "local/_scenario.py",
-        "codegen_graph.local._behavior",
-        "scenarios name their steps with the behaviours' _slug/_title helpers (new this "
-        "round, in parallel); to become public names of _behavior",
-    ),
-)
+#: (None left: the poller uses the watcher's public seam, the scenarios the behaviours'
+#: public ``task_slug``/``task_title``.)
+PRIVATE_NAME_USE: tuple[Allowed, ...] = ()
 
 
 def _subpackage(name: str) -> str:
