@@ -42,7 +42,7 @@ from pydantic import BaseModel
 
 from .._client import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
-from .._output import DEFAULT_OUTPUT_ATTEMPTS
+from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from .._runs import AgentRun, AsyncAgentRun
 from .._status import AgentRunStatus
 from ..models import AgentRunResponse, AgentType
@@ -65,6 +65,7 @@ from ._observe import (
 from ._state import RunRecord
 from ._typed import (
     TypedContext,
+    TypedResult,
     atyped_wait,
     deadline_after,
     output_spec,
@@ -338,6 +339,41 @@ async def _afollow(
     return run, start + sink.count
 
 
+def _wait_checked(
+    handle: AgentRun,
+    ctx: TypedContext,
+    timeout: float | None,
+    start: int,
+    spec: OutputSpec[Any] | None,
+) -> tuple[AgentRunResponse, int, TypedResult | None]:
+    """Follow the run to its end, then check (and repair) its answer against ``spec``.
+
+    Both node factories wait this way; the deadline covers the repairs too.
+    """
+    deadline = deadline_after(timeout, ctx.clock)
+    run, seen = _follow(handle, ctx.role, ctx.key, timeout, ctx.filters, start)
+    if spec is None:
+        return run, seen, None
+    typed = typed_wait(handle, spec, (run, seen), ctx, deadline, _follow)
+    return typed.run, typed.seen, typed
+
+
+async def _await_checked(
+    handle: AsyncAgentRun,
+    ctx: TypedContext,
+    timeout: float | None,
+    start: int,
+    spec: OutputSpec[Any] | None,
+) -> tuple[AgentRunResponse, int, TypedResult | None]:
+    """:func:`_wait_checked` for async handles."""
+    deadline = deadline_after(timeout, ctx.clock)
+    run, seen = await _afollow(handle, ctx.role, ctx.key, timeout, ctx.filters, start)
+    if spec is None:
+        return run, seen, None
+    typed = await atyped_wait(handle, spec, (run, seen), ctx, deadline, _afollow)
+    return typed.run, typed.seen, typed
+
+
 def _create_trace(launch: _Launch, key: str, role: str, text: str) -> trace_operation:
     inputs = {"prompt": text, "key": key, "iteration": launch.iteration}
     return trace_operation("codegen.create", inputs=inputs, role=role)
@@ -485,13 +521,8 @@ def codegen_node(
                         op.record_run(handle.data)
                 if not wait:
                     return update(launch, handle.data, started, aclock.now(), launch.seen)
-                deadline = deadline_after(timeout, aclock)
-                run, seen = await _afollow(handle, role, key, timeout, filters, launch.seen)
-                typed = None
-                if spec is not None:
-                    ctx = TypedContext(role, key, filters, aclock)
-                    typed = await atyped_wait(handle, spec, (run, seen), ctx, deadline, _afollow)
-                    run, seen = typed.run, typed.seen
+                ctx = TypedContext(role, key, filters, aclock)
+                run, seen, typed = await _await_checked(handle, ctx, timeout, launch.seen, spec)
             if shared is not None:
                 item = result_item(run, role, _thread(config))
                 await shared.store.aput(shared.namespace, role, item)
@@ -527,13 +558,8 @@ def codegen_node(
                     op.record_run(handle.data)
             if not wait:
                 return update(launch, handle.data, started, clock.now(), launch.seen)
-            deadline = deadline_after(timeout, clock)
-            run, seen = _follow(handle, role, key, timeout, filters, launch.seen)
-            typed = None
-            if spec is not None:
-                ctx = TypedContext(role, key, filters, clock)
-                typed = typed_wait(handle, spec, (run, seen), ctx, deadline, _follow)
-                run, seen = typed.run, typed.seen
+            ctx = TypedContext(role, key, filters, clock)
+            run, seen, typed = _wait_checked(handle, ctx, timeout, launch.seen, spec)
         if shared is not None:
             shared.store.put(shared.namespace, role, result_item(run, role, _thread(config)))
         return with_output(update(launch, run, started, clock.now(), seen), key, role, typed)
@@ -611,13 +637,8 @@ def codegen_wait_node(
                 known = _known_active(record, run_id, client.org_id)
                 handle = await aruns.attach(known if known is not None else run_id)
                 start = int(record.get("logs_seen") or 0)
-                deadline = deadline_after(timeout, aclock)
-                run, seen = await _afollow(handle, who, key, timeout, filters, start)
-                typed = None
-                if spec is not None:
-                    ctx = TypedContext(who, key, filters, aclock)
-                    typed = await atyped_wait(handle, spec, (run, seen), ctx, deadline, _afollow)
-                    run, seen = typed.run, typed.seen
+                ctx = TypedContext(who, key, filters, aclock)
+                run, seen, typed = await _await_checked(handle, ctx, timeout, start, spec)
             if shared is not None:
                 await shared.store.aput(
                     shared.namespace, who, result_item(run, who, _thread(config))
@@ -637,13 +658,8 @@ def codegen_wait_node(
             known = _known_active(record, run_id, client.org_id)
             handle = runs.attach(known if known is not None else run_id)
             start = int(record.get("logs_seen") or 0)
-            deadline = deadline_after(timeout, clock)
-            run, seen = _follow(handle, who, key, timeout, filters, start)
-            typed = None
-            if spec is not None:
-                ctx = TypedContext(who, key, filters, clock)
-                typed = typed_wait(handle, spec, (run, seen), ctx, deadline, _follow)
-                run, seen = typed.run, typed.seen
+            ctx = TypedContext(who, key, filters, clock)
+            run, seen, typed = _wait_checked(handle, ctx, timeout, start, spec)
         if shared is not None:
             shared.store.put(shared.namespace, who, result_item(run, who, _thread(config)))
         return with_output(update(record, who, run, clock.now(), seen), key, who, typed)
