@@ -312,12 +312,11 @@ class ScriptedBehavior:
         passed, report = self.test_report(ctx)
         steps = (
             Step("PLAN_EVALUATION", thought=f"Plan: test {task_title(run_task(ctx))}"),
-            Step(
-                "ACTION",
-                thought="Running the tests.",
-                tool_name="run_command",
-                tool_input={"command": "pytest -q"},
-                tool_output={"exit_code": 0 if passed else 1, "stdout": report},
+            _action(
+                "Running the tests.",
+                "run_command",
+                {"command": "pytest -q"},
+                {"exit_code": 0 if passed else 1, "stdout": report},
             ),
         )
         summary = "All tests passed." if passed else "Some tests failed; see the report."
@@ -328,24 +327,15 @@ class ScriptedBehavior:
         title, slug = task_title(task), task_slug(task)
         branch = f"codegen-bot/{slug}-{ctx.run_id}"
         path = f"src/{slug.replace('-', '_')[:40]}.py"
-        steps: tuple[Step, ...]
         if ctx.is_resume:
             feedback = run_feedback(ctx)
             steps = (
-                Step("PLAN_EVALUATION", thought=f"Plan: address the feedback: {feedback}"),
-                Step(
-                    "ACTION",
-                    thought="Updating the change.",
-                    tool_name="edit_file",
-                    tool_input={"path": path, "instructions": feedback},
-                    tool_output={"status": "edited", "lines_changed": 1 + len(feedback) % 20},
-                ),
-                Step(
-                    "ACTION",
-                    thought="Pushing to the same pull request.",
-                    tool_name="git_push",
-                    tool_input={"branch": branch},
-                    tool_output={"status": "pushed"},
+                *_revision(feedback, "Updating the change.", path, 1 + len(feedback) % 20),
+                _action(
+                    "Pushing to the same pull request.",
+                    "git_push",
+                    {"branch": branch},
+                    {"status": "pushed"},
                 ),
             )
             result = (
@@ -355,26 +345,23 @@ class ScriptedBehavior:
             return steps, "COMPLETE", result, f"Implemented: {title} (revised)", ()
         steps = (
             Step("PLAN_EVALUATION", thought=f"Plan: {title}"),
-            Step(
-                "ACTION",
-                thought="Reading the relevant code.",
-                tool_name="view_file",
-                tool_input={"path": path},
-                tool_output={"content": "# existing code\n"},
+            _action(
+                "Reading the relevant code.",
+                "view_file",
+                {"path": path},
+                {"content": "# existing code\n"},
             ),
-            Step(
-                "ACTION",
-                thought="Making the change.",
-                tool_name="edit_file",
-                tool_input={"path": path, "instructions": _one_line(task, 200)},
-                tool_output={"status": "edited", "lines_changed": 3 + len(slug) % 40},
+            _action(
+                "Making the change.",
+                "edit_file",
+                {"path": path, "instructions": _one_line(task, 200)},
+                {"status": "edited", "lines_changed": 3 + len(slug) % 40},
             ),
-            Step(
-                "ACTION",
-                thought="Opening a pull request.",
-                tool_name="create_pr",
-                tool_input={"title": title, "head": branch},
-                tool_output={"status": "created"},
+            _action(
+                "Opening a pull request.",
+                "create_pr",
+                {"title": title, "head": branch},
+                {"status": "created"},
             ),
         )
         pr = PullRequestSpec(title=title, head_branch_name=branch)
@@ -386,34 +373,38 @@ class ScriptedBehavior:
         title, slug = task_title(task), task_slug(task)
         branch = f"codegen-bot/docs-{slug}-{ctx.run_id}"
         doc = f"docs/{slug}.md"
-        steps: tuple[Step, ...]
         if ctx.is_resume:
             feedback = run_feedback(ctx)
-            steps = (
-                Step("PLAN_EVALUATION", thought=f"Plan: address the feedback: {feedback}"),
-                Step(
-                    "ACTION",
-                    thought="Revising the documentation.",
-                    tool_name="edit_file",
-                    tool_input={"path": doc, "instructions": feedback},
-                    tool_output={"status": "edited"},
-                ),
-            )
+            steps = _revision(feedback, "Revising the documentation.", doc, None)
             result = f"Updated {doc} on branch {branch}, addressing the feedback: {feedback}"
             return steps, "COMPLETE", result, f"Documented: {title} (revised)", ()
         steps = (
             Step("PLAN_EVALUATION", thought=f"Plan: document {title}"),
-            Step(
-                "ACTION",
-                thought="Writing the documentation.",
-                tool_name="create_file",
-                tool_input={"path": doc},
-                tool_output={"status": "created"},
+            _action(
+                "Writing the documentation.", "create_file", {"path": doc}, {"status": "created"}
             ),
         )
         pr = PullRequestSpec(title=f"Docs: {title}", head_branch_name=branch)
         result = f"Wrote {doc} and opened a pull request on branch {branch}."
         return steps, "COMPLETE", result, f"Documented: {title}", (pr,)
+
+
+def _action(thought: str, tool: str, tool_input: dict[str, Any], output: dict[str, Any]) -> Step:
+    """One tool call of a scripted plan."""
+    return Step(
+        "ACTION", thought=thought, tool_name=tool, tool_input=tool_input, tool_output=output
+    )
+
+
+def _revision(feedback: str, thought: str, path: str, lines: int | None) -> tuple[Step, ...]:
+    """How a resumed coding or docs run starts: plan to address the feedback, then edit."""
+    output: dict[str, Any] = {"status": "edited"}
+    if lines is not None:
+        output["lines_changed"] = lines
+    return (
+        Step("PLAN_EVALUATION", thought=f"Plan: address the feedback: {feedback}"),
+        _action(thought, "edit_file", {"path": path, "instructions": feedback}, output),
+    )
 
 
 class ChatModelBehavior:
