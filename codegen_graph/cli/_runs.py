@@ -283,6 +283,20 @@ def wait_run(
     _finish(run.data, as_json)
 
 
+def _started(
+    run: AgentRun, verb: str, *, wait: bool, as_json: bool, show_url: bool = False
+) -> None:
+    """What resume and create print: the final state when waited for, else the new state."""
+    if wait:
+        _finish(run.data, as_json)
+    elif as_json:
+        print_json(_dump(run.data))
+    else:
+        cli_state().out.print(f"{verb} run {run.id}: {_status(run.data)}")
+        if show_url and run.web_url:
+            cli_state().out.print(run.web_url, soft_wrap=True)
+
+
 @runs_app.command("resume")
 @handle_errors
 @backend_options()
@@ -299,12 +313,7 @@ def resume_run(
         run = client.agent_runs.attach(run_id).resume(prompt)
         if wait:
             wait_live(client, run, timeout, live=not as_json)
-    if wait:
-        _finish(run.data, as_json)
-    elif as_json:
-        print_json(_dump(run.data))
-    else:
-        cli_state().out.print(f"resumed run {run.id}: {_status(run.data)}")
+    _started(run, "resumed", wait=wait, as_json=as_json)
 
 
 @runs_app.command("create")
@@ -324,14 +333,7 @@ def create_run(
         run = client.agent_runs.start(prompt, repo_id=repo_id, model=model)
         if wait:
             wait_live(client, run, timeout, live=not as_json)
-    if wait:
-        _finish(run.data, as_json)
-    elif as_json:
-        print_json(_dump(run.data))
-    else:
-        cli_state().out.print(f"created run {run.id}: {_status(run.data)}")
-        if run.web_url:
-            cli_state().out.print(run.web_url, soft_wrap=True)
+    _started(run, "created", wait=wait, as_json=as_json, show_url=True)
 
 
 def _stats_table(stats: RunStats) -> Table:
