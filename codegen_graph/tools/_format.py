@@ -8,6 +8,7 @@ beside it as the message's artifact, so nothing is lost by keeping the content s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..models import (
@@ -66,19 +67,28 @@ def describe_run(run: AgentRunResponse, *, max_result_chars: int) -> str:
     return "\n".join(lines)
 
 
+def _describe_page(
+    page: Page[Any], skip: int, noun: str, title: str, line: Callable[[Any], str], order: str = ""
+) -> str:
+    """A page of a listing: a heading, one line per item, how to get the next page."""
+    if not page.items:
+        return f"No {noun} (total {page.total}, skip {skip})."
+    end = skip + len(page.items)
+    lines = [f"{title} {skip + 1}-{end} of {page.total}{order}:"]
+    lines += [line(item) for item in page.items]
+    if end < page.total:
+        lines.append(f"More: call again with skip={end}.")
+    return "\n".join(lines)
+
+
+def _run_line(run: AgentRunResponse) -> str:
+    note = f" - {excerpt(run.result.replace(chr(10), ' '), 120)[0]}" if run.result else ""
+    return f"- {run.id}: {_status(run.status)}{note}"
+
+
 def describe_runs(page: Page[AgentRunResponse], *, skip: int) -> str:
     """One line per run of a page, newest first."""
-    if not page.items:
-        return f"No agent runs (total {page.total}, skip {skip})."
-    lines = [f"Agent runs {skip + 1}-{skip + len(page.items)} of {page.total} (newest first):"]
-    for run in page.items:
-        note = ""
-        if run.result:
-            note = f" - {excerpt(run.result.replace(chr(10), ' '), 120)[0]}"
-        lines.append(f"- {run.id}: {_status(run.status)}{note}")
-    if skip + len(page.items) < page.total:
-        lines.append(f"More: call again with skip={skip + len(page.items)}.")
-    return "\n".join(lines)
+    return _describe_page(page, skip, "agent runs", "Agent runs", _run_line, " (newest first)")
 
 
 def _entry_text(entry: AgentRunLogResponse) -> str:
@@ -109,14 +119,11 @@ def describe_logs(page: AgentRunWithLogsResponse, *, skip: int) -> str:
     return "\n".join(lines)
 
 
+def _repo_line(repo: RepoResponse) -> str:
+    lang = f", {repo.language}" if repo.language else ""
+    return f"- repo_id={repo.id}: {repo.full_name}{lang}"
+
+
 def describe_repos(page: Page[RepoResponse], *, skip: int) -> str:
     """One line per repository, with the id to pass as ``repo_id``."""
-    if not page.items:
-        return f"No repositories (total {page.total}, skip {skip})."
-    lines = [f"Repositories {skip + 1}-{skip + len(page.items)} of {page.total}:"]
-    for repo in page.items:
-        lang = f", {repo.language}" if repo.language else ""
-        lines.append(f"- repo_id={repo.id}: {repo.full_name}{lang}")
-    if skip + len(page.items) < page.total:
-        lines.append(f"More: call again with skip={skip + len(page.items)}.")
-    return "\n".join(lines)
+    return _describe_page(page, skip, "repositories", "Repositories", _repo_line)
