@@ -44,6 +44,7 @@ WIRE = (
     "_exceptions.py",
     "_error_text.py",
     "_problems.py",
+    "_timestamps.py",
     "clock.py",
     "_version.py",
 )

@@ -15,23 +15,13 @@ import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 
+from .._timestamps import parse_timestamp as parse_time
 from ..models import AgentRunResponse, SourceType
 
 __all__ = ["RunStats", "compute_stats", "parse_time", "percentile"]
-
-
-def parse_time(stamp: str | None) -> datetime | None:
-    """An API timestamp as an aware datetime (naive ones are taken as UTC), or ``None``."""
-    if not stamp:
-        return None
-    try:
-        value = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._redact import MIN_SECRET_LENGTH, Redactor, get_redactor, swap_active_redactor
 from .._status import AgentRunStatus
+from .._timestamps import parse_timestamp
 from ._contract import SUBAGENT_KEYS, coding_agent_metadata
 
 if TYPE_CHECKING:
@@ -403,16 +404,6 @@ def log_entry_run_type(entry: AgentRunLogResponse) -> RunType:
     return "tool" if (entry.message_type or "").upper() == "ACTION" else "chain"
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _entry_fields(
     entry: AgentRunLogResponse,
 ) -> tuple[str, dict[str, Any], dict[str, Any], str | None]:
@@ -476,7 +467,7 @@ def trace_log_entry(
         metadata["log_index"] = index
     if entry.thought is not None and log_entry_run_type(entry) == "tool":
         metadata["thought"] = entry.thought
-    start = _parse_time(entry.created_at) or datetime.now(timezone.utc)
+    start = parse_timestamp(entry.created_at) or datetime.now(timezone.utc)
     key = str(parent.id)
     with _lock:
         floor = max(parent.start_time, _last_start.get(key, parent.start_time - _EPSILON))
