@@ -183,14 +183,20 @@ class AgentRuns(SyncAPIResource):
             idempotency_key,
             self._client.clock.now(),
         )
+        return self._once(call, created_after, scan=True)
+
+    def _once(
+        self, call: KeyedCreate, created_after: TimeLike | None, *, scan: bool
+    ) -> AgentRunResponse:
+        """:meth:`_create`, under the org-wide claim on the key when processes coordinate."""
         link = self._client.coordination
         if link is not None and call.keyed:  # once across processes (docs/deployment.md)
             return link.keyed_create(
                 call.key,
-                lambda: self._create(call, created_after, scan=True),
+                lambda: self._create(call, created_after, scan=scan),
                 lambda run_id: _reused(self.get(run_id)),
             )
-        return self._create(call, created_after, scan=True)
+        return self._create(call, created_after, scan=scan)
 
     def _create(
         self, call: KeyedCreate, created_after: TimeLike | None, *, scan: bool
@@ -211,7 +217,7 @@ class AgentRuns(SyncAPIResource):
     ) -> AgentRunResponse:
         """``create(prompt, **kwargs)`` for a batch (``scan=False``: it scanned already)."""
         call = create_call(self._org, self._client.clock.now(), prompt, kwargs)
-        return self._create(call, created_after, scan=scan)
+        return self._once(call, created_after, scan=scan)
 
     def _existing(
         self, key: str, created_after: TimeLike | None, *, scan: bool = True
@@ -498,14 +504,20 @@ class AsyncAgentRuns(AsyncAPIResource):
             idempotency_key,
             self._client.clock.now(),
         )
+        return await self._once(call, created_after, scan=True)
+
+    async def _once(
+        self, call: KeyedCreate, created_after: TimeLike | None, *, scan: bool
+    ) -> AgentRunResponse:
+        """:meth:`_create`, under the org-wide claim on the key when processes coordinate."""
         link = self._client.coordination
         if link is not None and call.keyed:  # once across processes (docs/deployment.md)
             return await link.akeyed_create(
                 call.key,
-                lambda: self._create(call, created_after, scan=True),
+                lambda: self._create(call, created_after, scan=scan),
                 self._get_reused,
             )
-        return await self._create(call, created_after, scan=True)
+        return await self._create(call, created_after, scan=scan)
 
     async def _get_reused(self, run_id: int) -> AgentRunResponse:
         return _reused(await self.get(run_id))
@@ -529,7 +541,7 @@ class AsyncAgentRuns(AsyncAPIResource):
     ) -> AgentRunResponse:
         """``create(prompt, **kwargs)`` for a batch (``scan=False``: it scanned already)."""
         call = create_call(self._org, self._client.clock.now(), prompt, kwargs)
-        return await self._create(call, created_after, scan=scan)
+        return await self._once(call, created_after, scan=scan)
 
     async def _existing(
         self, key: str, created_after: TimeLike | None, *, scan: bool = True
