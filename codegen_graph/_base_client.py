@@ -47,6 +47,7 @@ from ._exceptions import (
     status_error_class,
 )
 from ._hooks import ClientHooks, route_template
+from ._problems import describe_problems
 from ._ratelimit import RateLimiter, bucket_for
 from ._redact import register_secret
 from ._retry import parse_retry_after, retry_delay
@@ -153,12 +154,8 @@ def _excerpt(text: str) -> str:
 
 
 def _summarise_detail(detail: list[Any]) -> str:
-    parts = []
-    for item in detail[:5]:
-        if isinstance(item, dict):
-            loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
-            parts.append(f"{loc or 'request'}: {item.get('msg', 'invalid')}")
-    return "; ".join(parts) or "the request was rejected"
+    summary = describe_problems(detail[:5], where="request", drop=("body",))
+    return summary or "the request was rejected"
 
 
 def _maybe_processed(outcome: AttemptOutcome) -> bool:
@@ -462,10 +459,7 @@ class BaseClient:
         try:
             return spec.parse(data)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                for e in exc.errors(include_url=False, include_input=False)[:5]
-            )
+            problems = describe_problems(exc, where="body", limit=5)
             raise ResponseValidationError(
                 f"The response does not match the API's model ({exc.error_count()} "
                 f"problem(s): {problems})",
