@@ -30,6 +30,7 @@ from typing import Any
 
 from .._base_client import Recovery, RequestSpec
 from .._exceptions import ConfigurationError
+from .._timestamps import parse_timestamp
 from ..models import (
     AgentRunResponse,
     AgentRunWithLogsResponse,
@@ -97,15 +98,8 @@ def lookup_bound(created_after: float | int | datetime | None, now: float) -> fl
 
 def parse_created(value: str | None) -> float | None:
     """A run's ``created_at`` as epoch seconds, ``None`` when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+    parsed = parse_timestamp(value)
+    return None if parsed is None else parsed.timestamp()
 
 
 def has_key(run: AgentRunResponse, key: str) -> bool:
