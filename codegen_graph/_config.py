@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._exceptions import ConfigurationError
+from ._redact import mask_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -322,7 +322,12 @@ def is_loopback_host(host: str) -> bool:
 
 def _shown(url: str) -> str:
     """A URL for a message, without any credentials it carries."""
-    return re.sub(r"//[^/@]*@", "//***@", url)
+    return mask_url(url)
+
+
+def _parse_problem(exc: Exception, url: str) -> str:
+    """urllib's reason, unless the URL carries userinfo (its text may quote part of it)."""
+    return "it could not be parsed" if "@" in url else str(exc)
 
 
 def resolve_base_url(base_url: str | None) -> str:
@@ -350,7 +355,8 @@ def resolve_base_url(base_url: str | None) -> str:
         port = parts.port
     except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range", non-numeric port
         raise ConfigurationError(
-            f"base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL ({exc}), "
+            f"base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL "
+            f"({_parse_problem(exc, url)}), "
             f"got {_shown(url)!r}"
         ) from None
     if parts.scheme not in {"http", "https"} or not host:
@@ -375,7 +381,8 @@ def resolve_base_url(base_url: str | None) -> str:
         httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
         raise ConfigurationError(
-            f"base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL ({exc}), "
+            f"base_url=... (or CODEGEN_API_BASE_URL) is not a valid URL "
+            f"({_parse_problem(exc, url)}), "
             f"got {_shown(url)!r}"
         ) from None
     return url.rstrip("/")

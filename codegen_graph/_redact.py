@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_SENSITIVE_KEYS",
     "REDACTED",
     "Redactor",
+    "mask_url",
 ]
 
 #: What every secret is replaced with.
@@ -329,3 +330,28 @@ def get_redactor() -> Redactor:
         base = _env_redactor(tuple(os.environ.get(n, "") for n in DEFAULT_SECRET_ENV_VARS))
     known = _known
     return _with_known(base, known) if known else base
+
+
+#: Query parameters whose values are credentials (``redis://h/0?password=...``).
+_SECRET_QUERY = re.compile(r"(?i)pass|secret|token|auth|key|credential")
+
+
+def mask_url(url: str) -> str:
+    """``url`` for a message or a repr, its credentials as ``***``.
+
+    Everything between ``//`` and the last ``@`` before the query is userinfo here (so a
+    password holding ``@`` or an unencoded ``/`` is hidden whole, and a URL ``urlsplit``
+    would misread shows nothing of it); credential query values (``?password=...``) too.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    head, qmark, query = rest.partition("?")
+    if "@" in head:
+        head = "***@" + head[head.rindex("@") + 1 :]
+    if query:
+        query = "&".join(
+            f"{name}=***" if eq and _SECRET_QUERY.search(name) else f"{name}{eq}{value}"
+            for name, eq, value in (item.partition("=") for item in query.split("&"))
+        )
+    return f"{scheme}{sep}{head}{qmark}{query}"

@@ -16,9 +16,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from .._exceptions import ConfigurationError
+from .._redact import mask_url
 from ..clock import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -59,18 +59,6 @@ return 0
 
 class CoordinationDown(Exception):
     """Redis did not answer (internal: callers fall back to local behaviour)."""
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for messages and reprs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
 def clock_scale(clock: Clock) -> float:
@@ -137,7 +125,7 @@ class Coordination:
             raise ConfigurationError(
                 f"Coordination() needs a Redis URL: pass url=... or set {REDIS_URL_ENV_VAR}"
             )
-        self._where = _safe_url(url) if url else repr(redis_client)
+        self._where = mask_url(url) if url else repr(redis_client)
         self.redis = redis_client if redis_client is not None else _connect(url or "")
         self._lock = threading.Lock()
         self._down = False
@@ -253,7 +241,7 @@ def _connect(url: str) -> Redis:
             decode_responses=True,
         )
     except ValueError as exc:
-        raise ConfigurationError(f"Bad Redis URL {_safe_url(url)}: {exc}") from None
+        raise ConfigurationError(f"Bad Redis URL {mask_url(url)}: {exc}") from None
     return client
 
 
