@@ -3,8 +3,8 @@
 One rule for every entry point (the CLI's commands, the Studio factories), so they never
 disagree about when the stand-in is used:
 
-1. asked for explicitly (``--local``, or :data:`LOCAL_ENV_VAR` set to a true value): the
-   embedded local backend;
+1. asked for explicitly (``--local``, or :data:`LOCAL_ENV_VAR` set to a true value, which
+   does not count for a command that writes outside): the embedded local backend;
 2. a token given (argument, ``CODEGEN_API_TOKEN``/``CODEGEN_TOKEN``) or a base URL
    (argument, ``CODEGEN_API_BASE_URL``): the real API (a missing token is then the
    client's error, never a quiet switch to the stand-in);
@@ -109,7 +109,9 @@ def choose_backend(
             or the options contradict each other; the message names the variable.
     """
     env = os.environ if environ is None else environ
-    explicit = local or _truthy(env.get(LOCAL_ENV_VAR))
+    # For a command that writes outside, only the flag typed for it counts: a CI job that
+    # exports CODEGEN_GRAPH_LOCAL=1 for its tests must not post a made-up review.
+    explicit = local or (writes_outside is None and _truthy(env.get(LOCAL_ENV_VAR)))
     if explicit:
         if token is not None or base_url is not None:
             given = "--token" if token is not None else "--base-url"
@@ -136,7 +138,7 @@ def choose_backend(
             f"CODEGEN_API_TOKEN is not set, and this command {writes_outside}: it never "
             "falls back to the embedded local backend, whose output is made up. Set "
             f"CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pass {local_flag} to use the "
-            "embedded backend on purpose."
+            f"embedded backend on purpose ({LOCAL_ENV_VAR} does not count for it)."
         )
     ci = in_ci(env)
     if ci is not None:

@@ -143,6 +143,8 @@ NO_REAL_TOKEN = {
     "blank token, CI": {"CI": "true", "CODEGEN_API_TOKEN": "   "},
     "empty token, no CI": {"CODEGEN_API_TOKEN": "", "CODEGEN_ORG_ID": "12345"},
     "empty CODEGEN_TOKEN, CI": {"CI": "1", "CODEGEN_TOKEN": ""},
+    # a CI job that exports the local switch for its tests still posts nothing made up
+    "CODEGEN_GRAPH_LOCAL=1, GitHub Actions": {"GITHUB_ACTIONS": "true", "CODEGEN_GRAPH_LOCAL": "1"},
 }
 
 

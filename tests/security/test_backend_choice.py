@@ -31,6 +31,12 @@ TOKEN = "cg-choice-0123456789abcdef"
         ({"CODEGEN_API_BASE_URL": "http://127.0.0.1:1"}, {}, False, "a base URL was given"),
         ({}, {"token": TOKEN}, False, "a token was given"),
         ({"CI": "true"}, {"token": ""}, False, "a token was given"),
+        (
+            {"CODEGEN_GRAPH_LOCAL": "1"},
+            {"local": True, "writes_outside": "posts to GitHub"},
+            True,
+            "--local given",
+        ),
     ],
 )
 def test_the_rule(
@@ -51,6 +57,13 @@ def test_the_rule(
         ({"CODEGEN_API_TOKEN": " \t"}, {}, ("CODEGEN_API_TOKEN is set but empty",)),
         ({"CODEGEN_TOKEN": ""}, {}, ("CODEGEN_TOKEN is set but empty",)),
         ({}, {"writes_outside": "posts to GitHub"}, ("CODEGEN_API_TOKEN", "posts to GitHub")),
+        # a command that writes outside counts only its own flag, not the variable a CI job
+        # may export for its tests
+        (
+            {"CODEGEN_GRAPH_LOCAL": "1"},
+            {"writes_outside": "posts to GitHub"},
+            ("--local", "CODEGEN_GRAPH_LOCAL does not count"),
+        ),
         ({}, {"local": True, "token": TOKEN}, ("--local", "--token")),
         ({}, {"local": True, "base_url": "https://x.example"}, ("--base-url",)),
     ],
