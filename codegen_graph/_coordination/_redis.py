@@ -307,8 +307,8 @@ class OrgLink:
         Redis is down the claim is a no-op and the caller relies on its own lookups.
         """
         claim = KeyClaim(self, key, ttl)
-        claim.acquire(self.clock.sleep)
-        try:
+        try:  # an interrupt right after acquiring still releases (release() is idempotent)
+            claim.acquire(self.clock.sleep)
             yield claim
         finally:
             claim.release()
@@ -319,11 +319,11 @@ class OrgLink:
         import asyncio
 
         claim = KeyClaim(self, key, ttl)
-        await claim.aacquire()
         try:
+            await claim.aacquire()
             yield claim
         finally:
-            await asyncio.to_thread(claim.release)
+            await asyncio.shield(asyncio.to_thread(claim.release))
 
     def keyed_create(self, key: str, create: Callable[[], R], get: Callable[[int], R]) -> R:
         """Run ``create`` under the org-wide claim on ``key``; a run some process already
