@@ -456,9 +456,9 @@ CASES: list[Case] = [
         "error: CODEGEN_API_TOKEN is not set, and this command posts the review to GitHub: it "
         "never falls back to the embedded local backend, whose output is made up. Set "
         "CODEGEN_API_TOKEN and CODEGEN_ORG_ID, or pass --local to use the embedded backend on "
-        "purpose.\nhint: the real API needs CODEGEN_API_TOKEN and CODEGEN_ORG_ID (or "
-        "--token/--org-id); the embedded local backend runs with --local, or by itself only "
-        "outside CI with no token variable set",
+        "purpose (CODEGEN_GRAPH_LOCAL does not count for it).\nhint: the real API needs "
+        "CODEGEN_API_TOKEN and CODEGEN_ORG_ID (or --token/--org-id); the embedded local backend "
+        "runs with --local, or by itself only outside CI with no token variable set",
     ),
     Case(
         "CLI",
