@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import time
 from collections.abc import Iterator
 from typing import Annotated, Any, TypedDict
 
+import langsmith
 import pytest
 from langgraph.graph import END, START, StateGraph
 from langsmith import traceable
@@ -139,8 +141,21 @@ def _assert_feature_tree(sink: LangSmithSink) -> None:
     assert all(s.run.get("end_time") for s in steps)
 
 
+def _await_compression_decision(client: langsmith.Client, sink: LangSmithSink) -> None:
+    """LangSmith's tracing thread reads ``GET /info`` after the client is made and only then
+    turns compression on; runs created before that go out uncompressed. Wait for the
+    decision so that the zstd case is about the sink, not about thread scheduling."""
+    if not sink.compression:
+        return
+    deadline = time.monotonic() + 30
+    while client.compressed_traces is None:
+        assert time.monotonic() < deadline, "LangSmith never turned compression on"
+        time.sleep(0.005)
+
+
 def test_graph_node_operations_and_remote_steps_nest_and_redact(sink: LangSmithSink) -> None:
-    with tracing(endpoint=sink.url, api_key="fake-key", redactor=Redactor([CANARY])):
+    with tracing(endpoint=sink.url, api_key="fake-key", redactor=Redactor([CANARY])) as client:
+        _await_compression_decision(client, sink)
         _graph(_code_node).invoke({"prompt": f"Add /health. Secret: {CANARY}"})
     _assert_feature_tree(sink)
     assert sink.raw_payloads, "nothing was captured"
