@@ -110,9 +110,17 @@ class _Shared:
                 self.core.discard(self.proxies.pop(run_id))
         for run_id in remote - set(self.proxies):
             proxy = _Proxy(run_id, None)
-            proxy.wake = _later(self.pending, proxy)
+            proxy.wake = self._waker(proxy)
             self.proxies[run_id] = proxy
             self.core.add(proxy)
+
+    def _waker(self, proxy: _Proxy) -> Callable[[], None]:
+        # Reads ``self.pending`` when the proxy wakes, not when it was made: publish()
+        # swaps the list each tick, and a proxy made ticks ago must land in this tick's.
+        def wake() -> None:
+            self.pending.append(proxy)
+
+        return wake
 
     # -- Redis (blocking calls; the async watcher runs them in a thread) --------------------
     def register(self) -> None:
@@ -262,13 +270,6 @@ class _Shared:
             elif doc.get("error"):
                 failed.append(run_id)
         return woken, failed
-
-
-def _later(pending: list[_Proxy], proxy: _Proxy) -> Callable[[], None]:
-    def wake() -> None:
-        pending.append(proxy)
-
-    return wake
 
 
 class _CoordinatedMixin:
