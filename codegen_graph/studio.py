@@ -181,20 +181,17 @@ def reset_client() -> None:
         backend.close()
 
 
-def _option(configurable: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+def _int_option(configurable: Mapping[str, Any], name: str, default: int | None) -> int | None:
+    """``configurable[name]`` as an int (a JSON number or a digit string), or ``default``."""
     value = configurable.get(name)
     if value is None:
         return default
-    if kind is bool and isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    if kind is int and isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ConfigurationError(f"configurable.{name} must be an integer, got {value!r}")
     try:
-        return kind(value)
+        return int(value)
     except (TypeError, ValueError):
-        raise ConfigurationError(
-            f"configurable.{name} must be {kind.__name__}, got {value!r}"
-        ) from None
+        raise ConfigurationError(f"configurable.{name} must be an integer, got {value!r}") from None
 
 
 def build_feature_graph(
@@ -295,8 +292,10 @@ def build_supervisor_graph(
             type.
     """
     configurable = (config or {}).get("configurable") or {}
-    max_turns = _option(configurable, "max_turns", int, 12)
-    repo_id = _option(configurable, "repo_id", int, None)
+    max_turns = _int_option(configurable, "max_turns", 12)
+    if max_turns is None or max_turns < 1:
+        raise ConfigurationError(f"configurable.max_turns must be >= 1, got {max_turns}")
+    repo_id = _int_option(configurable, "repo_id", None)
     builder = supervisor_workflow(
         model=model if model is not None else supervisor_model_from_env(),
         client=client if client is not None else client_from_env(),

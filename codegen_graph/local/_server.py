@@ -129,10 +129,10 @@ def serve(
     if org_id is None:
         echo(f"CODEGEN_ORG_ID={backend.org_id}")
     parent = os.environ.get(PARENT_PID_ENV_VAR, "")
-    if parent.isdigit():
-        _stop_when_orphaned(int(parent))
     try:
         with _sigterm_unwinds():  # a plain `kill` still saves the clock (close() below)
+            if parent.isdigit():  # after the handler is in: an orphan's SIGTERM must unwind
+                _stop_when_orphaned(int(parent))
             uvicorn.run(backend.app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         backend.close()

@@ -136,3 +136,20 @@ def test_serve_refuses_a_malformed_token(value: str, message: str) -> None:
     )
     if value.strip():
         assert value not in proc.stderr
+
+
+def test_a_serve_whose_owner_is_gone_stops_itself_and_unwinds(tmp_path: object) -> None:
+    """A server started for an owner that has died (SIGKILL: no atexit) stops on its own,
+    by SIGTERM to itself, after the SIGTERM handler is in place: it exits 143 through
+    ``close()`` (which saves the clock of a ``--db``), never killed on the spot (-15)."""
+    from codegen_graph.local import free_loopback_port
+    from codegen_graph.local._server import PARENT_PID_ENV_VAR
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
+    env[PARENT_PID_ENV_VAR] = str(gone.pid)
+    port = str(free_loopback_port())
+    cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", port, "--org-id", "77"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr

@@ -75,3 +75,20 @@ def test_build_supervisor_graph_reads_configurable_options() -> None:
             studio.build_supervisor_graph(
                 {"configurable": {"max_turns": "lots"}}, model=model, client=client
             )
+
+
+@pytest.mark.parametrize(
+    ("configurable", "match"),
+    [
+        ({"max_turns": True}, "configurable.max_turns must be an integer"),
+        ({"max_turns": 2.5}, "configurable.max_turns must be an integer"),
+        ({"max_turns": 0}, "configurable.max_turns must be >= 1"),
+        ({"repo_id": "acme"}, "configurable.repo_id must be an integer"),
+    ],
+)
+def test_bad_configurable_options_are_configuration_errors(
+    configurable: dict[str, object], match: str
+) -> None:
+    model = _Looping(messages=iter([]))
+    with pytest.raises(ConfigurationError, match=match):
+        studio.build_supervisor_graph({"configurable": configurable}, model=model)
