@@ -49,6 +49,13 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# A key claim is only ever renewed, never created: a claim released (or expired) between
+# the renewer's snapshot and its call must stay released, or it blocks the next owner.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+# The poller's lease is taken or renewed in one step (whoever holds none takes it).
 _EXTEND = """
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
@@ -147,7 +154,9 @@ class Coordination:
 
     def hold(self, key: str, member: str, ttl_ms: int) -> None:
         """Keep ``key`` (owned by ``member``) alive until :meth:`unhold`, renewing it from a
-        daemon thread every third of ``ttl_ms``; if this process dies, it expires."""
+        daemon thread every third of ``ttl_ms``; if this process dies, it expires. A renewal
+        only extends the key while it still holds ``member``: it never re-creates a key
+        that was released or expired meanwhile."""
         with self._lock:
             self._held[key] = (member, ttl_ms)
             if self._renewer is None or not self._renewer.is_alive():
@@ -169,7 +178,7 @@ class Coordination:
                     return
             for key, (member, ms) in held.items():
                 with suppress(CoordinationDown):
-                    self.call(lambda r, k=key, m=member, t=ms: r.eval(_EXTEND, 1, k, m, t))  # type: ignore[misc]
+                    self.call(lambda r, k=key, m=member, t=ms: r.eval(_RENEW, 1, k, m, t))  # type: ignore[misc]
             time.sleep(min(ms for _, ms in held.values()) / 3000.0)
 
     @property

@@ -1,0 +1,69 @@
+"""The claim renewer and the poller lease, against a real Redis."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import redis
+
+from codegen_graph import Coordination
+from codegen_graph.clock import ScaledClock
+
+#: Real milliseconds a held claim lives: the renewer calls every third of it.
+TTL_MS = 300
+
+
+class CountingRedis(redis.Redis):
+    """A real client that tells the test each time an EVAL on a key has returned."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.evals: dict[str, int] = {}
+        self.changed = threading.Condition()
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:  # type: ignore[override]
+        result = super().eval(script, numkeys, *keys_and_args)
+        with self.changed:
+            key = str(keys_and_args[0])
+            self.evals[key] = self.evals.get(key, 0) + 1
+            self.changed.notify_all()
+        return result
+
+    def wait_evals(self, key: str, count: int) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.evals.get(key, 0) >= count, timeout=30)
+
+
+def test_a_released_claim_stays_released_while_the_renewer_ticks(
+    redis_url: str, prefix: str
+) -> None:
+    client = CountingRedis.from_url(redis_url, decode_responses=True)
+    coordination = Coordination(redis_client=client, prefix=prefix)
+    key, member = f"{prefix}:keylock:k", "me"
+    client.set(key, member, px=TTL_MS)
+    coordination.hold(key, member, TTL_MS)
+    client.wait_evals(key, 1)  # the renewer runs
+    assert 0 < int(client.pttl(key)) <= TTL_MS
+    # The claim goes away while the renewer still counts it as held (the window between
+    # its snapshot and its call, stretched): it was released, or it expired.
+    client.delete(key)
+    seen = client.evals[key]
+    client.wait_evals(key, seen + 2)  # two renewals later...
+    assert client.get(key) is None  # ...nothing re-created it
+    # another process's claim on the key is not extended either
+    client.set(key, "other", px=TTL_MS * 10)
+    client.wait_evals(key, client.evals[key] + 2)
+    assert client.get(key) == "other" and int(client.pttl(key)) > TTL_MS
+    coordination.unhold(key)
+
+
+def test_the_poller_lease_is_still_taken_when_missing(redis_url: str, prefix: str) -> None:
+    a, b = (
+        Coordination(redis_url, prefix=prefix).link(7, "http://x", ScaledClock(200.0))
+        for _ in range(2)
+    )
+    assert a.hold_lease(5.0) and not b.hold_lease(5.0)  # created when missing, then ours
+    assert a.hold_lease(5.0)  # renewed
+    a.release_lease()
+    assert b.hold_lease(5.0) and not a.hold_lease(5.0)  # the next one takes it at once
