@@ -16,13 +16,12 @@ from __future__ import annotations
 import math
 import random
 import threading
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from .._config import BucketName, RateBudget, RateBudgets
 from .._ratelimit import RateLimiter
-from ._redis import CoordinationDown
+from ._redis import CoordinationDown, now_ms
 
 if TYPE_CHECKING:
     from ._redis import OrgLink
@@ -68,10 +67,6 @@ def _put_item_script() -> str:
     )
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _put(redis: Any, bucket: Any, item: Any) -> Any:
     """``bucket.put_decision(item)``, loading the script again if Redis lost it (a restart)."""
     from redis.exceptions import NoScriptError
@@ -80,7 +75,7 @@ def _put(redis: Any, bucket: Any, item: Any) -> Any:
         return bucket.put_decision(item)
     except NoScriptError:
         bucket.script_hash = str(redis.script_load(_put_item_script()))
-        item.timestamp = _now_ms()
+        item.timestamp = now_ms()
         return bucket.put_decision(item)
 
 
@@ -132,10 +127,10 @@ class SharedBudgets:
                     self._rejoin()
                 self._count += 1
                 leak = self._count % _LEAK_EVERY == 0
-            decision = self.link.call(lambda r: _put(r, bucket, RateItem(name, _now_ms())))
-            now_ms = _now_ms()
+            decision = self.link.call(lambda r: _put(r, bucket, RateItem(name, now_ms())))
+            at_ms = now_ms()
             if leak:
-                self.link.call(lambda _r: bucket.leak(now_ms))
+                self.link.call(lambda _r: bucket.leak(at_ms))
         except CoordinationDown:
             self._was_down = True
             self.fallback_grants[name] += 1
@@ -155,13 +150,13 @@ class SharedBudgets:
     def _rejoin(self) -> None:
         """Write the slots spent on the fallback in the current windows into Redis."""
         now_clock = self.link.clock.now()
-        now_ms = _now_ms()
+        at_ms = now_ms()
         for name in _BUCKETS:
             slots = self.local.spent(name, now_clock)
             if not slots:
                 continue
             members = {
-                f"fallback:{uuid.uuid4().hex}": now_ms
+                f"fallback:{uuid.uuid4().hex}": at_ms
                 + round((t - now_clock) * 1000.0 / self.link.scale)
                 for t in slots
             }

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import CodegenError
 from .._watcher import AsyncRunWatcher, RunWatcher, Waiter, WatchCore, wake_all
 from ..models import AgentRunResponse
-from ._redis import CoordinationDown, OrgLink
+from ._redis import CoordinationDown, OrgLink, now_ms
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -66,10 +65,6 @@ class PollerStats:
     alone_ticks: int = 0
     takeovers: int = 0
     published: int = 0
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class _Shared:
@@ -130,7 +125,7 @@ class _Shared:
         if not local and not gone:
             return
         key = link.key("watch")
-        expiry = _now_ms() + link.real_ms(HEARTBEAT_TTL)
+        expiry = now_ms() + link.real_ms(HEARTBEAT_TTL)
 
         def op(r: Redis) -> None:
             pipe = r.pipeline(transaction=False)
@@ -166,7 +161,7 @@ class _Shared:
 
         def op(r: Redis) -> list[Any]:
             pipe = r.pipeline(transaction=False)
-            pipe.zremrangebyscore(key, "-inf", _now_ms())
+            pipe.zremrangebyscore(key, "-inf", now_ms())
             pipe.zrange(key, 0, -1)
             pipe.incr(link.key("tick"))
             return pipe.execute()

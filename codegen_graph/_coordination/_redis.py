@@ -1,8 +1,9 @@
 """The Redis connection, its health, and what one client shares through it (:class:`OrgLink`).
 
-Times in Redis are real (wall-clock) milliseconds, read on each process: a simulated clock
-(:class:`~codegen_graph.ScaledClock`) is mapped onto real time by its ``scale``, so budgets,
-leases and heartbeats mean the same in every process whatever their clocks' epochs.
+Times in Redis are real (wall-clock) milliseconds (:func:`now_ms`), read on each process: a
+simulated clock (:class:`~codegen_graph.ScaledClock`) is mapped onto real time by its
+``scale``, so budgets, leases and heartbeats mean the same in every process whatever their
+clocks' epochs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .._config import RateBudgets
     from ._budget import SharedBudgets
 
-__all__ = ["REDIS_URL_ENV_VAR", "Coordination", "CoordinationDown", "OrgLink"]
+__all__ = ["REDIS_URL_ENV_VAR", "Coordination", "CoordinationDown", "OrgLink", "now_ms"]
 
 log = logging.getLogger("codegen_graph.coordination")
 
@@ -62,6 +63,11 @@ if owner == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not owner then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0
 """
+
+
+def now_ms() -> int:
+    """Real (wall-clock) milliseconds: the time of every score and stamp kept in Redis."""
+    return time.time_ns() // 1_000_000
 
 
 class CoordinationDown(Exception):

@@ -1,0 +1,26 @@
+"""Every time the coordination keeps in Redis comes from one function."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+from codegen_graph._coordination import _budget, _poller, _redis
+
+PACKAGE = Path(_redis.__file__).parent
+
+
+def test_redis_times_have_one_source() -> None:
+    """The budgets' slot stamps and the poller's heartbeats must agree on what ``now`` is:
+    one definition of the real milliseconds, in the module that says times are real ms."""
+    defined = sorted(
+        (path.name, node.name)
+        for path in PACKAGE.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") == "now_ms"
+    )
+    assert defined == [("_redis.py", "now_ms")]
+    assert _budget.now_ms is _redis.now_ms and _poller.now_ms is _redis.now_ms
+    before = time.time_ns() // 1_000_000
+    assert before <= _redis.now_ms() <= time.time_ns() // 1_000_000
