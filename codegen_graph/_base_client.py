@@ -1,8 +1,9 @@
 """The client core: everything that does no I/O, written once for sync and async.
 
 A call is described by a :class:`RequestSpec` (built by a resource method). The core turns it
-into a *plan*: a generator that yields :class:`Send` and :class:`Sleep` actions and receives
-each send's outcome (an ``httpx.Response`` or the ``httpx.HTTPError`` raised). The plan owns
+into a *plan*: a generator that yields :class:`Send` and :class:`Sleep` actions (and
+:class:`Acquire` for a rate budget shared through Redis) and receives each send's outcome
+(an ``httpx.Response`` or the ``httpx.HTTPError`` raised). The plan owns
 the whole algorithm (circuit breaker, rate budget, auth, retries, ``Retry-After``, the 401
 token re-read, the duplicate-free ``create`` lookup, error mapping and response parsing), so
 ``CodegenClient`` and ``AsyncCodegenClient`` only send and sleep.
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from ._hooks import Hooks
     from ._metrics import Metrics
 
-__all__ = ["BaseClient", "Plan", "Recovery", "RequestSpec", "Send", "Sleep"]
+__all__ = ["Acquire", "BaseClient", "Plan", "Recovery", "RequestSpec", "Send", "Sleep"]
 
 T = TypeVar("T")
 L = TypeVar("L")
@@ -140,8 +141,23 @@ class Sleep:
     seconds: float
 
 
+@dataclass
+class Acquire:
+    """Action: take a slot of a *shared* rate budget (blocking Redis I/O): set ``grant`` to
+    ``limiter.acquire(bucket)``, then send back ``None``. An async driver runs it in a
+    thread, so a slow Redis never stalls the event loop. (An in-memory budget does no I/O
+    and is taken inside the plan.)"""
+
+    limiter: RateLimiter
+    bucket: BucketName
+    grant: tuple[float, bool] = (0.0, False)
+
+    def take(self) -> None:
+        self.grant = self.limiter.acquire(self.bucket)
+
+
 AttemptOutcome = httpx.Response | httpx.HTTPError | None
-Plan = Generator[Send | Sleep, AttemptOutcome, T]
+Plan = Generator[Send | Sleep | Acquire, AttemptOutcome, T]
 
 
 def _excerpt(text: str) -> str:
@@ -298,7 +314,12 @@ class BaseClient:
                 raise exc from last_error
             granted = False
             while not granted:
-                delay, granted = self.rate_budgets.acquire(spec.bucket)
+                if self.rate_budgets.store is None:
+                    delay, granted = self.rate_budgets.acquire(spec.bucket)
+                else:
+                    acquire = Acquire(self.rate_budgets, spec.bucket)
+                    yield acquire
+                    delay, granted = acquire.grant
                 if delay > 0:
                     logger.debug(
                         "%s %s waits %.3fs for %s budget",

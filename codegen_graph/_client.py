@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 import httpx
 
-from ._base_client import AttemptOutcome, BaseClient, RequestSpec, Sleep
+from ._base_client import Acquire, AttemptOutcome, BaseClient, RequestSpec, Sleep
 from ._config import CircuitBreakerConfig, RateBudgets, RetryConfig, TokenProvider
 from ._coordination import AsyncCoordinatedRunWatcher, CoordinatedRunWatcher, Coordination
 from ._exceptions import ConfigurationError
@@ -158,6 +158,10 @@ class CodegenClient(BaseClient):
                     self.clock.sleep(action.seconds)
                     outcome = None
                     continue
+                if isinstance(action, Acquire):
+                    action.take()
+                    outcome = None
+                    continue
                 started = time.perf_counter()
                 try:
                     outcome = self._http.send(action.request)
@@ -296,6 +300,10 @@ class AsyncCodegenClient(BaseClient):
                 action = plan.send(outcome)
                 if isinstance(action, Sleep):
                     await self.clock.asleep(action.seconds)
+                    outcome = None
+                    continue
+                if isinstance(action, Acquire):  # Redis I/O: off the event loop
+                    await asyncio.to_thread(action.take)
                     outcome = None
                     continue
                 started = time.perf_counter()
