@@ -156,19 +156,41 @@ class _Shared:
 
     def begin_leader_tick(self) -> set[int]:
         """Every run some live process waits for; numbers the tick that will fetch them."""
-        link = self.link
-        key = link.key("watch")
+        from redis.exceptions import ResponseError
 
-        def op(r: Redis) -> list[Any]:
+        link = self.link
+        key, tick_key = link.key("watch"), link.key("tick")
+
+        def op(r: Redis) -> tuple[list[Any], int]:
             pipe = r.pipeline(transaction=False)
             pipe.zremrangebyscore(key, "-inf", now_ms())
             pipe.zrange(key, 0, -1)
-            pipe.incr(link.key("tick"))
-            return pipe.execute()
+            pipe.incr(tick_key)
+            removed, members, tick = pipe.execute(raise_on_error=False)
+            for result in (removed, members):
+                if isinstance(result, Exception):
+                    raise result
+            if isinstance(tick, ResponseError):
+                # Not a counter: restart it above any number it can have handed out (the
+                # real milliseconds), so a follower never takes a new tick for an old one.
+                link.malformed(tick_key, "the poller's tick counter (an integer)", "it is reset")
+                tick = now_ms()
+                r.set(tick_key, tick)
+            return members, int(tick)
 
-        _, members, tick = link.call(op)
-        self.shared_tick = int(tick)
-        return {int(str(m).split("|", 1)[0]) for m in members}
+        members, self.shared_tick = link.call(op)
+        return self._run_ids(key, members)
+
+    def _run_ids(self, key: str, members: list[Any]) -> set[int]:
+        """The run ids of the ``watch`` members (``"{run id}|{member}"``); others skipped."""
+        ids: set[int] = set()
+        for member in members:
+            head = str(member).split("|", 1)[0]
+            if head.isdigit() and "|" in str(member):
+                ids.add(int(head))
+            else:
+                self.link.malformed(key, 'only "{run id}|{member}" members (a watch set)')
+        return ids
 
     def publish(self) -> None:
         """Publish the terminal states (or failures) the leader's last tick found."""
@@ -195,8 +217,9 @@ class _Shared:
         self.link.call(op)
         self.stats.published += len(docs)
 
-    def read(self, ids: list[int]) -> tuple[int, list[str | None]]:
-        """The shared tick number now and the published state of each of ``ids``."""
+    def read(self, ids: list[int]) -> tuple[int | None, list[str | None]]:
+        """The shared tick number now (``None`` if the counter is not one) and the published
+        state of each of ``ids``."""
         link = self.link
 
         def op(r: Redis) -> list[Any]:
@@ -206,6 +229,9 @@ class _Shared:
             return pipe.execute()
 
         tick, states = link.call(op)
+        if tick is not None and not str(tick).isdigit():
+            link.malformed(link.key("tick"), "the poller's tick counter (an integer)")
+            return None, list(states)
         return int(tick or 0), list(states)
 
     def await_published(self, seconds: float) -> bool:
@@ -246,25 +272,51 @@ class _Shared:
         return found
 
     def follow(
-        self, tick: int, now_shared: int, ids: list[int], states: list[str | None]
+        self, tick: int, now_shared: int | None, ids: list[int], states: list[str | None]
     ) -> tuple[list[Waiter], list[int]]:
-        """Apply published states; return (woken waiters, runs to read ourselves)."""
-        self.history.append((tick, now_shared))
+        """Apply published states; return (woken waiters, runs to read ourselves).
+
+        ``now_shared`` ``None`` (an unreadable counter) adds no tick to the history: only
+        states fetched after an earlier, readable tick can wake anyone.
+        """
+        if now_shared is not None:
+            self.history.append((tick, now_shared))
         woken: list[Waiter] = []
         failed: list[int] = []
         for run_id, raw in zip(ids, states, strict=True):
             if raw is None:
                 continue
-            doc = json.loads(raw)
-            local = self.local_tick_of(int(doc.get("tick", 0)))
+            state = self._state(run_id, raw)
+            if state is None:
+                continue  # said once; the leader publishes again, or the wait times out
+            fetched, run = state
+            local = self.local_tick_of(fetched)
             if local is None:
                 continue  # fetched before any of our waits began
-            if "run" in doc:
-                run = AgentRunResponse.model_validate(doc["run"])
+            if run is not None:
                 woken += self.core.apply([run], local)
-            elif doc.get("error"):
+            else:
                 failed.append(run_id)
         return woken, failed
+
+    def _state(self, run_id: int, raw: str) -> tuple[int, AgentRunResponse | None] | None:
+        """A published state as ``(tick, run)`` (``run`` ``None``: the leader's GET failed,
+        read it yourself); ``None`` for a value that is no such state (said once)."""
+        try:
+            doc = json.loads(raw)
+            if isinstance(doc, dict) and type(doc.get("tick")) is int:
+                if isinstance(doc.get("run"), dict):
+                    run = AgentRunResponse.model_validate(doc["run"])
+                    if run.id == run_id:
+                        return doc["tick"], run
+                elif doc.get("error") is True:
+                    return doc["tick"], None
+        except ValueError:  # not JSON, or not a run (pydantic's ValidationError)
+            pass
+        self.link.malformed(
+            self.link.key("state", run_id), "a published run state (JSON written by the poller)"
+        )
+        return None
 
 
 class _CoordinatedMixin:
@@ -321,7 +373,7 @@ class _CoordinatedMixin:
         except CoordinationDown:
             shared.drop_proxies()
 
-    def _follower_read(self) -> tuple[int, list[int], int, list[str | None]] | None:
+    def _follower_read(self) -> tuple[int, list[int], int | None, list[str | None]] | None:
         shared = self._shared
         tick = self._core.start_tick()
         ids = sorted(shared.local_ids())

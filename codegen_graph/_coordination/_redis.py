@@ -145,6 +145,7 @@ class Coordination:
         self._next_probe = 0.0
         self._probe_seconds = 0.05
         self._held: dict[str, tuple[str, int]] = {}
+        self._malformed: set[str] = set()
         self._renewer: threading.Thread | None = None
         try:
             self.redis.ping()
@@ -186,6 +187,24 @@ class Coordination:
                 with suppress(CoordinationDown):
                     self.call(lambda r, k=key, m=member, t=ms: r.eval(_RENEW, 1, k, m, t))  # type: ignore[misc]
             time.sleep(min(ms for _, ms in held.values()) / 3000.0)
+
+    def malformed(self, key: str, what: str, done: str = "it is ignored") -> None:
+        """Say once per key, at WARNING, that ``key`` holds a value this package cannot read
+        (``what`` it should hold; ``done``: what the caller does about it, by default skip
+        the value as if it were not there). The value itself is never shown: it may be
+        anything, a secret included."""
+        with self._lock:
+            if key in self._malformed:
+                return
+            self._malformed.add(key)
+        log.warning(
+            "Redis key %s does not hold %s; %s and the waits go on. Delete the key if this "
+            "repeats, and make sure nothing else writes under the prefix %r",
+            key,
+            what,
+            done,
+            self.prefix,
+        )
 
     @property
     def available(self) -> bool:
@@ -290,6 +309,9 @@ class OrgLink:
     def call(self, op: Callable[[Redis], T]) -> T:
         return self.coordination.call(op)
 
+    def malformed(self, key: str, what: str, done: str = "it is ignored") -> None:
+        self.coordination.malformed(key, what, done)
+
     @property
     def available(self) -> bool:
         return self.coordination.available
@@ -384,9 +406,8 @@ class KeyClaim:
         """One attempt: ``True`` when done (claim held, a record found, or Redis down)."""
         link = self.link
         try:
-            recorded: Any = link.call(lambda r: r.get(self._record_key))
-            if recorded is not None:
-                self.existing = int(recorded)
+            self.existing = self._recorded(link.call(lambda r: r.get(self._record_key)))
+            if self.existing is not None:
                 return True
             ms = link.real_ms(self.ttl)
             self.held = bool(
@@ -394,11 +415,25 @@ class KeyClaim:
             )
             if self.held:  # a record may have landed between the two calls
                 link.coordination.hold(self._lock_key, link.member, ms)
-                recorded = link.call(lambda r: r.get(self._record_key))
-                self.existing = int(recorded) if recorded is not None else None
+                self.existing = self._recorded(link.call(lambda r: r.get(self._record_key)))
             return self.held
         except CoordinationDown:
             return True
+
+    def _recorded(self, value: Any) -> int | None:
+        """The run id a record holds; ``None`` for no record or one that is not a run id
+        (said once; the claim then goes on as if none were recorded, and the create's own
+        lookup of the org's recent runs still finds a run made with the key)."""
+        if value is None:
+            return None
+        try:
+            run_id = int(value)
+        except (TypeError, ValueError):
+            run_id = 0
+        if run_id > 0:
+            return run_id
+        self.link.malformed(self._record_key, "a run id (an idempotency key's record)")
+        return None
 
     def acquire(self, sleep: Callable[[float], Any]) -> None:
         while not self.step():

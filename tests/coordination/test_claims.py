@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
+import pytest
 import redis
 
 from codegen_graph import Coordination
+from codegen_graph._coordination._redis import KeyClaim
 from codegen_graph.clock import ScaledClock
+from codegen_graph.local import LocalCodegen
 
 #: Real milliseconds a held claim lives: the renewer calls every third of it.
 TTL_MS = 300
@@ -67,3 +71,27 @@ def test_the_poller_lease_is_still_taken_when_missing(redis_url: str, prefix: st
     assert a.hold_lease(5.0)  # renewed
     a.release_lease()
     assert b.hold_lease(5.0) and not a.hold_lease(5.0)  # the next one takes it at once
+
+
+def test_a_malformed_key_record_is_skipped_and_said_once(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A record that is no run id does not crash the create: the claim goes on as if none
+    were recorded, and the run it creates is recorded over it for the next process."""
+    caplog.set_level(logging.WARNING, "codegen_graph.coordination")
+    backend = LocalCodegen(time_scale=200.0)
+    a, b = (backend.client(coordination=Coordination(redis_url, prefix=prefix)) for _ in range(2))
+    assert a.coordination is not None
+    record = KeyClaim(a.coordination, "k-garbage", 30.0)._record_key
+    raw = redis.Redis.from_url(redis_url, decode_responses=True)
+    for garbage in ("hunter2-token", "-3", "0"):
+        raw.set(record, garbage)
+        with a.coordination.key_claim("k-garbage") as claim:
+            assert claim.held and claim.existing is None
+    first = a.agent_runs.create("task", idempotency_key="k-garbage")
+    assert raw.get(record) == str(first.id)
+    assert b.agent_runs.create("task", idempotency_key="k-garbage").id == first.id
+    assert backend.stats()["runs_created"] == 1
+    said = [r.getMessage() for r in caplog.records if record in r.getMessage()]
+    assert len(said) == 1 and "hunter2" not in caplog.text
+    a.close(), b.close(), backend.close()

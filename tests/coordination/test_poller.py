@@ -6,7 +6,12 @@ for the leader's poll), so the tests count ticks: no thread, no sleep, no timing
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
+
+import pytest
+import redis
 
 from codegen_graph import CodegenClient, Coordination
 from codegen_graph._coordination import CoordinatedRunWatcher
@@ -66,3 +71,87 @@ def test_followers_wake_in_the_tick_the_leader_publishes(redis_url: str, prefix:
     assert leader.poller.published == 1
     assert follower_tick(follower) == [waiter]  # so the follower wakes in tick 2, not 3
     assert waiter.result is not None and waiter.result.status == "COMPLETE"
+
+
+# -- what others wrote into our keys ------------------------------------------------------
+
+SECRET = "hunter2-token"
+
+
+def _raw(watcher: CoordinatedRunWatcher) -> redis.Redis:
+    return watcher._shared.link.coordination.redis
+
+
+def _warnings(caplog: pytest.LogCaptureFixture, key: str) -> list[str]:
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert not any(SECRET in m for m in messages)  # the value itself never shows
+    return [m for m in messages if key in m]
+
+
+def test_malformed_published_states_are_skipped_and_said_once(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "codegen_graph.coordination")
+    leader, follower = _watcher(redis_url, prefix), _watcher(redis_url, prefix)
+    waiter = Waiter(RUN, None)
+    follower._core.add(waiter)
+    follower._shared.register()
+    leader_tick(leader, "RUNNING")
+    assert follower_tick(follower) == []
+    key = follower._shared.link.key("state", RUN)
+    other_run = {"id": RUN + 1, "organization_id": 7, "status": "COMPLETE"}
+    garbage = [
+        f"not json {SECRET}",
+        json.dumps([1, 2]),
+        json.dumps({"tick": "soon", "run": other_run}),
+        json.dumps({"tick": 10**6, "run": {"id": RUN, "status": SECRET * 3}}),  # not a run
+        json.dumps({"tick": 10**6, "run": other_run}),  # another run's state under ours
+        json.dumps({"tick": 10**6}),
+    ]
+    for value in garbage:
+        _raw(follower).set(key, value)
+        assert follower_tick(follower) == []  # skipped, nobody woken, nothing raised
+        assert not waiter.done
+    assert len(_warnings(caplog, key)) == 1  # once, naming the key
+    # the normal path goes on: the leader's next publication overwrites it and wakes
+    leader_tick(leader, "COMPLETE")
+    assert follower_tick(follower) == [waiter]
+
+
+def test_a_malformed_tick_counter_is_restarted_by_the_leader(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "codegen_graph.coordination")
+    leader, follower = _watcher(redis_url, prefix), _watcher(redis_url, prefix)
+    waiter = Waiter(RUN, None)
+    follower._core.add(waiter)
+    follower._shared.register()
+    leader_tick(leader, "RUNNING")
+    assert follower_tick(follower) == []
+    key = follower._shared.link.key("tick")
+    _raw(follower).set(key, SECRET)
+    assert follower_tick(follower) == []  # the follower skips the unreadable counter
+    leader_tick(leader, "COMPLETE")  # the leader restarts it (above every old tick)...
+    assert int(_raw(leader).get(key)) > 10**12
+    assert follower_tick(follower) == [waiter]  # ...and the follower wakes in the same tick
+    said = _warnings(caplog, key)  # once by each (two processes, in real life)
+    assert len(said) == 2 and sum("it is reset" in m for m in said) == 1
+
+
+def test_malformed_watch_members_are_skipped(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "codegen_graph.coordination")
+    leader, follower = _watcher(redis_url, prefix), _watcher(redis_url, prefix)
+    waiter = Waiter(RUN, None)
+    follower._core.add(waiter)
+    follower._shared.register()
+    key = follower._shared.link.key("watch")
+    far = 2**50  # never expires
+    _raw(follower).zadd(key, {SECRET: far, f"x{RUN}|{SECRET}": far, "|": far})
+    leader_tick(leader, "RUNNING")
+    assert follower_tick(follower) == []
+    leader_tick(leader, "COMPLETE")  # the leader still polls every run really waited for
+    assert set(leader._shared.proxies) == {RUN}
+    assert follower_tick(follower) == [waiter]
+    assert len(_warnings(caplog, key)) == 1
