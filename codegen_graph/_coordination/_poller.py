@@ -185,8 +185,8 @@ class _Shared:
         """The run ids of the ``watch`` members (``"{run id}|{member}"``); others skipped."""
         ids: set[int] = set()
         for member in members:
-            head = str(member).split("|", 1)[0]
-            if head.isdigit() and "|" in str(member):
+            head, bar, _ = _text(member).partition("|")
+            if head.isdigit() and bar:
                 ids.add(int(head))
             else:
                 self.link.malformed(key, 'only "{run id}|{member}" members (a watch set)')
@@ -229,10 +229,10 @@ class _Shared:
             return pipe.execute()
 
         tick, states = link.call(op)
-        if tick is not None and not str(tick).isdigit():
+        if tick is not None and not _text(tick).isdigit():
             link.malformed(link.key("tick"), "the poller's tick counter (an integer)")
             return None, list(states)
-        return int(tick or 0), list(states)
+        return int(_text(tick or 0)), list(states)
 
     def await_published(self, seconds: float) -> bool:
         """Block up to ``seconds`` (clock) for the leader to publish; ``True`` if it did.
@@ -317,6 +317,11 @@ class _Shared:
             self.link.key("state", run_id), "a published run state (JSON written by the poller)"
         )
         return None
+
+
+def _text(value: Any) -> str:
+    """A value read from Redis as text (a client without ``decode_responses`` reads bytes)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 class _CoordinatedMixin:

@@ -23,11 +23,16 @@ SCALE = 200.0
 RUN = 5
 
 
-def _watcher(url: str, prefix: str) -> CoordinatedRunWatcher:
+def _watcher(url: str, prefix: str, *, decode: bool = True) -> CoordinatedRunWatcher:
+    """A coordinated watcher; ``decode=False``: on a ``redis_client=`` that reads bytes."""
+    shared = (
+        Coordination(url, prefix=prefix)
+        if decode
+        else Coordination(redis_client=redis.Redis.from_url(url), prefix=prefix)
+    )
     client = CodegenClient(
-        "t", 7, base_url="http://127.0.0.1:9", clock=ScaledClock(SCALE),
-        coordination=Coordination(url, prefix=prefix),
-    )  # fmt: skip
+        "t", 7, base_url="http://127.0.0.1:9", clock=ScaledClock(SCALE), coordination=shared
+    )
     watcher = client.watcher
     assert isinstance(watcher, CoordinatedRunWatcher)
     return watcher
@@ -59,8 +64,12 @@ def follower_tick(follower: CoordinatedRunWatcher) -> list[Any]:
     return woken
 
 
-def test_followers_wake_in_the_tick_the_leader_publishes(redis_url: str, prefix: str) -> None:
-    leader, follower = _watcher(redis_url, prefix), _watcher(redis_url, prefix)
+@pytest.mark.parametrize("decode", [True, False], ids=["text", "bytes"])
+def test_followers_wake_in_the_tick_the_leader_publishes(
+    redis_url: str, prefix: str, decode: bool
+) -> None:
+    leader = _watcher(redis_url, prefix, decode=decode)
+    follower = _watcher(redis_url, prefix, decode=decode)
     waiter = Waiter(RUN, None)
     follower._core.add(waiter)
     follower._shared.register()  # the follower waits for RUN before any leader tick
