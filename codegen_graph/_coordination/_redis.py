@@ -61,8 +61,23 @@ _EXTEND = """
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 if not owner then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2
+end
 return 0
 """
+# A key claim: take it if free. Both scripts also take over a key without an expiry: every
+# lease and claim is written with one, so such a key was written by something else and would
+# otherwise block the org's polling, or every create of that key, forever (returns 2).
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2
+end
+return 0
+"""
+#: What a lease or claim key should hold, for the warning about one that never expires.
+_OWNER = "an owner with an expiry (a lease or claim codegen-graph wrote)"
 
 
 def now_ms() -> int:
@@ -325,8 +340,11 @@ class OrgLink:
     # -- the poller's lease ---------------------------------------------------------------
     def hold_lease(self, ttl: float) -> bool:
         """Take or renew the org's poller lease for ``ttl`` clock seconds; ``True`` if ours."""
-        ms = self.real_ms(ttl)
-        return bool(self.call(lambda r: r.eval(_EXTEND, 1, self.key("lease"), self.member, ms)))
+        ms, key = self.real_ms(ttl), self.key("lease")
+        got = self.call(lambda r: r.eval(_EXTEND, 1, key, self.member, ms))
+        if got == 2:
+            self.malformed(key, _OWNER, "it is taken over")
+        return bool(got)
 
     def release_lease(self) -> None:
         """Give the lease up (if ours), so another process takes over at once."""
@@ -410,9 +428,10 @@ class KeyClaim:
             if self.existing is not None:
                 return True
             ms = link.real_ms(self.ttl)
-            self.held = bool(
-                link.call(lambda r: r.set(self._lock_key, link.member, nx=True, px=ms))
-            )
+            got = link.call(lambda r: r.eval(_CLAIM, 1, self._lock_key, link.member, ms))
+            if got == 2:
+                link.malformed(self._lock_key, _OWNER, "it is taken over")
+            self.held = bool(got)
             if self.held:  # a record may have landed between the two calls
                 link.coordination.hold(self._lock_key, link.member, ms)
                 self.existing = self._recorded(link.call(lambda r: r.get(self._record_key)))

@@ -95,3 +95,27 @@ def test_a_malformed_key_record_is_skipped_and_said_once(
     said = [r.getMessage() for r in caplog.records if record in r.getMessage()]
     assert len(said) == 1 and "hunter2" not in caplog.text
     a.close(), b.close(), backend.close()
+
+
+def test_a_lease_or_claim_that_never_expires_is_taken_over(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every lease and claim is written with an expiry; one without (something else wrote
+    it) would stop the org's polling, or every create of its key, for good."""
+    caplog.set_level(logging.WARNING, "codegen_graph.coordination")
+    link = Coordination(redis_url, prefix=prefix).link(7, "http://x", ScaledClock(200.0))
+    raw = redis.Redis.from_url(redis_url, decode_responses=True)
+    raw.set(link.key("lease"), "hunter2-token")  # no expiry
+    assert link.hold_lease(5.0) and link.hold_lease(5.0)
+    assert raw.get(link.key("lease")) == link.member and int(raw.pttl(link.key("lease"))) > 0
+    claim = KeyClaim(link, "k-stuck", 30.0)
+    raw.set(claim._lock_key, "hunter2-token")
+    assert claim.step() and claim.held and raw.get(claim._lock_key) == link.member
+    claim.release()
+    # a live owner (with an expiry) is still waited for
+    raw.set(claim._lock_key, "other", px=60_000)
+    assert not KeyClaim(link, "k-stuck", 30.0).step()
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len([m for m in said if link.key("lease") in m]) == 1
+    assert len([m for m in said if claim._lock_key in m]) == 1
+    assert "hunter2" not in caplog.text
