@@ -143,12 +143,26 @@ def _resolve(node: ast.ImportFrom, module: str, *, is_package: bool) -> str:
     return ".".join([*base, *([node.module] if node.module else [])])
 
 
+def parse(source: str) -> ast.Module:
+    """``ast.parse``, once more on CPython 3.11's spurious "AST constructor recursion depth
+    mismatch" ``SystemError`` (python/cpython#106905): the AST builder keeps its depth
+    counter per interpreter, so another thread building an AST at that moment trips it.
+    The text is static, so a second parse is the same parse; any other error is raised."""
+    for attempt in range(3):
+        try:
+            return ast.parse(source)
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def imports_of(source: str, module: str, *, is_package: bool = False) -> Iterator[tuple[int, str]]:
     """Every ``(line, imported name)`` in ``source``, at any depth, relative ones resolved.
 
     ``from a.b import c`` yields both ``a.b`` and ``a.b.c`` (``c`` may be a module).
     """
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parse(source)):
         if isinstance(node, ast.Import):
             yield from ((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -300,7 +314,7 @@ def private_uses(rel: str, source: str) -> list[str]:
     mine = _subpackage(here) if path.name != "__init__.py" else here.partition(".")[2]
     allowed = {a.imports for a in PRIVATE_FRAMEWORK_USE if a.file == rel}
     shared = {a.imports for a in PRIVATE_NAME_USE if a.file == rel}
-    tree = ast.parse(source)
+    tree = parse(source)
     problems: list[str] = []
     for line, name in sorted(imports_of(source, here, is_package=path.name == "__init__.py")):
         parts = name.split(".")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import ast
+import importlib
+import inspect
 import time
 from pathlib import Path
 
@@ -14,11 +15,17 @@ PACKAGE = Path(_redis.__file__).parent
 def test_redis_times_have_one_source() -> None:
     """The budgets' slot stamps and the poller's heartbeats must agree on what ``now`` is:
     one definition of the real milliseconds, in the module that says times are real ms."""
-    defined = sorted(
-        (path.name, node.name)
+    modules = [
+        importlib.import_module(f"codegen_graph._coordination.{path.stem}")
         for path in PACKAGE.glob("*.py")
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") == "now_ms"
+        if path.stem != "__init__"
+    ]
+    defined = sorted(
+        (f"{module.__name__.rpartition('.')[2]}.py", name)
+        for module in modules
+        for name, obj in vars(module).items()
+        if inspect.isfunction(obj) and obj.__module__ == module.__name__
+        if name.lstrip("_") == "now_ms"
     )
     assert defined == [("_redis.py", "now_ms")]
     assert _budget.now_ms is _redis.now_ms and _poller.now_ms is _redis.now_ms
