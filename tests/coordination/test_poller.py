@@ -97,14 +97,22 @@ def _warnings(caplog: pytest.LogCaptureFixture, key: str) -> list[str]:
     return [m for m in messages if key in m]
 
 
-def test_malformed_published_states_are_skipped_and_said_once(
+def _leader_and_waiting_follower(
     redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
-) -> None:
+) -> tuple[CoordinatedRunWatcher, CoordinatedRunWatcher, Waiter]:
+    """Two processes' watchers on one org: a leader, and a follower that waits for RUN."""
     caplog.set_level(logging.WARNING, "codegen_graph.coordination")
     leader, follower = _watcher(redis_url, prefix), _watcher(redis_url, prefix)
     waiter = Waiter(RUN, None)
     follower._core.add(waiter)
     follower._shared.register()
+    return leader, follower, waiter
+
+
+def test_malformed_published_states_are_skipped_and_said_once(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    leader, follower, waiter = _leader_and_waiting_follower(redis_url, prefix, caplog)
     leader_tick(leader, "RUNNING")
     assert follower_tick(follower) == []
     key = follower._shared.link.key("state", RUN)
@@ -130,11 +138,7 @@ def test_malformed_published_states_are_skipped_and_said_once(
 def test_a_malformed_tick_counter_is_restarted_by_the_leader(
     redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, "codegen_graph.coordination")
-    leader, follower = _watcher(redis_url, prefix), _watcher(redis_url, prefix)
-    waiter = Waiter(RUN, None)
-    follower._core.add(waiter)
-    follower._shared.register()
+    leader, follower, waiter = _leader_and_waiting_follower(redis_url, prefix, caplog)
     leader_tick(leader, "RUNNING")
     assert follower_tick(follower) == []
     key = follower._shared.link.key("tick")
@@ -150,11 +154,7 @@ def test_a_malformed_tick_counter_is_restarted_by_the_leader(
 def test_malformed_watch_members_are_skipped(
     redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, "codegen_graph.coordination")
-    leader, follower = _watcher(redis_url, prefix), _watcher(redis_url, prefix)
-    waiter = Waiter(RUN, None)
-    follower._core.add(waiter)
-    follower._shared.register()
+    leader, follower, waiter = _leader_and_waiting_follower(redis_url, prefix, caplog)
     key = follower._shared.link.key("watch")
     far = 2**50  # never expires
     _raw(follower).zadd(key, {SECRET: far, f"x{RUN}|{SECRET}": far, "|": far})
