@@ -4,6 +4,7 @@ when the developer's shell has LANGSMITH_TRACING set."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -71,3 +72,23 @@ def isolated_langsmith(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     langsmith.configure(client=saved_client, enabled=None, project_name=None)
     monkeypatch.undo()
     _clear_langsmith_caches()
+
+
+@pytest.fixture
+def sigint_reaches_children() -> Iterator[None]:
+    """Child processes started during the test get SIGINT's default disposition.
+
+    A process started in the background by a non-interactive shell (``pytest &``, ``nohup``,
+    some CI runners) begins with SIGINT *ignored*, and ``exec`` keeps an ignored signal
+    ignored: a child CLI would never see the Ctrl-C a test sends it, and would run on to its
+    natural end. A *handled* signal is reset to the default at ``exec``, so handling SIGINT
+    here (Python's own KeyboardInterrupt handler) for the test's duration is enough.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -206,7 +206,9 @@ def test_sigkill_then_resume_finishes_without_duplicates(
 
 @pytest.mark.slow
 @pytest.mark.timeout(3 * HUNG)
-def test_ctrl_c_prints_the_resume_command_that_finishes_the_thread(tmp_path: Path) -> None:
+def test_ctrl_c_prints_the_resume_command_that_finishes_the_thread(
+    tmp_path: Path, sigint_reaches_children: None
+) -> None:
     with LocalServer(time_scale=SCALE) as server:
         env = _clean_env(server)
         checkpoint = f"sqlite:{tmp_path / 'checkpoints.sqlite'}"

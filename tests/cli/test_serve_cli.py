@@ -64,7 +64,9 @@ HUNG = 600.0
 
 
 @pytest.mark.timeout(2 * HUNG)
-def test_ctrl_c_while_waiting_exits_130_and_says_how_to_go_on(cli: Cli) -> None:
+def test_ctrl_c_while_waiting_exits_130_and_says_how_to_go_on(
+    cli: Cli, sigint_reaches_children: None
+) -> None:
     run_id = seed_run(cli, status="COMPLETE", duration=FOREVER)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
     env["CODEGEN_LOCAL_DB"] = str(cli.db)
