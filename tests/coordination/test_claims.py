@@ -14,8 +14,11 @@ from codegen_graph._coordination._redis import KeyClaim
 from codegen_graph.clock import ScaledClock
 from codegen_graph.local import LocalCodegen
 
-#: Real milliseconds a held claim lives: the renewer calls every third of it.
-TTL_MS = 300
+#: Real milliseconds a held claim lives: the renewer calls every third of it. Long enough
+#: that a loaded machine does not let a claim lapse between the renewer's calls.
+TTL_MS = 900
+#: The links' clock: real time, so a 5-second lease is 5 real seconds, not 25 ms.
+REAL = ScaledClock(1.0)
 
 
 class CountingRedis(redis.Redis):
@@ -63,10 +66,7 @@ def test_a_released_claim_stays_released_while_the_renewer_ticks(
 
 
 def test_the_poller_lease_is_still_taken_when_missing(redis_url: str, prefix: str) -> None:
-    a, b = (
-        Coordination(redis_url, prefix=prefix).link(7, "http://x", ScaledClock(200.0))
-        for _ in range(2)
-    )
+    a, b = (Coordination(redis_url, prefix=prefix).link(7, "http://x", REAL) for _ in range(2))
     assert a.hold_lease(5.0) and not b.hold_lease(5.0)  # created when missing, then ours
     assert a.hold_lease(5.0)  # renewed
     a.release_lease()
@@ -103,7 +103,7 @@ def test_a_lease_or_claim_that_never_expires_is_taken_over(
     """Every lease and claim is written with an expiry; one without (something else wrote
     it) would stop the org's polling, or every create of its key, for good."""
     caplog.set_level(logging.WARNING, "codegen_graph.coordination")
-    link = Coordination(redis_url, prefix=prefix).link(7, "http://x", ScaledClock(200.0))
+    link = Coordination(redis_url, prefix=prefix).link(7, "http://x", REAL)
     raw = redis.Redis.from_url(redis_url, decode_responses=True)
     raw.set(link.key("lease"), "hunter2-token")  # no expiry
     assert link.hold_lease(5.0) and link.hold_lease(5.0)

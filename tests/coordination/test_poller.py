@@ -19,7 +19,10 @@ from codegen_graph._watcher import Waiter, wake_all
 from codegen_graph.clock import ScaledClock
 from codegen_graph.models import AgentRunResponse
 
-SCALE = 200.0
+#: Real time. The ticks are driven by hand, so a faster clock buys nothing, and it would
+#: shrink the lease and the registrations (15 simulated seconds) to a few real milliseconds
+#: that a loaded machine overruns between two steps of a test.
+SCALE = 1.0
 RUN = 5
 
 
