@@ -10,16 +10,19 @@ through ``client.watcher``, ``client.circuit`` and ``client.rate_budgets``.
 
 from __future__ import annotations
 
-from ._client import AsyncCodegenClient, CodegenClient
+import typing as _typing
+
+from ._async.client import AsyncCodegenClient
+from ._async.runs import AsyncAgentRun
 from ._config import (
     DEFAULT_BASE_URL,
+    AccessToken,
     CircuitBreakerConfig,
     RateBudget,
     RateBudgets,
     RetryConfig,
     TokenProvider,
 )
-from ._coordination import Coordination
 from ._exceptions import (
     AgentRunFailedError,
     AgentRunLimitReachedError,
@@ -30,6 +33,7 @@ from ._exceptions import (
     AuthenticationError,
     BadRequestError,
     CircuitOpenError,
+    ClientClosedError,
     CodegenError,
     ConfigurationError,
     ConflictError,
@@ -43,10 +47,24 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._output import OutputAttempt
-from ._runs import AgentRun, AsyncAgentRun
+from ._specs import IDEMPOTENCY_METADATA_KEY
 from ._status import AgentRunStatus
+from ._sync.client import CodegenClient
+from ._sync.runs import AgentRun
 from ._version import __version__
-from .resources import IDEMPOTENCY_METADATA_KEY
+
+if _typing.TYPE_CHECKING:
+    from ._coordination import Coordination
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # The Redis plug-in loads only when asked for: `import codegen_graph` never loads it.
+    if name == "Coordination":
+        from ._coordination import Coordination
+
+        return Coordination
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -55,6 +73,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AccessToken",
     "AgentRun",
     "AgentRunFailedError",
     "AgentRunLimitReachedError",
@@ -65,6 +84,7 @@ __all__ = [
     "BadRequestError",
     "CircuitBreakerConfig",
     "CircuitOpenError",
+    "ClientClosedError",
     "CodegenClient",
     "CodegenError",
     "ConfigurationError",

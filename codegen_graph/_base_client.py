@@ -1,12 +1,13 @@
 """The client core: everything that does no I/O, written once for sync and async.
 
-A call is described by a :class:`RequestSpec` (built by a resource method). The core turns it
-into a *plan*: a generator that yields :class:`Send` and :class:`Sleep` actions (and
-:class:`Acquire` for a rate budget shared through Redis) and receives each send's outcome
-(an ``httpx.Response`` or the ``httpx.HTTPError`` raised). The plan owns
-the whole algorithm (circuit breaker, rate budget, auth, retries, ``Retry-After``, the 401
-token re-read, the duplicate-free ``create`` lookup, error mapping and response parsing), so
-``CodegenClient`` and ``AsyncCodegenClient`` only send and sleep.
+A call is described by a :class:`RequestSpec` (built in :mod:`._specs` or a resource). The
+core turns it into a *plan*: a generator that yields :class:`Send`, :class:`Sleep`,
+:class:`Refresh` (the token) and :class:`Acquire` (a rate budget shared between processes)
+actions and receives each send's outcome (an ``httpx.Response`` or the ``httpx.HTTPError``
+raised). The plan owns the whole algorithm (circuit breaker, rate budget, retries,
+``Retry-After``, the 401 token re-read, the duplicate-free ``create`` lookup, error mapping
+and response parsing), so the requester (``_async/api.py`` and its generated sync twin)
+only authenticates, sends and sleeps.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from ._config import (
     resolve_base_url,
     resolve_org_id,
 )
-from ._coordination import Coordination, OrgLink, resolve_coordination
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -50,7 +50,6 @@ from ._exceptions import (
 from ._hooks import ClientHooks, route_template
 from ._problems import describe_problems
 from ._ratelimit import RateLimiter, bucket_for
-from ._redact import register_secret
 from ._retry import parse_retry_after, retry_delay
 from ._version import __version__
 from .clock import Clock, SystemClock
@@ -58,8 +57,9 @@ from .clock import Clock, SystemClock
 if TYPE_CHECKING:
     from ._hooks import Hooks
     from ._metrics import Metrics
+    from ._shared import SharedOrg
 
-__all__ = ["Acquire", "BaseClient", "Plan", "Recovery", "RequestSpec", "Send", "Sleep"]
+__all__ = ["Acquire", "BaseClient", "Plan", "Recovery", "Refresh", "RequestSpec", "Send", "Sleep"]
 
 T = TypeVar("T")
 L = TypeVar("L")
@@ -125,9 +125,8 @@ class RequestSpec(Generic[T]):
 
 @dataclass(frozen=True)
 class Send:
-    """Action: send this request and send back the response or the ``httpx.HTTPError``.
-
-    ``route`` is the path template, for metrics.
+    """Action: authenticate this request (the current token), send it, and send back the
+    response or the ``httpx.HTTPError``. ``route`` is the path template, for metrics.
     """
 
     request: httpx.Request
@@ -139,6 +138,11 @@ class Sleep:
     """Action: wait this many seconds on the client's clock."""
 
     seconds: float
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Action: the API rejected the token; fetch it from the provider again (once)."""
 
 
 @dataclass
@@ -157,7 +161,7 @@ class Acquire:
 
 
 AttemptOutcome = httpx.Response | httpx.HTTPError | None
-Plan = Generator[Send | Sleep | Acquire, AttemptOutcome, T]
+Plan = Generator[Send | Sleep | Acquire | Refresh, AttemptOutcome, T]
 
 
 def _excerpt(text: str) -> str:
@@ -198,7 +202,6 @@ class BaseClient:
         clock: Clock | None,
         plugins: Hooks | Sequence[Hooks] | None = None,
         metrics: Metrics | None = None,
-        coordination: Coordination | str | bool | None = None,
     ) -> None:
         self._token = TokenSource(token)
         self.org_id: int = resolve_org_id(org_id)
@@ -212,51 +215,40 @@ class BaseClient:
         if rate_limits is True or rate_limits is None:
             rate_limits = RateBudgets()
         self.rate_budgets = RateLimiter(rate_limits or None, self.clock)
-        shared = resolve_coordination(coordination)
         #: The client's share of a :class:`~codegen_graph.Coordination` (``None``: alone).
-        self.coordination: OrgLink | None = (
-            shared.link(self.org_id, self.base_url, self.clock) if shared is not None else None
-        )
-        if self.coordination is not None and rate_limits:
-            self.rate_budgets.store = self.coordination.budgets(rate_limits)
+        self.coordination: SharedOrg | None = None
         if circuit_breaker is True or circuit_breaker is None:
             circuit_breaker = CircuitBreakerConfig()
         self.circuit = CircuitBreaker(circuit_breaker or None, self.clock)
         self._random = random.Random()
-        self._hooks = ClientHooks(self.org_id, plugins, metrics)
+        #: Plugins, metrics and spans around each call (internal).
+        self.hooks = ClientHooks(self.org_id, plugins, metrics)
 
-    def _leave_coordination(self) -> None:
-        """Give up the poller lease and this client's registered waits (on close)."""
-        link = self.coordination
-        if link is None:
-            return
-        watcher = getattr(self, "_watcher", None)
-        leave = getattr(watcher, "leave", None)
-        if leave is not None:
-            leave()
-        else:
-            link.release_lease()
+    def _join(self, share: SharedOrg | None) -> None:
+        """Share the org's budgets (and, through the watcher, its poller) with ``share``."""
+        self.coordination = share
+        if share is not None and self.rate_budgets.budgets is not None:
+            self.rate_budgets.store = share.budgets(self.rate_budgets.budgets)
 
     @property
     def plugins(self) -> Hooks | None:
         """The client's plugins (``None`` when none were given)."""
-        return self._hooks.plugins
+        return self.hooks.plugins
 
     @property
     def metrics(self) -> Metrics | None:
         """The Prometheus metrics the client records into, if any."""
-        return self._hooks.metrics
+        return self.hooks.metrics
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(org_id={self.org_id}, base_url={self.base_url!r})"
 
     # -- requests ---------------------------------------------------------------------
 
-    def _build_request(self, spec: RequestSpec[Any], *, auth: bool = True) -> httpx.Request:
+    def _build_request(self, spec: RequestSpec[Any]) -> httpx.Request:
+        """The request, without its ``Authorization`` (the requester adds the token)."""
         params = {k: v for k, v in spec.params.items() if v is not None}
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        if auth:
-            headers["Authorization"] = f"Bearer {self._bearer()}"
         return httpx.Request(
             spec.method,
             self.base_url + spec.path,
@@ -270,26 +262,16 @@ class BaseClient:
         the resources did not catch) is a :class:`ConfigurationError` before anything is
         sent, never a raw ``UnicodeEncodeError``/``TypeError`` from inside httpx."""
         try:
-            self._build_request(spec, auth=False)
+            self._build_request(spec)
         except (UnicodeError, TypeError, ValueError, httpx.InvalidURL) as exc:
             raise ConfigurationError(
                 f"{spec.method} {spec.path}: the request cannot be encoded "
                 f"({type(exc).__name__}: {exc}); check the arguments passed"
             ) from None
 
-    def _bearer(self) -> str:
-        """The current token, registered with the redactor so no trace or filtered output
-        of this process ever shows it (a token provider's new value included)."""
-        token = self._token.get()
-        register_secret(token)
-        return token
-
     def _scrub(self, text: str) -> str:
         """Remove the token from text that came from elsewhere (a server echoing it back)."""
-        try:
-            token = self._token.get()
-        except CodegenError:
-            return text
+        token = self._token.value
         return text.replace(token, "***") if token else text
 
     # -- the plan ---------------------------------------------------------------------
@@ -349,13 +331,13 @@ class BaseClient:
             if (
                 isinstance(error, APIStatusError)
                 and error.status_code == 401
-                and self._token.is_provider
+                and self._token.provider is not None
                 and not token_refreshed
             ):
                 logger.info(
                     "%s %s -> 401; re-reading the token provider once", spec.method, spec.path
                 )
-                self._token.refresh()
+                yield Refresh()
                 token_refreshed = True
                 attempt -= 1  # the re-read is not a retry, and a 401 was not processed
                 continue
@@ -385,7 +367,7 @@ class BaseClient:
                 retry.max_retries,
                 delay,
             )
-            self._hooks.retrying(route_template(spec.path))
+            self.hooks.retrying(route_template(spec.path))
             if delay > 0:
                 yield Sleep(delay)
             last_error = error

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,6 +20,7 @@ from ._redact import mask_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "AccessToken",
     "BucketName",
     "CircuitBreakerConfig",
     "EnvToken",
@@ -28,6 +28,7 @@ __all__ = [
     "RateBudgets",
     "RetryConfig",
     "TokenProvider",
+    "TokenSource",
     "check_token",
     "env_token",
     "resolve_base_url",
@@ -40,9 +41,6 @@ DEFAULT_BASE_URL = "https://api.codegen.com"
 TOKEN_ENV_VARS = ("CODEGEN_API_TOKEN", "CODEGEN_TOKEN")
 ORG_ENV_VAR = "CODEGEN_ORG_ID"
 BASE_URL_ENV_VAR = "CODEGEN_API_BASE_URL"
-
-#: A zero-argument callable returning the current API token (read from a vault, a file...).
-TokenProvider = Callable[[], str]
 
 #: The rate-limit bucket a request draws from.
 BucketName = Literal["create", "standard", "logs"]
@@ -211,21 +209,40 @@ def env_token(environ: Mapping[str, str] | None = None) -> EnvToken | None:
     return None
 
 
-class TokenSource:
-    """Holds the API token (or its provider) without ever showing it.
+class AccessToken(NamedTuple):
+    """What a token provider may return instead of a bare string: the token and when it
+    expires (seconds since the epoch, on the client's clock), so the client fetches the
+    next one *before* the API starts answering 401."""
 
-    A string token is fixed. A provider is called on first use and again by
-    :meth:`refresh` (the client does that once after a 401), so a rotated token is picked
-    up without rebuilding the client. Every token is checked where it enters (argument,
-    environment, provider) by :func:`check_token`.
+    token: str
+    expires_at: float | None = None
+
+
+#: A provider of the API token: a zero-argument callable (sync or async) returning the
+#: token, or an :class:`AccessToken` with its expiry (read from a vault, a file...).
+TokenProvider = Callable[[], str | AccessToken | Awaitable[str | AccessToken]]
+
+#: Seconds before a provided token expires that the client fetches the next one (at most a
+#: tenth of the token's lifetime, so a 60-second token is fetched again after ~54 s).
+TOKEN_REFRESH_AHEAD = 30.0
+
+
+class TokenSource:
+    """Holds the API token (or its provider) without ever showing it; no I/O.
+
+    A string token is fixed. A provider's token is fetched on first use, again ahead of its
+    expiry (:class:`AccessToken`), and once after a 401 (:meth:`expire`), by the client
+    (one fetch at a time: ``_async/api.py``). Every token is checked where it enters
+    (argument, environment, provider) by :func:`check_token`.
     """
 
-    __slots__ = ("_lock", "_provider", "_value")
+    __slots__ = ("_expires_at", "_margin", "_provider", "_value")
 
     def __init__(self, token: str | TokenProvider | None) -> None:
-        self._lock = threading.Lock()
         self._provider: TokenProvider | None = None
         self._value: str | None = None
+        self._expires_at: float | None = None
+        self._margin = 0.0
         if token is None:
             found = env_token()
             if found is None:
@@ -245,38 +262,42 @@ class TokenSource:
             )
 
     @property
-    def is_provider(self) -> bool:
-        """Whether the token comes from a callable that can be re-read."""
-        return self._provider is not None
+    def provider(self) -> TokenProvider | None:
+        """The callable the token comes from (``None`` for a fixed token)."""
+        return self._provider
 
-    def get(self) -> str:
-        """The current token (calls the provider on first use)."""
-        with self._lock:
-            if self._value is None:
-                self._value = self._call_provider()
-            return self._value
+    @property
+    def value(self) -> str | None:
+        """The token last fetched (``None`` before the first fetch)."""
+        return self._value
 
-    def refresh(self) -> str:
-        """Re-read the provider (a fixed string stays as it is)."""
-        with self._lock:
-            if self._provider is not None:
-                self._value = self._call_provider()
-            assert self._value is not None
-            return self._value
+    def stale(self, now: float) -> bool:
+        """Whether the token must be fetched (again) before the next request."""
+        if self._value is None:
+            return True
+        return self._expires_at is not None and now >= self._expires_at - self._margin
 
-    def _call_provider(self) -> str:
-        assert self._provider is not None
-        try:
-            value = self._provider()
-        except Exception as exc:
-            # The provider's own message may carry anything; name only its type.
+    def expire(self) -> None:
+        """Forget a provided token (the API rejected it): the next request fetches one."""
+        if self._provider is not None:
+            self._value = None
+
+    def accept(self, got: object, now: float) -> str:
+        """Check and keep what the provider returned; the token."""
+        token, expires = (
+            (got.token, got.expires_at) if isinstance(got, AccessToken) else (got, None)
+        )
+        if not isinstance(token, str) or not token.strip():
             raise ConfigurationError(
-                f"The token provider raised {type(exc).__name__}; check the callable "
-                "passed as token=..."
-            ) from None
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigurationError("The token provider must return a non-empty string.")
-        return check_token(value, "The token provider's value")
+                "The token provider must return a non-empty string or an AccessToken."
+            )
+        if expires is not None and (isinstance(expires, bool) or expires != expires):
+            raise ConfigurationError("AccessToken.expires_at must be epoch seconds or None")
+        self._value = check_token(token, "The token provider's value")
+        self._expires_at = None if expires is None else float(expires)
+        lifetime = 0.0 if expires is None else max(0.0, float(expires) - now)
+        self._margin = min(TOKEN_REFRESH_AHEAD, lifetime / 10)
+        return self._value
 
     def __repr__(self) -> str:
         kind = "provider" if self._provider is not None else "static"

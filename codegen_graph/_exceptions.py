@@ -19,6 +19,7 @@
     │   │   └── APITimeoutError       no answer in time
     │   └── ResponseValidationError   an answer that does not match the spec's model
     ├── CircuitOpenError              too many transient failures; failing fast
+    ├── ClientClosedError             the client was closed (its waits end with this)
     ├── RunTimeoutError               ``wait()`` ran out of time (``.run``: last known)
     ├── AgentRunFailedError           the run ended FAILED / ERROR / CANCELLED (``.run``)
     ├── OutputValidationError         no answer validated against ``output_schema``
@@ -48,6 +49,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CircuitOpenError",
+    "ClientClosedError",
     "CodegenError",
     "ConfigurationError",
     "ConflictError",
@@ -209,6 +211,12 @@ class CircuitOpenError(CodegenError):
     def __init__(self, message: str, *, retry_at: float | None = None) -> None:
         super().__init__(message)
         self.retry_at = retry_at
+
+
+class ClientClosedError(CodegenError):
+    """The client was closed (``close()``/``aclose()``): its pending waits end with this, and
+    every later call fails fast with it. Make a new client to go on; the runs themselves go
+    on in Codegen's cloud."""
 
 
 class _RunError(CodegenError):

@@ -13,7 +13,11 @@ arguments. Around every API call the client asks it for a :class:`CallHooks`, wh
   (a blocking ``PromptGuard`` stops the call here, before anything is sent);
 * opens an OpenTelemetry span (a no-op without ``opentelemetry``);
 * after success calls ``on_create`` (create and resume) and counts the run in the metrics;
-  after failure calls ``on_error``.
+  after failure calls ``on_error``;
+* passes every answer's agent-written text (a run's ``result`` and ``summary``, each log
+  entry's thought, observation, tool input and output) through the plugins'
+  ``filter_output`` (e.g. :class:`~codegen_graph.plugins.OutputFilter`): everything read
+  through the client (handles, tools, graph nodes, workflows, traces) sees filtered text.
 
 Every HTTP attempt is recorded by route template and status, and every retry by route.
 Run handles report a run they saw finish through :meth:`ClientHooks.run_finished`.
@@ -39,7 +43,14 @@ if TYPE_CHECKING:
     from ._base_client import RequestSpec
     from .models import AgentRunResponse
 
-__all__ = ["CallHooks", "ClientHooks", "Hooks", "combine_hooks_with", "route_template"]
+__all__ = [
+    "CallHooks",
+    "ClientHooks",
+    "Hooks",
+    "combine_hooks_with",
+    "filter_texts",
+    "route_template",
+]
 
 _ID_SEGMENT = re.compile(r"/(organizations|users|run|repos|prs|sandbox)/(\d+)(?=/|$)")
 _PLACEHOLDER = {
@@ -83,6 +94,39 @@ class Hooks(Protocol):
     def on_error(self, exc: BaseException, ctx: PluginContext) -> None:
         """After an operation failed with ``exc``."""
         ...
+
+
+def _walk(value: Any, clean: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, clean) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, clean) for v in value]
+    return value
+
+
+_RUN_TEXTS = ("result", "summary")
+_ENTRY_TEXTS = ("thought", "observation", "tool_input", "tool_output")
+
+
+def filter_texts(value: Any, clean: Callable[[str], str]) -> Any:
+    """``value`` (a run, a log entry, a page of either, or a run with its logs) with its
+    agent-written texts passed through ``clean``; anything else as it is."""
+    fields = getattr(type(value), "model_fields", None)
+    if fields is None:
+        return value
+    changes: dict[str, Any] = {}
+    for name in (*_RUN_TEXTS, *_ENTRY_TEXTS):
+        if name in fields and getattr(value, name, None) is not None:
+            changes[name] = _walk(getattr(value, name), clean)
+    for name in ("items", "logs"):
+        if name in fields and isinstance(getattr(value, name, None), list):
+            changes[name] = [filter_texts(item, clean) for item in getattr(value, name)]
+    if not changes:
+        return value
+    copy = value.model_copy(update=changes)
+    return copy
 
 
 _combiners: list[Callable[[Sequence[Any]], Hooks]] = []
@@ -172,10 +216,11 @@ class CallHooks:
         }
         return span(f"codegen.http {self.spec.method} {self.route}", attrs)
 
-    def succeeded(self, result: Any) -> None:
-        """After the call returned ``result``."""
+    def succeeded(self, result: Any) -> Any:
+        """After the call returned ``result``: the result as the caller may see it."""
+        result = self._hooks.filtered(result)
         if self._action is None or self._ctx is None:
-            return
+            return result
         ctx = self._ctx.replace(agent_run_id=getattr(result, "id", self._ctx.agent_run_id))
         metrics = self._hooks.metrics
         if metrics is not None:
@@ -185,6 +230,7 @@ class CallHooks:
                 metrics.record_run_resumed(ctx.role)
         if self._hooks.plugins is not None:
             self._hooks.plugins.on_create(result, ctx)
+        return result
 
     def failed(self, exc: BaseException) -> None:
         """After the call raised ``exc``."""
@@ -222,6 +268,14 @@ class ClientHooks:
                 f"{type(metrics).__name__}"
             )
         self.metrics = metrics
+
+    def filtered(self, value: Any) -> Any:
+        """``value`` with its agent-written texts filtered (see the module docstring)."""
+        clean = getattr(self.plugins, "filter_output", None)
+        if clean is None:
+            return value
+        ctx = self.context("output")
+        return filter_texts(value, lambda text: clean(text, ctx))
 
     def call(self, spec: RequestSpec[Any]) -> CallHooks:
         """The hooks of one call; may rewrite the spec (``.spec``) or raise (a guard)."""

@@ -19,18 +19,18 @@ sends a repair twice nor exceeds ``max_attempts``. A run that is going again whe
 re-attached (the repair landed, the answer has not) is only waited for.
 
 Only a run that ended ``COMPLETE`` is parsed; a failed run has no output and is not
-repaired. The decisions are written once, as the sans-IO plan :func:`repair_plan`; the sync
-and async handles and the graph nodes drive it and only do the I/O. This module uses
-pydantic and the standard library only.
+repaired. The decisions are here, without I/O; the repair loop is written once
+(``_async/output.py``) for the handles and the graph nodes. This module uses pydantic and the
+standard library only.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -46,8 +46,8 @@ __all__ = [
     "OutputSpec",
     "answers_used",
     "count_repairs",
+    "exhausted",
     "extract_json",
-    "repair_plan",
 ]
 
 T = TypeVar("T", bound=BaseModel)
@@ -81,6 +81,11 @@ class OutputAttempt:
     status: str | None
     result: str | None
     errors: tuple[str, ...]
+
+    @property
+    def fields(self) -> tuple[int, str | None, str | None, tuple[str, ...]]:
+        """Everything but the number (to renumber an attempt)."""
+        return self.run_id, self.status, self.result, self.errors
 
 
 def extract_json(text: str | None) -> Any:
@@ -192,48 +197,7 @@ def count_repairs(entries: Iterable[AgentRunLogResponse]) -> int:
     return sum(1 for entry in entries if is_repair_entry(entry))
 
 
-#: What a driver of :func:`repair_plan` must do next: read the number of repairs already
-#: in the run's log (answer: an ``int``), or resume the run with the prompt and wait for it
-#: to be terminal again (answer: the run).
-Request = tuple[Literal["count"], None] | tuple[Literal["resume"], str]
-
-
-def repair_plan(
-    spec: OutputSpec[T], run: AgentRunResponse, attempts: list[OutputAttempt]
-) -> Generator[Request, Any, T | None]:
-    """Check ``run`` and repair it until its answer validates; the decisions, without I/O.
-
-    Yields :data:`Request` tuples and receives their answers; returns the validated object,
-    or ``None`` when the run did not end ``COMPLETE``. Each checked answer that failed is
-    appended to ``attempts``.
-
-    Raises:
-        OutputValidationError: the last allowed answer did not validate.
-    """
-    sent: int | None = None
-    while True:
-        if run.status is None or not run.status.is_success:
-            return None
-        output, attempt = spec.check(run, 1 if sent is None else sent + 1)
-        if output is not None:
-            return output
-        if sent is None:
-            # First invalid answer of this wait: how many repairs did the run get before
-            # (an earlier process, or a wait that crashed)? Valid answers never pay this.
-            sent = int((yield ("count", None)))
-            attempt = OutputAttempt(sent + 1, *_fields(attempt))
-        attempts.append(attempt)
-        if sent + 1 >= spec.max_attempts:
-            raise _exhausted(spec, run, attempts)
-        run = yield ("resume", spec.repair_prompt(sent + 2, attempt.errors))
-        sent += 1
-
-
-def _fields(attempt: OutputAttempt) -> tuple[int, str | None, str | None, tuple[str, ...]]:
-    return attempt.run_id, attempt.status, attempt.result, attempt.errors
-
-
-def _exhausted(
+def exhausted(
     spec: OutputSpec[Any], run: AgentRunResponse, attempts: list[OutputAttempt]
 ) -> OutputValidationError:
     last = attempts[-1]

@@ -66,7 +66,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
-from ._client import CodegenClient
+from . import CodegenClient
 from ._exceptions import ConfigurationError
 from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
 from .clock import ScaledClock

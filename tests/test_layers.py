@@ -8,9 +8,13 @@ an entry that no longer matches anything fails the suite, so the list stays shor
 The layers, bottom up (``docs/concepts.md`` draws them):
 
 * **wire**: the models, statuses, exceptions and clocks: pydantic and the standard library.
-* **client**: config, retries, rate budgets, circuit, hooks, the caller's context,
-  redaction, metrics and spans, the HTTP clients, resources, run handles, the watcher and
-  batches: httpx on top of the wire layer.
+* **core**: what does no I/O of its own: config, retries, rate budgets, circuit, hooks,
+  the caller's context, redaction, metrics and spans, request specs and the plan, the
+  watcher's and handles' state, the protocols a coordination plug-in implements.
+* **coordination** (``_coordination``): the Redis plug-in, on the core only.
+* **API** (``_async``, and ``_sync`` generated from it): the requester, keyed creates and
+  the watcher on it, run handles, batches, resources and the client, each module on the
+  ones before it (:data:`API_ORDER`).
 * **plugins** and **observability**: two peers on the client; they do not import each other.
   Only observability may load LangSmith (and LangChain's tracer flush).
 * **tools** (LangChain tools) on the client, plugins and observability; **graph** (LangGraph
@@ -48,7 +52,9 @@ WIRE = (
     "clock.py",
     "_version.py",
 )
-CLIENT = (
+#: The client's core: no I/O of its own (request specs and the plan, policies, the hooks
+#: protocol, the watcher's and handles' state, the protocols a plug-in implements).
+CORE = (
     "_config.py",
     "_retry.py",
     "_ratelimit.py",
@@ -59,14 +65,28 @@ CLIENT = (
     "_metrics.py",
     "_otel.py",
     "_base_client.py",
-    "_client.py",
+    "_checks.py",
+    "_specs.py",
+    "_keys.py",
+    "_watch.py",
+    "_handle.py",
+    "_output.py",
+    "_shared.py",
+    "_concurrency.py",
+)
+#: The API layer: written once (``_async``), generated (``_sync``).
+API = ("_async", "_sync")
+#: The API layer's modules, bottom up: each may import only those before it.
+API_ORDER = (
+    "requester",
+    "api",
+    "output",
+    "keyed",
+    "watcher",
+    "runs",
+    "batch",
     "resources",
-    "_output.py",
-    "_runs.py",
-    "_watcher.py",
-    "_batch.py",
-    "_coordination",
-    "_output.py",
+    "client",
 )
 
 
@@ -78,7 +98,7 @@ class Layer:
     frameworks: tuple[str, ...] = ()
 
 
-_ON_CLIENT = (*WIRE, *CLIENT)
+_ON_CLIENT = (*WIRE, *CORE, *API, "resources")
 # above the client, ``from codegen_graph import X`` (the package's face) is fine too
 _ABOVE_CLIENT = (*_ON_CLIENT, "__init__.py")
 _ON_PEERS = (*_ABOVE_CLIENT, "plugins", "observability")
@@ -86,9 +106,14 @@ _ON_PEERS = (*_ABOVE_CLIENT, "plugins", "observability")
 LAYERS: dict[str, Layer] = {
     # wire: nothing of the package but the wire layer itself
     **{entry: Layer(WIRE) for entry in WIRE},
-    # the client: the wire layer and itself
-    **{entry: Layer(_ON_CLIENT) for entry in CLIENT},
-    "__init__.py": Layer(_ON_CLIENT),
+    # the core: the wire layer and itself
+    **{entry: Layer((*WIRE, *CORE)) for entry in CORE},
+    # the Redis plug-in implements the core's protocols, and knows nothing above them
+    "_coordination": Layer((*WIRE, *CORE, "_coordination")),
+    # the API layer: the core, and the plug-in it loads when coordination is asked for
+    **{entry: Layer((*WIRE, *CORE, "_coordination", entry)) for entry in API},
+    "resources": Layer(_ON_CLIENT),
+    "__init__.py": Layer((*_ON_CLIENT, "_coordination")),
     # two peers on the client
     "plugins": Layer((*_ABOVE_CLIENT, "plugins")),
     "observability": Layer((*_ABOVE_CLIENT, "observability"), (*LANGSMITH, *LANGCHAIN)),
@@ -103,7 +128,7 @@ LAYERS: dict[str, Layer] = {
     "__main__.py": Layer(("cli",)),
     # the backend choice (CLI and Studio share it): the client's settings, and the local
     # backend it may build when asked for
-    "backend.py": Layer((*_ON_CLIENT, "local")),
+    "backend.py": Layer((*_ON_CLIENT, "__init__.py", "local")),
 }
 
 
@@ -119,7 +144,7 @@ class Allowed:
 ALLOWED: tuple[Allowed, ...] = (
     Allowed(
         "local/_backend.py",
-        "codegen_graph._client",
+        "codegen_graph",
         "LocalCodegen.client() is a factory handing out a real client pointed at the "
         "embedded backend; the backend itself shares no client logic",
     ),
@@ -180,6 +205,8 @@ def _entry_of(name: str) -> str | None:
         return "__init__.py"
     if (PKG / parts[1]).is_dir():
         return parts[1]
+    if not (PKG / f"{parts[1]}.py").exists():  # a name from the package's face
+        return "__init__.py"
     return f"{parts[1]}.py"
 
 
@@ -252,10 +279,10 @@ def test_the_rule_sees_imports_inside_functions() -> None:
         "            import langgraph.graph\n"
         "            return feature_workflow, langgraph.graph\n"
     )
-    assert layer_breaks("resources/organizations.py", source) == [
-        "resources/organizations.py:5 imports codegen_graph.graph",
-        "resources/organizations.py:5 imports codegen_graph.graph.feature_workflow",
-        "resources/organizations.py:6 imports langgraph.graph",
+    assert layer_breaks("_async/keyed.py", source) == [
+        "_async/keyed.py:5 imports codegen_graph.graph",
+        "_async/keyed.py:5 imports codegen_graph.graph.feature_workflow",
+        "_async/keyed.py:6 imports langgraph.graph",
     ]
     # the same imports are fine where the layers allow them
     assert layer_breaks("cli/_run.py", source) == []
@@ -265,12 +292,12 @@ def test_the_rule_sees_type_checking_imports_and_the_local_backend() -> None:
     source = (
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n"
-        "    from .._runs import AgentRun\n"
+        "    from .._async.runs import AsyncAgentRun\n"
         "from ..plugins import Plugin\n"
     )
     assert layer_breaks("local/_engine.py", source) == [
-        "local/_engine.py:3 imports codegen_graph._runs",
-        "local/_engine.py:3 imports codegen_graph._runs.AgentRun",
+        "local/_engine.py:3 imports codegen_graph._async.runs",
+        "local/_engine.py:3 imports codegen_graph._async.runs.AsyncAgentRun",
         "local/_engine.py:4 imports codegen_graph.plugins",
         "local/_engine.py:4 imports codegen_graph.plugins.Plugin",
     ]
@@ -407,3 +434,169 @@ def test_the_fresh_interpreter_check_can_fail() -> None:
     """A test of the test: the upper layers do show up once they are imported."""
     loaded = _loaded_after("import codegen_graph.graph")
     assert {"codegen_graph.plugins", "codegen_graph.observability", "langgraph"} <= loaded
+
+
+# -- the API layer's own order, run-time cycles, aliases ------------------------------------
+
+
+def _api_rank(name: str) -> int | None:
+    """The place in :data:`API_ORDER` of a ``codegen_graph._async``/``_sync`` module."""
+    parts = name.split(".")
+    if len(parts) < 3 or parts[0] != "codegen_graph" or parts[1] not in API:
+        return None
+    return API_ORDER.index(parts[2]) if parts[2] in API_ORDER else None
+
+
+def api_order_breaks(rel: str, source: str) -> list[str]:
+    """Imports in an API-layer file of a module that comes later in :data:`API_ORDER`."""
+    path = PKG / rel
+    here = _module_name(path)
+    mine = _api_rank(here)
+    if mine is None:
+        return []
+    return [
+        f"{rel}:{line} imports {name}"
+        for line, name in sorted(imports_of(source, here, is_package=path.name == "__init__.py"))
+        if (rank := _api_rank(name)) is not None and rank > mine
+    ]
+
+
+def test_the_api_layer_points_down_inside() -> None:
+    files = [rel for rel in _package_files() if rel.split("/")[0] in API]
+    assert len(files) > 10
+    problems = [
+        problem
+        for rel in files
+        for problem in api_order_breaks(rel, (PKG / rel).read_text(encoding="utf-8"))
+    ]
+    assert problems == []
+    # a test of the test: the watcher may not build handles
+    bad = "def f():\n    from .runs import AsyncAgentRun\n"
+    assert api_order_breaks("_async/watcher.py", bad) == [
+        "_async/watcher.py:2 imports codegen_graph._async.runs",
+        "_async/watcher.py:2 imports codegen_graph._async.runs.AsyncAgentRun",
+    ]
+
+
+def _is_module(name: str) -> bool:
+    rel = Path(*name.split(".")[1:])
+    return (
+        name == "codegen_graph" or (PKG / rel).is_dir() or (PKG / rel).with_suffix(".py").exists()
+    )
+
+
+def _runtime_imports(source: str, module: str, *, is_package: bool) -> set[str]:
+    """The package modules ``source`` imports when it runs: at module level and inside
+    functions, but not under ``if TYPE_CHECKING:`` (never executed)."""
+    tree = parse(source)
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for child in node.body for n in ast.walk(child))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            name = _resolve(node, module, is_package=is_package)
+            found.add(name)
+            found.update(f"{name}.{alias.name}" for alias in node.names)
+    return {n for n in found if n.startswith("codegen_graph") and _is_module(n)}
+
+
+def import_graph(files: dict[str, str]) -> dict[str, set[str]]:
+    """``{module: modules it imports at run time}`` for package files ``{rel: source}``."""
+    graph: dict[str, set[str]] = {}
+    for rel, source in files.items():
+        path = PKG / rel
+        module = _module_name(path)
+        graph[module] = _runtime_imports(source, module, is_package=path.name == "__init__.py")
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in graph:
+                continue
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def test_no_import_cycle_at_run_time() -> None:
+    """No cycle among the package's modules, counting the imports made inside functions
+    (a cycle hidden in a function body is a cycle all the same when it runs)."""
+    files = {rel: (PKG / rel).read_text(encoding="utf-8") for rel in _package_files()}
+    assert cycles(import_graph(files)) == []
+
+
+def test_the_cycle_check_sees_imports_inside_functions() -> None:
+    files = {
+        "_async/watcher.py": "def f():\n    from .client import AsyncCodegenClient\n",
+        "_async/client.py": "from .watcher import AsyncRunWatcher\n",
+        "_async/keyed.py": (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .client import X\n"
+        ),
+    }
+    assert cycles(import_graph(files)) == [
+        ["codegen_graph._async.client", "codegen_graph._async.watcher"]
+    ]
+    del files["_async/watcher.py"]
+    assert cycles(import_graph(files)) == []
+
+
+def aliases(source: str) -> list[str]:
+    """Module-level ``Public = _private`` assignments: a private name made public under
+    another name (only to pass :func:`test_only_public_names_cross_modules`)."""
+    found = []
+    for node in parse(source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Name)
+                    and not target.id.startswith("_")
+                    and node.value.id.startswith("_")
+                    and not node.value.id.startswith("__")
+                ):
+                    found.append(f"{target.id} = {node.value.id}")
+    return found
+
+
+def test_no_private_name_is_aliased_public() -> None:
+    problems = {rel: aliases((PKG / rel).read_text(encoding="utf-8")) for rel in _package_files()}
+    assert {rel: found for rel, found in problems.items() if found} == {}
+    assert aliases("Waiter = _Waiter\nLOG = logging.getLogger()\n") == ["Waiter = _Waiter"]
+
+
+def test_import_codegen_graph_loads_no_coordination() -> None:
+    """The Redis plug-in loads only when coordination is asked for."""
+    loaded = _loaded_after("import codegen_graph; codegen_graph.CodegenClient")
+    assert sorted(m for m in loaded if "_coordination" in m or m.split(".")[0] == "redis") == []
+    assert "codegen_graph._coordination" in _loaded_after("from codegen_graph import Coordination")

@@ -75,7 +75,7 @@ def _measure(newer: int, scenario: str) -> float:
             _seed(local, newer, clock)
             client, counting = _client(local)
             if scenario == "repeat+memo":  # the same process remembers what it created
-                client.agent_runs._memo = first.agent_runs._memo
+                client.keyed._created = first.keyed._created
             with client:
                 run = client.agent_runs.create("x", idempotency_key="k")
             assert run.reused

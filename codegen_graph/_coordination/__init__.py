@@ -16,21 +16,22 @@ If Redis goes away mid-flight each process carries on alone on a conservative lo
 rejoins when Redis answers again. A Redis that cannot be reached when a client is built is
 a :class:`~codegen_graph.ConfigurationError`.
 
-The package is part of the client layer (run waiting included); the ``redis`` and
+The package is a plug-in: it implements the protocols of :mod:`codegen_graph._shared`
+(a budget store, key claims, a poll source) and imports nothing of the client above them.
+The client loads it only when coordination is asked for; the ``redis`` and
 ``pyrate_limiter`` modules are imported only when a coordination is created.
 """
 
 from __future__ import annotations
 
-from ._poller import AsyncCoordinatedRunWatcher, CoordinatedRunWatcher, PollerStats
+from ._poller import PollerStats, SharedPoller
 from ._redis import REDIS_URL_ENV_VAR, Coordination, OrgLink, resolve_coordination
 
 __all__ = [
     "REDIS_URL_ENV_VAR",
-    "AsyncCoordinatedRunWatcher",
-    "CoordinatedRunWatcher",
     "Coordination",
     "OrgLink",
     "PollerStats",
+    "SharedPoller",
     "resolve_coordination",
 ]

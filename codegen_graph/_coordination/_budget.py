@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import BucketName, RateBudget, RateBudgets
 from .._ratelimit import RateLimiter
-from ._redis import CoordinationDown, now_ms
+from ._base import CoordinationDown, now_ms
 
 if TYPE_CHECKING:
     from ._redis import OrgLink

@@ -14,36 +14,31 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._exceptions import ConfigurationError
 from .._redact import mask_url
+from .._shared import REDIS_URL_ENV_VAR
 from ..clock import Clock, SystemClock
+from ._base import CoordinationDown, now_ms
+from ._budget import SharedBudgets
+from ._poller import SharedPoller
 
 if TYPE_CHECKING:
     from redis import Redis
 
     from .._config import RateBudgets
-    from ._budget import SharedBudgets
+    from .._shared import PollSource
 
 __all__ = ["REDIS_URL_ENV_VAR", "Coordination", "CoordinationDown", "OrgLink", "now_ms"]
 
 log = logging.getLogger("codegen_graph.coordination")
 
-#: The environment variable that switches coordination on for every client.
-REDIS_URL_ENV_VAR = "CODEGEN_REDIS_URL"
 
 T = TypeVar("T")
 
-
-class _HasId(Protocol):
-    @property
-    def id(self) -> int: ...
-
-
-R = TypeVar("R", bound=_HasId)
 
 # Compare-and-delete / compare-and-extend: only the owner releases or renews what it holds.
 _RELEASE = """
@@ -78,15 +73,6 @@ return 0
 """
 #: What a lease or claim key should hold, for the warning about one that never expires.
 _OWNER = "an owner with an expiry (a lease or claim codegen-graph wrote)"
-
-
-def now_ms() -> int:
-    """Real (wall-clock) milliseconds: the time of every score and stamp kept in Redis."""
-    return time.time_ns() // 1_000_000
-
-
-class CoordinationDown(Exception):
-    """Redis did not answer (internal: callers fall back to local behaviour)."""
 
 
 def clock_scale(clock: Clock) -> float:
@@ -333,8 +319,6 @@ class OrgLink:
 
     def budgets(self, budgets: RateBudgets) -> SharedBudgets:
         """The shared store of the client's rate budgets."""
-        from ._budget import SharedBudgets
-
         return SharedBudgets(self, budgets)
 
     # -- the poller's lease ---------------------------------------------------------------
@@ -352,56 +336,31 @@ class OrgLink:
             self.call(lambda r: r.eval(_RELEASE, 1, self.key("lease"), self.member))
 
     # -- keyed creates -------------------------------------------------------------------
+    def claim(self, key: str, *, ttl: float = 30.0) -> KeyClaim:
+        """The org-wide claim on idempotency key ``key`` (the client's keyed path drives
+        it: ``step`` until held, ``record`` the run, ``release``)."""
+        return KeyClaim(self, key, ttl)
+
     @contextmanager
     def key_claim(self, key: str, *, ttl: float = 30.0) -> Iterator[KeyClaim]:
-        """Hold the org-wide claim on idempotency key ``key`` around one create.
-
-        Blocks (on the client's clock) while another process holds it. The claim's
-        :attr:`KeyClaim.existing` is the id of a run some process already created with the
-        key; otherwise the caller creates the run and calls :meth:`KeyClaim.record`. If
-        Redis is down the claim is a no-op and the caller relies on its own lookups.
-        """
+        """Hold :meth:`claim` around a block, waiting on the client's clock while another
+        process holds it; a no-op while Redis is down."""
         claim = KeyClaim(self, key, ttl)
         try:  # an interrupt right after acquiring still releases (release() is idempotent)
-            claim.acquire(self.clock.sleep)
+            while not claim.step():
+                self.clock.sleep(0.25)
             yield claim
         finally:
             claim.release()
 
-    @asynccontextmanager
-    async def akey_claim(self, key: str, *, ttl: float = 30.0) -> AsyncIterator[KeyClaim]:
-        """:meth:`key_claim` for async callers (waits on the clock, Redis in a thread)."""
-        import asyncio
+    # -- the poller -------------------------------------------------------------------------
+    @property
+    def lease_ttl(self) -> float:
+        return self.coordination.lease_ttl
 
-        claim = KeyClaim(self, key, ttl)
-        try:
-            await claim.aacquire()
-            yield claim
-        finally:
-            await asyncio.shield(asyncio.to_thread(claim.release))
-
-    def keyed_create(self, key: str, create: Callable[[], R], get: Callable[[int], R]) -> R:
-        """Run ``create`` under the org-wide claim on ``key``; a run some process already
-        created with it is fetched with ``get`` instead."""
-        with self.key_claim(key) as claim:
-            if claim.existing is not None:
-                return get(claim.existing)
-            run = create()
-            claim.record(run.id)
-            return run
-
-    async def akeyed_create(
-        self, key: str, create: Callable[[], Awaitable[R]], get: Callable[[int], Awaitable[R]]
-    ) -> R:
-        """The async twin of :meth:`keyed_create`."""
-        import asyncio
-
-        async with self.akey_claim(key) as claim:
-            if claim.existing is not None:
-                return await get(claim.existing)
-            run = await create()
-            await asyncio.to_thread(claim.record, run.id)
-            return run
+    def poll_source(self) -> PollSource:
+        """The org's one poller, as this client's watcher takes part in it."""
+        return SharedPoller(self)
 
 
 class KeyClaim:
@@ -416,13 +375,16 @@ class KeyClaim:
         self.ttl = ttl
         self.existing: int | None = None
         self.held = False
+        self.down = False
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         self._lock_key = link.key("keylock", digest)
         self._record_key = link.key("key", digest)
 
     def step(self) -> bool:
-        """One attempt: ``True`` when done (claim held, a record found, or Redis down)."""
+        """One attempt: ``True`` when done (claim held, a record found, or Redis down:
+        :attr:`down`)."""
         link = self.link
+        self.down = False
         try:
             self.existing = self._recorded(link.call(lambda r: r.get(self._record_key)))
             if self.existing is not None:
@@ -437,6 +399,7 @@ class KeyClaim:
                 self.existing = self._recorded(link.call(lambda r: r.get(self._record_key)))
             return self.held
         except CoordinationDown:
+            self.down = True
             return True
 
     def _recorded(self, value: Any) -> int | None:
@@ -454,16 +417,6 @@ class KeyClaim:
         self.link.malformed(self._record_key, "a run id (an idempotency key's record)")
         return None
 
-    def acquire(self, sleep: Callable[[float], Any]) -> None:
-        while not self.step():
-            sleep(0.25)
-
-    async def aacquire(self) -> None:
-        import asyncio
-
-        while not await asyncio.to_thread(self.step):
-            await self.link.clock.asleep(0.25)
-
     def record(self, run_id: int) -> None:
         """Remember that ``key`` created run ``run_id`` (other processes will find it)."""
         try:
@@ -472,6 +425,7 @@ class KeyClaim:
             log.warning("could not record idempotency key in Redis (it is down)")
 
     def release(self) -> None:
+        """Give the claim up (if held); safe to call twice."""
         if not self.held:
             return
         self.held = False

@@ -46,7 +46,7 @@ from .._exceptions import (
 from ..backend import DEFAULT_TIME_SCALE, BackendChoice, choose_backend, local_backend_class
 
 if TYPE_CHECKING:
-    from .._client import AsyncCodegenClient, CodegenClient
+    from .. import AsyncCodegenClient, CodegenClient
     from ..local import LocalCodegen
 
 __all__ = [
@@ -409,7 +409,7 @@ class Backend:
         """A new sync client for this backend (keyword arguments go to the client)."""
         if self.local is not None:
             return self.local.client(**kwargs)
-        from .._client import CodegenClient
+        from .. import CodegenClient
 
         o = self.options
         return CodegenClient(o.token, o.org_id, base_url=o.base_url, **kwargs)
@@ -418,7 +418,7 @@ class Backend:
         """A new async client for this backend."""
         if self.local is not None:
             return self.local.async_client(**kwargs)
-        from .._client import AsyncCodegenClient
+        from .. import AsyncCodegenClient
 
         o = self.options
         return AsyncCodegenClient(o.token, o.org_id, base_url=o.base_url, **kwargs)

@@ -30,8 +30,7 @@ from ._common import (
 from ._stats import RunStats, compute_stats, parse_time
 
 if TYPE_CHECKING:
-    from .._client import CodegenClient
-    from .._runs import AgentRun
+    from .. import AgentRun, CodegenClient
     from ..models import AgentRunLogResponse, AgentRunResponse
 
 __all__ = ["runs_app"]

@@ -14,10 +14,10 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from pydantic import ValidationError
 
+from .. import IDEMPOTENCY_METADATA_KEY
 from ..models import AgentRunResponse
-from ..resources.agent_runs import IDEMPOTENCY_METADATA_KEY
 from ..tools import ROLE_METADATA_KEY
-from ._nodes import run_record
+from ._launch import run_record
 from ._state import ErrorRecord, RunRecord
 
 __all__ = ["count_turns", "fold_tool_results"]

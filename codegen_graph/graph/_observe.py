@@ -6,9 +6,10 @@
   run becomes a child of ``codegen.wait``, in log order. The log callback of an async
   ``follow`` runs in its own task, so the ``codegen.wait`` run tree is captured when the
   wait starts and passed as ``parent=`` explicitly.
-* **Output filters.** An agent's result, summary and log entries go through the client's
-  plugins' ``filter_output`` (e.g. :class:`~codegen_graph.plugins.OutputFilter`) and the
-  node's own ``output_filter`` before they enter state, messages, stream events or traces.
+* **Output filters.** An agent's result, summary and log entries went through the client's
+  plugins' ``filter_output`` (e.g. :class:`~codegen_graph.plugins.OutputFilter`) when the
+  client read them; a node's own ``output_filter`` cleans them again before they enter
+  state, messages, stream events or traces.
 * **Shared context.** With ``store_namespace=``, a node reads the items under that
   namespace of LangGraph's ``BaseStore`` into its prompt before launching, and writes its
   result there (keyed by role) when the run is done, so other threads see it.
@@ -23,7 +24,8 @@ from typing import Any
 from langgraph.config import get_store, get_stream_writer
 from langgraph.store.base import BaseStore, Item
 
-from .._client import AsyncCodegenClient, CodegenClient
+from .. import AsyncCodegenClient, CodegenClient
+from .._hooks import filter_texts
 from ..models import AgentRunLogResponse, AgentRunResponse
 from ..observability import OperationTrace, trace_log_entry
 from ..plugins import Plugin, PluginContext, PluginManager
@@ -34,10 +36,10 @@ __all__ = [
     "LogSink",
     "OutputFilters",
     "StoreNamespace",
+    "namespace_for",
     "node_store",
-    "read_context",
     "render_context",
-    "result_item",
+    "with_context",
 ]
 
 #: The name of the custom stream events nodes emit for each remote log entry: the tools'
@@ -47,57 +49,36 @@ LOG_EVENT = CODEGEN_LOG_EVENT
 #: A store namespace, or a callable of the state returning one.
 StoreNamespace = tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]]
 
-_SEARCH_LIMIT = 100
-
 
 class OutputFilters:
-    """The ``filter_output`` hooks of a client's plugins plus a node's own filter."""
+    """A node's own ``output_filter`` (the client's plugins already filtered every answer
+    read through the client: see ``docs/observability.md``)."""
 
     def __init__(
         self, client: CodegenClient | AsyncCodegenClient, extra: Plugin | None = None
     ) -> None:
-        hooks = client.plugins
-        plugins: list[Plugin] = (
-            list(hooks.plugins)
-            if isinstance(hooks, PluginManager)
-            else [hooks]
-            if isinstance(hooks, Plugin)
-            else []
-        )
-        if extra is not None:
-            plugins.append(extra)
-        self._pm = PluginManager(plugins) if plugins else None
+        self._pm = PluginManager([extra]) if extra is not None else None
+
+    def _clean(self, role: str, run_id: int | None = None) -> Callable[[str], str] | None:
+        if self._pm is None:
+            return None
+        pm, ctx = self._pm, PluginContext(action="output", role=role, agent_run_id=run_id)
+        return lambda text: pm.filter_output(text, ctx)
 
     def run(self, run: AgentRunResponse, role: str) -> AgentRunResponse:
         """``run`` with its result and summary filtered."""
-        if self._pm is None:
-            return run
-        return self._pm.filter_run(run, PluginContext(action="output", role=role))
+        clean = self._clean(role, run.id)
+        return run if clean is None else filter_texts(run, clean)
 
     def text(self, text: str, role: str) -> str:
         """One text filtered (feedback taken from an agent's result, say)."""
-        if self._pm is None:
-            return text
-        return self._pm.filter_output(text, PluginContext(action="output", role=role))
+        clean = self._clean(role)
+        return text if clean is None else clean(text)
 
     def entry(self, entry: AgentRunLogResponse, role: str) -> AgentRunLogResponse:
         """A log entry whose texts (thought, observation, tool input and output) are filtered."""
-        if self._pm is None:
-            return entry
-        ctx = PluginContext(action="output", role=role, agent_run_id=entry.agent_run_id)
-        pm = self._pm
-
-        def walk(value: Any) -> Any:
-            if isinstance(value, str):
-                return pm.filter_output(value, ctx)
-            if isinstance(value, dict):
-                return {k: walk(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [walk(v) for v in value]
-            return value
-
-        fields = ("thought", "observation", "tool_input", "tool_output")
-        return entry.model_copy(update={f: walk(getattr(entry, f)) for f in fields})
+        clean = self._clean(role, entry.agent_run_id)
+        return entry if clean is None else filter_texts(entry, clean)
 
 
 class LogSink:
@@ -169,32 +150,6 @@ def render_context(items: Iterable[Item], namespace: tuple[str, ...]) -> str:
     return f"## Shared context ({'/'.join(namespace)})\n\n" + "\n\n".join(parts)
 
 
-def read_context(store: BaseStore, namespace: tuple[str, ...]) -> str:
-    """Read a namespace's items and render them for a prompt."""
-    return render_context(store.search(namespace, limit=_SEARCH_LIMIT), namespace)
-
-
-async def aread_context(store: BaseStore, namespace: tuple[str, ...]) -> str:
-    """Async :func:`read_context`."""
-    return render_context(await store.asearch(namespace, limit=_SEARCH_LIMIT), namespace)
-
-
 def with_context(prompt: str, context: str) -> str:
     """The prompt with the shared context appended."""
     return f"{prompt.rstrip()}\n\n{context}\n" if context else prompt
-
-
-def result_item(run: AgentRunResponse, role: str, thread_id: Any) -> dict[str, Any]:
-    """The value a finished node writes under its role (the run's already filtered)."""
-    status = run.status.canonical if run.status is not None else None
-    return {
-        "text": run.summary or run.result or f"agent run {run.id} ended {status}",
-        "result": run.result,
-        "summary": run.summary,
-        "role": role,
-        "agent_run_id": run.id,
-        "status": status,
-        "web_url": run.web_url,
-        "pr_urls": run.pr_urls,
-        "thread_id": thread_id,
-    }

@@ -33,7 +33,7 @@ from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 
-from .._client import AsyncCodegenClient, CodegenClient
+from .. import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
 from ..clock import Clock
 from ..tools import (

@@ -25,11 +25,13 @@
   timings, iterations.
 
 Every launch is exactly-once (see :mod:`codegen_graph.graph._nodes`); ``fix`` resumes a run
-at most once per iteration even if it is re-executed after a crash.
+at most once per iteration even if it is re-executed after a crash (its follow-up is known
+by its own marker in the run's log).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -42,21 +44,13 @@ from langgraph.types import RetryPolicy, TimeoutPolicy, interrupt
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
-from .._client import AsyncCodegenClient, CodegenClient
+from .. import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
 from .._status import AgentRunStatus
-from ..models import AgentRunResponse, AgentRunWithLogsResponse
-from ..observability import trace_operation
-from ..plugins import Plugin, PromptGuard, call_context
-from ._keys import launch_key
-from ._nodes import (
-    PromptSpec,
-    codegen_node,
-    codegen_wait_node,
-    recorded_run,
-    render_prompt,
-    run_record,
-)
+from ..models import AgentRunResponse
+from ..plugins import Plugin, PromptGuard
+from ._launch import PromptSpec, ResumePlan, recorded_run, render_prompt, run_record
+from ._nodes import codegen_node, codegen_wait_node, resume_node
 from ._observe import OutputFilters, StoreNamespace
 from ._records import all_pr_urls, feature_report
 from ._retry import codegen_retry_policy
@@ -423,19 +417,15 @@ def _fix_node(
 ) -> Callable[..., Any]:
     """Resume the code agent's run with the feedback, at most once per iteration.
 
-    Re-executed after a crash, it does not resume twice: a code run that is active again, or
-    whose log grew past what its wait streamed (``logs_seen``), was already resumed; and the
-    resume carries a key of the step (:func:`launch_key`), so a follow-up whose marker is
-    already in the run's log is not sent again. The feedback
-    is another agent's (or a person's) text: it goes through ``guard`` first, and the
-    resume is sent marked untrusted so the client's guards screen it too.
+    The resume carries a key of the step (:func:`launch_key`): re-executed after a crash, a
+    follow-up whose own marker is already in the run's log is not sent again. Nothing else
+    counts as "sent": a run that someone else resumed meanwhile (a chat in Codegen's UI, an
+    answer to a PR comment) still receives this feedback. The feedback is another agent's
+    (or a person's) text: it goes through ``guard`` first, and the resume is sent marked
+    untrusted so the client's guards screen it too.
     """
-    filters = OutputFilters(client, output_filter)
 
-    def plan(
-        state: FeatureState, config: RunnableConfig | None
-    ) -> tuple[RunRecord, str, int, str, str | None]:
-        record = _runs(state)["code"]
+    def plan(state: FeatureState, config: RunnableConfig | None) -> ResumePlan:
         source = _feedback_source(state)
         feedback = str(state.get("feedback") or "")
         if guard is not None:
@@ -443,30 +433,15 @@ def _fix_node(
         text = render_prompt(
             prompts["fix"], {**state, "feedback": feedback, "code_ref": _code_ref(state)}
         )
-        iteration = _iter(state, "code")
-        return record, text, iteration, source, _fix_key(config, iteration, text)
-
-    def already_resumed(record: RunRecord, probe: AgentRunWithLogsResponse) -> bool:
-        """Whether a resume of this iteration already reached the run (a crash after the
-        resume call, before the checkpoint): the run is going again, or its log grew past
-        what the wait streamed (a resume always appends a USER_MESSAGE entry)."""
-        if probe.status is not None and not probe.status.is_terminal:
-            return True
-        seen = record.get("logs_seen")
-        if seen is not None and probe.total_logs is not None:
-            return probe.total_logs > seen
-        as_run = AgentRunResponse(
-            id=probe.id, organization_id=probe.organization_id, result=probe.result
+        run_id = recorded_run(state, "code")[1]
+        return ResumePlan(
+            "code", run_id, text, _fix_key(run_id, _iter(state, "code"), text), source
         )
-        return filters.run(as_run, "code").result != record.get("result")
 
-    def resume_trace(current: AgentRunWithLogsResponse, text: str) -> trace_operation:
-        inputs = {"agent_run_id": current.id, "prompt": text}
-        return trace_operation("codegen.resume", inputs=inputs, role="code")
+    filters = OutputFilters(client, output_filter)
 
-    def update(
-        record: RunRecord, current: AgentRunResponse, iteration: int, state: FeatureState
-    ) -> Any:
+    def done(state: FeatureState, _plan: ResumePlan, current: AgentRunResponse) -> Any:
+        record, iteration = _runs(state)["code"], _iter(state, "code")
         new = run_record(
             "code",
             "code",
@@ -481,47 +456,10 @@ def _fix_node(
             "feedback": None,
         }
 
-    if isinstance(client, AsyncCodegenClient):
-        aclient = client
-
-        async def afix(state: FeatureState, config: RunnableConfig) -> Any:
-            record, text, iteration, source, key = plan(state, config)
-            with call_context(role="code", untrusted=True, source=source):
-                run_id = recorded_run(state, "code")[1]
-                probe = await aclient.agent_runs.logs(run_id, limit=1, reverse=True)
-                if already_resumed(record, probe):
-                    current = await aclient.agent_runs.get(run_id)
-                else:
-                    async with resume_trace(probe, text) as op:
-                        current = await aclient.agent_runs.resume(run_id, text, idempotency_key=key)
-                        op.record_run(current)
-            return update(record, current, iteration, state)
-
-        return afix
-
-    sclient = client
-
-    def fix(state: FeatureState, config: RunnableConfig) -> Any:
-        record, text, iteration, source, key = plan(state, config)
-        with call_context(role="code", untrusted=True, source=source):
-            run_id = recorded_run(state, "code")[1]
-            probe = sclient.agent_runs.logs(run_id, limit=1, reverse=True)
-            if already_resumed(record, probe):
-                current = sclient.agent_runs.get(run_id)
-            else:
-                with resume_trace(probe, text) as op:
-                    current = sclient.agent_runs.resume(run_id, text, idempotency_key=key)
-                    op.record_run(current)
-        return update(record, current, iteration, state)
-
-    return fix
+    return resume_node(client, plan, done)
 
 
-def _fix_key(config: RunnableConfig | None, iteration: int, text: str) -> str | None:
-    """The resume's key inside a graph; ``None`` when called outside one (a test, a script)."""
-    if config is None:
-        return None
-    try:
-        return launch_key(config, "fix", iteration, prompt=text)
-    except ConfigurationError:
-        return None
+def _fix_key(run_id: int, iteration: int, text: str) -> str:
+    """The resume's key: one follow-up per code run, iteration and text, in or out of a
+    graph (a re-run of the step from any checkpoint finds its marker and sends nothing)."""
+    return f"fix-{run_id}-{iteration}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"

@@ -21,7 +21,7 @@ from ._store import Store
 from ._transport import LocalAsyncTransport, LocalTransport
 
 if TYPE_CHECKING:  # the client layer sits above; imported lazily at call time
-    from .._client import AsyncCodegenClient, CodegenClient
+    from .. import AsyncCodegenClient, CodegenClient
 
 __all__ = ["LocalCodegen"]
 
@@ -170,7 +170,7 @@ class LocalCodegen:
 
     def client(self, **kwargs: Any) -> CodegenClient:
         """A ready ``codegen_graph.CodegenClient`` wired to this backend."""
-        from .._client import CodegenClient
+        from .. import CodegenClient
 
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("clock", self.clock)
@@ -178,7 +178,7 @@ class LocalCodegen:
 
     def async_client(self, **kwargs: Any) -> AsyncCodegenClient:
         """A ready ``codegen_graph.AsyncCodegenClient`` wired to this backend."""
-        from .._client import AsyncCodegenClient
+        from .. import AsyncCodegenClient
 
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("clock", self.clock)

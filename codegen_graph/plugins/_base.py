@@ -22,13 +22,14 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._context import PluginContext
+from .._exceptions import CodegenError
 from .._hooks import combine_hooks_with
 from .._redact import get_redactor
 
 if TYPE_CHECKING:
     from ..models import AgentRunResponse
 
-__all__ = ["ENTRY_POINT_GROUP", "Plugin", "PluginContext", "PluginManager"]
+__all__ = ["ENTRY_POINT_GROUP", "Plugin", "PluginContext", "PluginManager", "PluginVeto"]
 
 #: The entry-point group :meth:`PluginManager.discover` loads plugins from.
 ENTRY_POINT_GROUP = "codegen_graph.plugins"
@@ -67,10 +68,13 @@ class Plugin:
         return text
 
 
-def _must_propagate(exc: BaseException) -> bool:
-    from ._guard import PromptInjectionError
+class PluginVeto(CodegenError):
+    """An error a plugin raises on purpose to stop the call (e.g. ``PromptInjectionError``):
+    the manager passes it on, where any other error of a plugin is logged and skipped."""
 
-    return isinstance(exc, PromptInjectionError) or not isinstance(exc, Exception)
+
+def _must_propagate(exc: BaseException) -> bool:
+    return isinstance(exc, PluginVeto) or not isinstance(exc, Exception)
 
 
 class PluginManager:

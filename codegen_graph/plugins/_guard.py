@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .._exceptions import CodegenError, ConfigurationError
+from .._exceptions import ConfigurationError
 from .._redact import get_redactor
-from ._base import Plugin, PluginContext
+from ._base import Plugin, PluginContext, PluginVeto
 
 __all__ = [
     "DEFAULT_INJECTION_PATTERNS",
@@ -87,7 +87,7 @@ class InjectionFinding:
     excerpt: str
 
 
-class PromptInjectionError(CodegenError):
+class PromptInjectionError(PluginVeto):
     """A :class:`PromptGuard` in ``block`` mode found prompt-injection phrasing.
 
     Attributes:

@@ -10,7 +10,7 @@ from langchain_core.tools import BaseTool, ToolException
 from langchain_core.tools.base import ToolExceptionHandlerOutput
 from pydantic import BaseModel, Field, ValidationError
 
-from .._client import AsyncCodegenClient, CodegenClient
+from .. import AsyncCodegenClient, CodegenClient
 from .._exceptions import CodegenError, ConfigurationError
 from .._problems import describe_problems
 from ._bridge import (

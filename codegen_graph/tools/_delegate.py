@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
-from .._client import AsyncCodegenClient, CodegenClient
+from .. import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
 from ..models import AgentRunResponse
 from ._bridge import AsyncLogSink, SyncLogSink

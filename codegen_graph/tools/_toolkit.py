@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, BaseToolkit
 from pydantic import Field
 
-from .._client import AsyncCodegenClient, CodegenClient
+from .. import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
 from ._base import DEFAULT_TIMEOUT, CodegenTool
 from ._tools import (

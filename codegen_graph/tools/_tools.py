@@ -13,9 +13,8 @@ from typing import Any
 from langchain_core.tools import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .._client import AsyncCodegenClient, CodegenClient
+from .. import AgentRun, AsyncAgentRun, AsyncCodegenClient, CodegenClient
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec, answers_used
-from .._runs import AgentRun, AsyncAgentRun
 from ..models import (
     AgentRunResponse,
     AgentRunWithLogsResponse,

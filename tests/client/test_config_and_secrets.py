@@ -66,7 +66,7 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen[0].headers["authorization"] == "Bearer from-env"
     assert seen[0].headers["user-agent"].startswith("codegen-graph/")
     monkeypatch.setenv("CODEGEN_API_TOKEN", "preferred")
-    assert CodegenClient()._token.get() == "preferred"
+    assert CodegenClient()._token.value == "preferred"
 
 
 @pytest.mark.parametrize(

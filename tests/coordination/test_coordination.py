@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import pytest
 
@@ -192,16 +193,29 @@ def test_a_state_fetched_before_a_wait_began_wakes_nobody() -> None:
     waiter registered (a COMPLETE seen before a resume must not end the new wait)."""
     import json
 
-    from codegen_graph._coordination._poller import _Shared
-    from codegen_graph._watcher import _Waiter, _WatchCore
+    from codegen_graph._coordination import SharedPoller
+    from codegen_graph._watch import Waiter, WatchCore
 
-    core = _WatchCore(
+    core = WatchCore(
         budget=(60, 30.0), share=0.8, min_interval=0.25, max_interval=30.0,
         page_size=100, max_pages=3,
     )  # fmt: skip
-    shared = _Shared(None, core)  # type: ignore[arg-type]  # follow() makes no Redis call
-    waiter = _Waiter(5, None)
+    poller = SharedPoller(None)  # type: ignore[arg-type]  # decode() makes no Redis call
+    waiter = Waiter(5, None)
     core.add(waiter)
+
+    class _Follow:
+        @staticmethod
+        def follow(tick: int, shared: int, ids: list[int], states: list[str | None]) -> Any:
+            woken, failed = [], []
+            for run_id, local, run in poller.decode(tick, shared, ids, states):
+                if run is None:
+                    failed.append(run_id)
+                else:
+                    woken += core.apply([run], local)
+            return woken, failed
+
+    shared = _Follow()
 
     def state(tick: int) -> str:
         run = {"id": 5, "organization_id": 1, "status": "COMPLETE"}
@@ -214,7 +228,7 @@ def test_a_state_fetched_before_a_wait_began_wakes_nobody() -> None:
     woken, _ = shared.follow(core.start_tick(), 8, [5], [state(8)])
     assert woken == [waiter] and waiter.result is not None
     # an error marker asks the follower to read the run itself
-    core.add(_Waiter(6, None))
+    core.add(Waiter(6, None))
     _, failed = shared.follow(core.start_tick(), 9, [6], [json.dumps({"tick": 10, "error": True})])
     assert failed == [6]
 

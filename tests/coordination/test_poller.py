@@ -1,7 +1,8 @@
 """The shared poller tick by tick, against a real Redis.
 
-The ticks are driven by hand (the watcher's own ``_prepare``/``_finish`` around a stand-in
-for the leader's poll), so the tests count ticks: no thread, no sleep, no timing.
+The ticks are driven by hand (the watcher's own poll source and ``_lead``/``_follow``, with
+a stand-in for the leader's HTTP poll), so the tests count ticks: no thread, no sleep, no
+timing.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import pytest
 import redis
 
 from codegen_graph import CodegenClient, Coordination
-from codegen_graph._coordination import CoordinatedRunWatcher
-from codegen_graph._watcher import Waiter, wake_all
+from codegen_graph._coordination import SharedPoller
+from codegen_graph._shared import Turn
+from codegen_graph._sync.watcher import RunWatcher
+from codegen_graph._watch import Waiter, wake_all
 from codegen_graph.clock import ScaledClock
 from codegen_graph.models import AgentRunResponse
 
@@ -26,7 +29,7 @@ SCALE = 1.0
 RUN = 5
 
 
-def _watcher(url: str, prefix: str, *, decode: bool = True) -> CoordinatedRunWatcher:
+def _watcher(url: str, prefix: str, *, decode: bool = True) -> RunWatcher:
     """A coordinated watcher; ``decode=False``: on a ``redis_client=`` that reads bytes."""
     shared = (
         Coordination(url, prefix=prefix)
@@ -37,33 +40,47 @@ def _watcher(url: str, prefix: str, *, decode: bool = True) -> CoordinatedRunWat
         "t", 7, base_url="http://127.0.0.1:9", clock=ScaledClock(SCALE), coordination=shared
     )
     watcher = client.watcher
-    assert isinstance(watcher, CoordinatedRunWatcher)
+    assert isinstance(watcher._source, SharedPoller)
     return watcher
+
+
+def _poller(watcher: RunWatcher) -> SharedPoller:
+    assert isinstance(watcher._source, SharedPoller)
+    return watcher._source
 
 
 def _run(status: str) -> AgentRunResponse:
     return AgentRunResponse.model_validate({"id": RUN, "organization_id": 7, "status": status})
 
 
-def leader_tick(leader: CoordinatedRunWatcher, status: str) -> None:
+def leader_tick(leader: RunWatcher, status: str) -> Turn:
     """One leader tick whose poll finds run ``RUN`` in ``status``."""
-    role = leader._prepare()
-    assert role == "leader"
-    tick = leader._core.start_tick()
-    wake_all(leader._core.apply([_run(status)], tick))
-    leader._finish(role)
+    source = _poller(leader)
+    turn = source.turn(leader._core.watched(), 5.0)
+    assert turn.role == "leader"
+
+    def poll() -> int:  # the stand-in for the HTTP poll
+        wake_all(leader._core.apply([_run(status)], leader._core.start_tick()))
+        return 1
+
+    leader._poll = poll  # type: ignore[method-assign]
+    leader._lead(source, turn.remote)
+    source.finish(turn.role)
+    return turn
 
 
-def follower_tick(follower: CoordinatedRunWatcher) -> list[Any]:
+def follower_tick(follower: RunWatcher) -> list[Any]:
     """One follower tick without its idle wait; returns the waiters it woke."""
-    role = follower._prepare()
-    assert role == "follower"
-    read = follower._follower_read()
-    assert read is not None
-    tick, ids, now_shared, states = read
-    woken, failed = follower._shared.follow(tick, now_shared, ids, states)
-    assert failed == []
-    follower._finish(role)
+    source = _poller(follower)
+    turn = source.turn(follower._core.watched(), 5.0)
+    assert turn.role == "follower"
+    got = source.follow(follower._core.start_tick(), sorted(follower._core.watched()))
+    assert got is not None
+    woken = []
+    for _run_id, tick, run in got:
+        assert run is not None
+        woken += follower._core.apply([run], tick)
+    source.finish(turn.role)
     return woken
 
 
@@ -75,7 +92,8 @@ def test_followers_wake_in_the_tick_the_leader_publishes(
     follower = _watcher(redis_url, prefix, decode=decode)
     waiter = Waiter(RUN, None)
     follower._core.add(waiter)
-    follower._shared.register()  # the follower waits for RUN before any leader tick
+    _poller(follower).local = {RUN}
+    _poller(follower).register()  # the follower waits for RUN before any leader tick
 
     leader_tick(leader, "RUNNING")  # tick 1: the leader's proxy for RUN sees it running
     assert follower_tick(follower) == []
@@ -90,8 +108,8 @@ def test_followers_wake_in_the_tick_the_leader_publishes(
 SECRET = "hunter2-token"
 
 
-def _raw(watcher: CoordinatedRunWatcher) -> redis.Redis:
-    return watcher._shared.link.coordination.redis
+def _raw(watcher: RunWatcher) -> redis.Redis:
+    return _poller(watcher).link.coordination.redis
 
 
 def _warnings(caplog: pytest.LogCaptureFixture, key: str) -> list[str]:
@@ -102,13 +120,14 @@ def _warnings(caplog: pytest.LogCaptureFixture, key: str) -> list[str]:
 
 def _leader_and_waiting_follower(
     redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
-) -> tuple[CoordinatedRunWatcher, CoordinatedRunWatcher, Waiter]:
+) -> tuple[RunWatcher, RunWatcher, Waiter]:
     """Two processes' watchers on one org: a leader, and a follower that waits for RUN."""
     caplog.set_level(logging.WARNING, "codegen_graph.coordination")
     leader, follower = _watcher(redis_url, prefix), _watcher(redis_url, prefix)
     waiter = Waiter(RUN, None)
     follower._core.add(waiter)
-    follower._shared.register()
+    _poller(follower).local = {RUN}
+    _poller(follower).register()
     return leader, follower, waiter
 
 
@@ -118,7 +137,7 @@ def test_malformed_published_states_are_skipped_and_said_once(
     leader, follower, waiter = _leader_and_waiting_follower(redis_url, prefix, caplog)
     leader_tick(leader, "RUNNING")
     assert follower_tick(follower) == []
-    key = follower._shared.link.key("state", RUN)
+    key = _poller(follower).link.key("state", RUN)
     other_run = {"id": RUN + 1, "organization_id": 7, "status": "COMPLETE"}
     garbage = [
         f"not json {SECRET}",
@@ -144,7 +163,7 @@ def test_a_malformed_tick_counter_is_restarted_by_the_leader(
     leader, follower, waiter = _leader_and_waiting_follower(redis_url, prefix, caplog)
     leader_tick(leader, "RUNNING")
     assert follower_tick(follower) == []
-    key = follower._shared.link.key("tick")
+    key = _poller(follower).link.key("tick")
     _raw(follower).set(key, SECRET)
     assert follower_tick(follower) == []  # the follower skips the unreadable counter
     leader_tick(leader, "COMPLETE")  # the leader restarts it (above every old tick)...
@@ -158,12 +177,12 @@ def test_malformed_watch_members_are_skipped(
     redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     leader, follower, waiter = _leader_and_waiting_follower(redis_url, prefix, caplog)
-    key = follower._shared.link.key("watch")
+    key = _poller(follower).link.key("watch")
     far = 2**50  # never expires
     _raw(follower).zadd(key, {SECRET: far, f"x{RUN}|{SECRET}": far, "|": far})
     leader_tick(leader, "RUNNING")
     assert follower_tick(follower) == []
-    leader_tick(leader, "COMPLETE")  # the leader still polls every run really waited for
-    assert set(leader._shared.proxies) == {RUN}
+    turn = leader_tick(leader, "COMPLETE")  # the leader still polls every run really waited for
+    assert set(turn.remote) == {RUN}
     assert follower_tick(follower) == [waiter]
     assert len(_warnings(caplog, key)) == 1

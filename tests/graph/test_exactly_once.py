@@ -13,9 +13,9 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from codegen_graph import CodegenClient, RunTimeoutError
+from codegen_graph._keys import INTENTS
 from codegen_graph.clock import ManualClock
 from codegen_graph.graph import GraphState, codegen_node, codegen_retry_policy
-from codegen_graph.graph import _nodes as nodes_module
 from codegen_graph.local import LocalCodegen, Outcome, RunContext, Step
 from codegen_graph.tools import CodegenResumeAgentRunTool, CodegenRunAgentTool
 
@@ -102,7 +102,7 @@ def test_a_node_re_run_by_a_new_process_after_150_newer_runs_attaches(
         with pytest.raises(RuntimeError, match="process killed"):
             graph.invoke({"task": "Add /health"}, config)
     # A new process: no client memo, no record of when the launch began.
-    monkeypatch.setattr(nodes_module, "_INTENTS", nodes_module._Intents())
+    INTENTS.clear()
     with local.client() as client:
         inner = codegen_node("code", "Implement: {task}", client=client, timeout=3600)
         again = graph_with(inner, retry=False)

@@ -54,6 +54,7 @@ TABLE: list[tuple[BaseException, bool, bool]] = [
     (errors.AgentRunFailedError("run FAILED", run=None), False, True),
     (errors.OutputValidationError("never valid", run=None), False, True),
     (errors.ConfigurationError("set CODEGEN_ORG_ID"), False, False),
+    (errors.ClientClosedError("the client was closed"), False, True),
     (errors.APIError("generic"), False, True),
     (errors.CodegenError("generic"), False, True),
     (httpx.ConnectError("refused"), True, True),

@@ -160,11 +160,11 @@ async def _hundred_waits(
 def test_watcher_stops_polling_when_nobody_waits(local: LocalCodegen) -> None:
     with local.client() as client:
         client.agent_runs.create_and_wait("one")
-        thread = client.watcher._thread
+        thread = client.watcher._runner._thread
         if thread is not None:
             thread.join(timeout=5)
         ticks = client.watcher.stats.ticks
-        assert client.watcher._thread is None
+        assert client.watcher._runner._thread is None
         assert client.watcher.watching == set()
         assert client.watcher.stats.ticks == ticks
 

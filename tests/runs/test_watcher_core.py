@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from codegen_graph._exceptions import RunTimeoutError
-from codegen_graph._watcher import _Waiter, _WatchCore
+from codegen_graph._watch import Waiter as _Waiter
+from codegen_graph._watch import WatchCore as _WatchCore
 from codegen_graph.models import AgentRunResponse, Page
 
 

@@ -1,25 +1,23 @@
-"""What every resource shares: access to the client, argument checks, pagination."""
+"""Argument checks and pagination, shared by every call the client describes (no I/O).
+
+A bad argument is a :class:`~codegen_graph.ConfigurationError` naming it, before any
+request is built: never a raw pydantic, httpx or encoder error from deep inside.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pydantic
 import pydantic_core
 
-from .._base_client import RequestSpec
-from .._exceptions import ConfigurationError
-from .._problems import describe_problems
-
-if TYPE_CHECKING:
-    from .._client import AsyncCodegenClient, CodegenClient
+from ._exceptions import ConfigurationError
+from ._problems import describe_problems
 
 __all__ = [
-    "AsyncAPIResource",
-    "SyncAPIResource",
     "build_input",
     "check_id",
     "check_limit",
@@ -34,34 +32,6 @@ T = TypeVar("T")
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 MAX_LIMIT = 100
-
-
-class SyncAPIResource:
-    """A resource of :class:`~codegen_graph.CodegenClient`."""
-
-    def __init__(self, client: CodegenClient) -> None:
-        self._client = client
-
-    @property
-    def _org(self) -> int:
-        return self._client.org_id
-
-    def _run(self, spec: RequestSpec[T]) -> T:
-        return self._client._request(spec)
-
-
-class AsyncAPIResource:
-    """A resource of :class:`~codegen_graph.AsyncCodegenClient`."""
-
-    def __init__(self, client: AsyncCodegenClient) -> None:
-        self._client = client
-
-    @property
-    def _org(self) -> int:
-        return self._client.org_id
-
-    async def _run(self, spec: RequestSpec[T]) -> T:
-        return await self._client._request(spec)
 
 
 def check_id(name: str, value: object) -> int:

@@ -1,0 +1,207 @@
+"""Keyed creates and follow-ups: the one path every caller takes to create at most once.
+
+``create``, ``start``, ``run_many``, the tools, the graph nodes, the fix step and the CLI
+all create a keyed run through :meth:`AsyncKeyedCreates.create`, which, for one key:
+
+1. holds the process-wide lock of the key (threads, and tasks on any event loop);
+2. holds the org-wide claim on the key when processes coordinate (Redis): a run another
+   process recorded for the key is returned. A Redis that does not answer is waited for
+   up to :data:`STORE_WAIT`; after that, and when Redis lost its data (a restart without
+   persistence), the lookup below decides (it reads the runs created since the key's
+   intent, so only runs created at the same instant by two processes can escape it);
+3. looks for the key's run: the run this client created or found before (one GET), else
+   the org's runs newest first back to the key's intent (the earliest bound any call of
+   the process gave for the key: it only widens). A batch that scanned for its keys
+   already passes ``scanned_at``: only the runs created since then are read again;
+4. creates the run, and remembers it for the client (and the org).
+
+A keyed follow-up (:meth:`AsyncKeyedCreates.resume`) is recognised by its own marker in
+the run's log, never by anything else that happens to the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from .._base_client import RequestSpec
+from .._concurrency import AsyncKeyLock, async_offload
+from .._exceptions import CodegenError, NotFoundError
+from .._keys import INTENTS, KeyMemo, Persist
+from .._shared import KeyClaim
+from .._specs import (
+    CLOCK_SKEW,
+    KeyedCreate,
+    LogScanStep,
+    ScanStep,
+    TimeLike,
+    get_run,
+    has_key,
+    log_scan,
+    lookup_bound,
+    resume,
+    resume_marker,
+    scan,
+)
+from ..models import AgentRunResponse
+from .requester import AsyncRequester
+
+__all__ = ["AsyncKeyedCreates"]
+
+T = TypeVar("T")
+
+#: Clock seconds between two tries of a key claim another process holds.
+CLAIM_POLL = 0.25
+#: Clock seconds a keyed create waits for a shared store that does not answer (a Redis
+#: failover, a pause) before it goes on with the lookup alone.
+STORE_WAIT = 60.0
+
+
+def _reused(run: AgentRunResponse) -> AgentRunResponse:
+    run._reused = True
+    return run
+
+
+class AsyncKeyedCreates:
+    """Creates and follow-ups of one client, at most once per key (see the module)."""
+
+    def __init__(self, api: AsyncRequester) -> None:
+        self._api = api
+        self._created = KeyMemo()  # key -> the run it created or was found with
+        self._resumed = KeyMemo()  # (run, key) of the follow-ups sent
+
+    def _ident(self, *parts: object) -> tuple[object, ...]:
+        return (self._api.base_url, self._api.org_id, *parts)
+
+    async def create(
+        self,
+        call: KeyedCreate,
+        *,
+        created_after: TimeLike | None = None,
+        scanned_at: float | None = None,
+        own: bool = False,
+    ) -> AgentRunResponse:
+        """Create ``call``'s run unless its key already has one (then that one, ``reused``).
+
+        ``own``: the key was made by this process (a batch's item without one): no other
+        process can know it, so no claim; ``scanned_at`` still bounds its lookup.
+        """
+        api = self._api
+        if not call.keyed:  # a fresh uuid4 key cannot have a run yet
+            return await api.request(call.spec)
+        ident = self._ident(call.key)
+        bound = INTENTS.widen(ident, lookup_bound(created_after, api.clock.now()))
+        if scanned_at is not None:  # the older runs were read by the batch's scan
+            bound = max(bound, scanned_at - CLOCK_SKEW)
+        async with AsyncKeyLock(ident):
+            share = None if own else api.coordination
+            claim = share.claim(call.key) if share is not None else None
+            try:
+                if claim is not None:
+                    await self._take(claim)
+                    if claim.existing is not None:
+                        self._created.put(ident, claim.existing)
+                        return _reused(await api.request(get_run(api.org_id, claim.existing)))
+                found = await self._existing(call.key, ident, bound)
+                if found is not None:
+                    if claim is not None:
+                        await async_offload(claim.record, found.id)
+                    return _reused(found)
+                run = await api.request(call.spec)
+                self._created.put(ident, run.id)
+                if claim is not None:
+                    await async_offload(claim.record, run.id)
+                return run
+            finally:
+                if claim is not None:
+                    await async_offload(claim.release)
+
+    async def _take(self, claim: KeyClaim) -> None:
+        """Hold ``claim``: wait while another process holds it, and wait up to
+        :data:`STORE_WAIT` (from the moment it is seen down) for a store that does not
+        answer; then go on without it (the lookup decides)."""
+        clock, give_up = self._api.clock, None
+        while True:
+            if await async_offload(claim.step) and not claim.down:
+                return
+            if claim.down:
+                give_up = clock.now() + STORE_WAIT if give_up is None else give_up
+                if clock.now() >= give_up:
+                    return
+            await clock.asleep(CLAIM_POLL)
+
+    async def _existing(
+        self, key: str, ident: tuple[object, ...], bound: float
+    ) -> AgentRunResponse | None:
+        """The run ``key`` has: the one remembered (one GET), else one found by scanning."""
+        api = self._api
+        remembered = self._created.get(ident)
+        if remembered is not None:
+            try:
+                run: AgentRunResponse | None = await api.request(
+                    get_run(api.org_id, int(remembered))
+                )
+            except NotFoundError:
+                run = None
+            if run is not None and has_key(run, key):
+                return run
+            self._created.drop(ident)
+        found = (await self.find({key}, bound)).get(key)
+        if found is not None:
+            self._created.put(ident, found.id)
+        return found
+
+    async def find(self, keys: set[str], bound: float) -> dict[str, AgentRunResponse]:
+        """The runs created with any of ``keys`` since ``bound`` (epoch seconds, skew
+        included): one scan of the run list for all of them."""
+        api = self._api
+        spec: RequestSpec[ScanStep] | None = scan(api.org_id, frozenset(keys), bound)
+        step: ScanStep | None = None
+        while spec is not None:
+            step = await api.request(spec)
+            spec = step.next
+        if step is None:
+            return {}
+        found = {k: api.hooks.filtered(run) for k, run in step.found.items()}
+        for key, run_id in step.unreadable.items():  # our run, unreadable in the list
+            found[key] = await api.request(get_run(api.org_id, run_id))
+        for key, run in found.items():
+            self._created.put(self._ident(key), run.id)
+        return found
+
+    async def resume(
+        self, run_id: int, prompt: str, images: Sequence[str] | None, key: str | None
+    ) -> AgentRunResponse:
+        """Send a follow-up, at most once per ``key``: a follow-up whose marker is in the
+        run's log already (read newest first) is not sent again (``reused``)."""
+        api = self._api
+        spec = resume(api.org_id, run_id, prompt, images, key)
+        if key is None:
+            return await api.request(spec)
+        ident = self._ident("resume", run_id, key)
+        async with AsyncKeyLock(ident):
+            if self._resumed.get(ident) is None:
+                step: LogScanStep | None = None
+                lookup: RequestSpec[LogScanStep] | None = log_scan(
+                    api.org_id, run_id, resume_marker(key)
+                )
+                while lookup is not None:
+                    step = await api.request(lookup)
+                    lookup = step.next
+                if step is None or step.found is None:
+                    run = await api.request(spec)
+                    self._resumed.put(ident, run_id)
+                    return run
+                self._resumed.put(ident, run_id)
+            return _reused(await api.request(get_run(api.org_id, run_id)))
+
+    async def persist(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
+        """``await attempt(retrying)`` until it returns, pausing after each transient
+        failure until the enclosing batch's deadline (a keyed start: the next attempt finds
+        what an earlier one created)."""
+        persist = Persist(self._api.clock, self._api.retry)
+        while True:
+            try:
+                return await attempt(persist.failures > 0)
+            except CodegenError as exc:
+                await self._api.clock.asleep(persist.pause(exc))

@@ -1,0 +1,1 @@
+"""The graph nodes' work, written once as async code (``_sync`` is generated from it)."""
