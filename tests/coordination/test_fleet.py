@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from codegen_graph._coordination._poller import FOLLOWER_WAIT
+from codegen_graph._async.watcher import FOLLOWER_WAIT
 from codegen_graph.local import LocalServer
 
 from .conftest import RedisServer
@@ -219,3 +219,35 @@ def test_redis_stopping_mid_fleet_loses_nothing(
     assert limited.get("create", 0) <= 4 * int(10 * FALLBACK_SHARE)
     standard = sum(v for k, v in limited.items() if k not in ("create", "logs"))
     assert standard <= 4 * int(60 * FALLBACK_SHARE)
+
+
+@pytest.mark.parametrize("fault", ["FLUSHALL", "CLIENT PAUSE"])
+def test_one_keyed_batch_in_two_workers_through_a_redis_fault_creates_each_key_once(
+    fleet_server: LocalServer, redis_server: RedisServer, prefix: str, fault: str
+) -> None:
+    """Issue 21, case 1: a Redis restart without persistence (``FLUSHALL``) or a pause
+    (``CLIENT PAUSE``) mid-batch lost the claims; ``run_many`` then created what its one
+    scan had not found, in both workers. Each item now looks its key up again (the runs
+    created since the scan) under its claim, so the lookup decides when Redis cannot."""
+    import redis
+
+    fleet = Fleet(fleet_server, redis_server.url, prefix)
+    shared = _prompts(0)
+    try:
+        workers = [fleet.start(shared, key_prefix="flaky") for _ in range(2)]
+        for worker in workers:  # both joined the coordination (a Redis that never answered
+            assert worker.stdout is not None  # at construction is a misconfiguration)
+            assert json.loads(worker.stdout.readline()) == {"ready": True}
+        _wait_for(lambda: fleet_server.stats()["runs_created"] >= 4, 120, "4 runs created")
+        raw = redis.Redis.from_url(redis_server.url)
+        if fault == "FLUSHALL":
+            raw.flushall()
+        else:
+            raw.execute_command("CLIENT", "PAUSE", 3000, "ALL")  # 3 real seconds
+        results = fleet.results()
+    finally:
+        fleet.kill_all()
+    assert [r["done"] for r in results] == [PER_WORKER] * 2
+    assert all(not r["errors"] for r in results)
+    assert results[0]["run_ids"] == results[1]["run_ids"]
+    _no_duplicates(fleet_server.stats(), results, PER_WORKER)
