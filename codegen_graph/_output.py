@@ -26,11 +26,12 @@ pydantic and the standard library only.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 #: Answers a run may give in all (the first one plus the repairs) before giving up.
 DEFAULT_OUTPUT_ATTEMPTS = 3
@@ -61,6 +63,17 @@ SCHEMA_FENCE = "json-schema"
 REPAIR_MARKER = "[codegen-graph output repair"
 
 _FENCED = re.compile(r"```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```", re.S | re.I)
+_BRACE = re.compile(r"\{")
+_TOKEN = re.compile(r'[{}\[\]]|"[^"\\\n]*(?:\\.[^"\\\n]*)*"?')  # a string ends at " or \n
+_OBJECT_START = re.compile(r'\{\s*["}]')
+_OPENER = {"}": "{", "]": "["}
+#: Answers longer than this are invalid (not parsed). The async waits parse answers longer
+#: than _LONG in slices of _SLICE tokens, letting the event loop run between them.
+MAX_ANSWER_CHARS = 1_000_000
+_LONG, _SLICE = 50_000, 2048
+#: Braces and brackets nest at most this deep in a parsed answer.
+MAX_DEPTH = 100
+_MAX_STACK = 10_000  # open brackets kept while scanning (bounds its memory)
 _MAX_ERRORS = 20
 
 
@@ -85,27 +98,114 @@ class OutputAttempt:
 
 def extract_json(text: str | None) -> Any:
     """The JSON object an answer ends with: the last fenced block holding an object, else
-    the last top-level ``{...}`` of the text that parses. ``None`` when there is none."""
+    the last top-level ``{...}`` of the text that parses. ``None`` when there is none.
+
+    Linear in the text: one scan finds the balanced ``{...}`` spans and their depth (JSON
+    strings in them skipped); only a span that starts like an object is decoded, and one
+    nested deeper than :data:`MAX_DEPTH` levels is not (nor what it holds).
+
+    Raises:
+        ValueError: the text is longer than :data:`MAX_ANSWER_CHARS`, or no object parsed
+            and one was too deep (the message says which).
+    """
+    return _drain(_extract(text))
+
+
+def _extract(text: str | None) -> Generator[None, None, Any]:
+    """:func:`extract_json` in steps: it pauses (yields) after every slice of work."""
     if not text:
         return None
-    for block in reversed(_FENCED.findall(text)):
-        try:
-            value = json.loads(block)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    decoder, found, index = json.JSONDecoder(), None, text.find("{")
-    while index != -1:
-        try:
-            value, end = decoder.raw_decode(text, index)
-        except ValueError:
-            index = text.find("{", index + 1)
-            continue
-        if isinstance(value, dict):
-            found = value
-        index = text.find("{", end)
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ValueError(
+            f"the answer has {len(text):,} characters; answers over {MAX_ANSWER_CHARS:,} "
+            "are not parsed"
+        )
+    starts, stops, depths = yield from _spans(text)
+    index = {start: i for i, start in enumerate(starts)}
+    deep = False
+    for fence in reversed(list(_FENCED.finditer(text))):
+        block = fence.group(1)
+        i = index.get(fence.start(1) + len(block) - len(block.lstrip()), -1)
+        if i >= 0 and stops[i] == fence.start(1) + len(block.rstrip()):  # one {...}
+            deep |= depths[i] > MAX_DEPTH
+            if depths[i] <= MAX_DEPTH and (value := _loads(text[starts[i] : stops[i]])):
+                return value
+    found, end = None, 0
+    for i, start in enumerate(starts):
+        if i % _SLICE == _SLICE - 1 or stops[i] - start > _LONG:
+            yield
+        if start >= end and _OBJECT_START.match(text, start):
+            if depths[i] > MAX_DEPTH:
+                deep, end = True, stops[i]  # skipped, with what it holds
+            elif (value := _loads(text[start : stops[i]])) is not None:
+                found, end = value, stops[i]
+    if found is None and deep:
+        raise ValueError(f"the JSON nests deeper than {MAX_DEPTH} levels")
     return found
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _spans(text: str) -> Generator[None, None, tuple[list[int], list[int], list[int]]]:
+    """The balanced ``{...}`` of ``text`` as starts, ends and depths, by start: one pass
+    that counts braces and brackets from the first ``{`` on, skipping JSON strings. Only
+    lists of ints and strings: no garbage collector work, however long the text."""
+    starts: list[int] = []
+    stops: list[int] = []
+    depths: list[int] = []
+    kinds: list[str] = []  # the open brackets, their starts and the levels inside so far
+    at_: list[int] = []
+    levels: list[int] = []
+    pos = tokens = 0
+    while found := (_TOKEN if kinds else _BRACE).search(text, pos):
+        at, pos, char = found.start(), found.end(), found.group()
+        tokens += 1
+        if tokens % _SLICE == 0:
+            yield
+        if char in "{[":
+            if len(kinds) >= _MAX_STACK:  # the bottom ones are far too deep to decode
+                for stack in (kinds, at_, levels):
+                    del stack[: _MAX_STACK // 2]
+            kinds.append(char)
+            at_.append(at)
+            levels.append(1)
+        elif char in _OPENER and _OPENER[char] in kinds[-3:]:
+            while True:  # pop to the matching opener; stray ones in code stay unclosed
+                kind, start, depth = kinds.pop(), at_.pop(), levels.pop()
+                if levels:
+                    levels[-1] = max(levels[-1], depth + 1)
+                if kind == _OPENER[char]:
+                    break
+            if char == "}":
+                starts.append(start)
+                stops.append(pos)
+                depths.append(depth)
+    order = sorted(range(len(starts)), key=starts.__getitem__)
+    return [starts[i] for i in order], [stops[i] for i in order], [depths[i] for i in order]
+
+
+def _drain(steps: Generator[None, None, R]) -> R:
+    """Run a stepped computation to its end."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(R, done.value)
+
+
+async def _adrain(steps: Generator[None, None, R]) -> R:
+    """Run a stepped computation, letting the event loop run between its steps."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(R, done.value)
+        await asyncio.sleep(0)
 
 
 def _error_lines(exc: ValidationError) -> tuple[str, ...]:
@@ -133,6 +233,7 @@ class OutputSpec(Generic[T]):
         self.schema = schema
         self.max_attempts = max_attempts
         self.schema_json = json.dumps(schema.model_json_schema(), sort_keys=True)
+        self._parsed: dict[str | None, tuple[T | None, tuple[str, ...]]] = {}
 
     def __repr__(self) -> str:
         return f"OutputSpec({self.schema.__name__}, max_attempts={self.max_attempts})"
@@ -161,7 +262,24 @@ class OutputSpec(Generic[T]):
 
     def parse(self, text: str | None) -> tuple[T | None, tuple[str, ...]]:
         """Parse and validate an answer: ``(object, ())`` or ``(None, errors)``."""
-        value = extract_json(text)
+        return self._parsed.get(text) or _drain(self._parse(text))
+
+    async def aprepare(self, run: AgentRunResponse) -> None:
+        """Parse a finished run's long answer in slices, letting the event loop run between
+        them, and remember it: the :meth:`check` that :func:`repair_plan` makes next is then
+        a lookup, so a long answer never blocks the loop for long."""
+        text, done = run.result, run.status is not None and run.status.is_success
+        if done and text and len(text) > _LONG and text not in self._parsed:
+            parsed = await _adrain(self._parse(text))
+            if len(self._parsed) >= 4:  # a node's spec serves many waits: keep a few
+                self._parsed.clear()
+            self._parsed[text] = parsed
+
+    def _parse(self, text: str | None) -> Generator[None, None, tuple[T | None, tuple[str, ...]]]:
+        try:
+            value = yield from _extract(text)
+        except ValueError as exc:
+            return None, (f"(answer): {exc}",)
         if value is None:
             return None, ("(answer): no JSON object found in the final answer",)
         try:

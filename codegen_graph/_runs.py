@@ -441,6 +441,7 @@ class AsyncAgentRun(HandleBase):
         try:
             answer: Any = None
             while True:
+                await spec.aprepare(self._data)  # a long answer is parsed off the loop
                 kind, prompt = plan.send(answer)
                 if kind == "count":
                     answer = count_repairs(await self.logs())

@@ -124,6 +124,7 @@ async def atyped_wait(
     answer: Any = None
     try:
         while True:
+            await spec.aprepare(run)  # a long answer is parsed off the loop
             kind, prompt = plan.send(answer)
             if kind == "count":
                 answer = count_repairs(await handle.logs())
