@@ -7,7 +7,10 @@ Codegen's API returns the agent's final answer as text. With ``output_schema=`` 
    validates against the model's JSON Schema, in a fenced ``json`` block (the schema itself
    is sent in a ``json-schema`` fence, :data:`SCHEMA_FENCE`);
 2. parses the finished run's ``result``: the last fenced ``json`` block that holds an
-   object, else the last JSON object anywhere in the text, validated with the model;
+   object, else the last JSON object anywhere in the text, validated with the model. The
+   scan is linear; an answer over :data:`MAX_ANSWER_CHARS` or nested deeper than
+   :data:`MAX_DEPTH` is invalid, with that reason. The async waits parse a long answer in
+   slices, letting the event loop run between them (:meth:`OutputSpec.aprepare`);
 3. when that fails, **resumes the same run** with the validation errors and the schema
    (a *repair*), waits again and re-checks, at most ``max_attempts`` answers in all; when
    none validates, :class:`~codegen_graph.OutputValidationError` carries every attempt.
@@ -41,6 +44,8 @@ from .models import AgentRunLogResponse, AgentRunResponse
 
 __all__ = [
     "DEFAULT_OUTPUT_ATTEMPTS",
+    "MAX_ANSWER_CHARS",
+    "MAX_DEPTH",
     "REPAIR_MARKER",
     "SCHEMA_FENCE",
     "OutputAttempt",
@@ -128,7 +133,7 @@ def _extract(text: str | None) -> Generator[None, None, Any]:
         i = index.get(fence.start(1) + len(block) - len(block.lstrip()), -1)
         if i >= 0 and stops[i] == fence.start(1) + len(block.rstrip()):  # one {...}
             deep |= depths[i] > MAX_DEPTH
-            if depths[i] <= MAX_DEPTH and (value := _loads(text[starts[i] : stops[i]])):
+            if depths[i] <= MAX_DEPTH and (value := _loads(text[starts[i] : stops[i]])) is not None:
                 return value
     found, end = None, 0
     for i, start in enumerate(starts):
@@ -159,7 +164,7 @@ def _spans(text: str) -> Generator[None, None, tuple[list[int], list[int], list[
     stops: list[int] = []
     depths: list[int] = []
     kinds: list[str] = []  # the open brackets, their starts and the levels inside so far
-    at_: list[int] = []
+    begins: list[int] = []
     levels: list[int] = []
     pos = tokens = 0
     while found := (_TOKEN if kinds else _BRACE).search(text, pos):
@@ -169,14 +174,14 @@ def _spans(text: str) -> Generator[None, None, tuple[list[int], list[int], list[
             yield
         if char in "{[":
             if len(kinds) >= _MAX_STACK:  # the bottom ones are far too deep to decode
-                for stack in (kinds, at_, levels):
+                for stack in (kinds, begins, levels):
                     del stack[: _MAX_STACK // 2]
             kinds.append(char)
-            at_.append(at)
+            begins.append(at)
             levels.append(1)
         elif char in _OPENER and _OPENER[char] in kinds[-3:]:
             while True:  # pop to the matching opener; stray ones in code stay unclosed
-                kind, start, depth = kinds.pop(), at_.pop(), levels.pop()
+                kind, start, depth = kinds.pop(), begins.pop(), levels.pop()
                 if levels:
                     levels[-1] = max(levels[-1], depth + 1)
                 if kind == _OPENER[char]:
@@ -191,11 +196,11 @@ def _spans(text: str) -> Generator[None, None, tuple[list[int], list[int], list[
 
 def _drain(steps: Generator[None, None, R]) -> R:
     """Run a stepped computation to its end."""
-    while True:
-        try:
+    try:
+        while True:
             next(steps)
-        except StopIteration as done:
-            return cast(R, done.value)
+    except StopIteration as done:
+        return cast(R, done.value)
 
 
 async def _adrain(steps: Generator[None, None, R]) -> R:

@@ -56,6 +56,7 @@ def test_extract_json_reads_strings_and_skips_what_does_not_parse() -> None:
     assert extract_json('{ not json {"inner": 1} }') == {"inner": 1}  # the outer fails
     assert extract_json("s = '{'; if (x) { y('[') }\n" * 50 + '{"last": [1]}') == {"last": [1]}
     assert extract_json('{"a": "no end\n{"b": 2}') == {"b": 2}  # a string ends at a newline
+    assert extract_json("```json\n{}\n``` then {x}") == {}
     hundred = '{"a": ' * 99 + "[1]" + "}" * 99
     assert extract_json(hundred) == json.loads(hundred)  # MAX_DEPTH levels parse
 
