@@ -105,9 +105,8 @@ def extract_json(text: str | None) -> Any:
     """The JSON object an answer ends with: the last fenced block holding an object, else
     the last top-level ``{...}`` of the text that parses. ``None`` when there is none.
 
-    Linear in the text: one scan finds the balanced ``{...}`` spans and their depth (JSON
-    strings in them skipped); only a span that starts like an object is decoded, and one
-    nested deeper than :data:`MAX_DEPTH` levels is not (nor what it holds).
+    Linear: one scan finds the balanced ``{...}`` and their depth; only those that start like
+    an object are decoded, none nested deeper than :data:`MAX_DEPTH` (nor what it holds).
 
     Raises:
         ValueError: the text is longer than :data:`MAX_ANSWER_CHARS`, or no object parsed
@@ -133,13 +132,15 @@ def _extract(text: str | None) -> Generator[None, None, Any]:
         i = index.get(fence.start(1) + len(block) - len(block.lstrip()), -1)
         if i >= 0 and stops[i] == fence.start(1) + len(block.rstrip()):  # one {...}
             deep |= depths[i] > MAX_DEPTH
-            if depths[i] <= MAX_DEPTH and (value := _loads(text[starts[i] : stops[i]])) is not None:
+            if depths[i] <= MAX_DEPTH and isinstance(
+                value := _loads(text[starts[i] : stops[i]]), dict
+            ):
                 return value
     found, end = None, 0
     for i, start in enumerate(starts):
         if i % _SLICE == _SLICE - 1 or stops[i] - start > _LONG:
             yield
-        if start >= end and _OBJECT_START.match(text, start):
+        if start >= end and stops[i] > 0 and _OBJECT_START.match(text, start):
             if depths[i] > MAX_DEPTH:
                 deep, end = True, stops[i]  # skipped, with what it holds
             elif (value := _loads(text[start : stops[i]])) is not None:
@@ -157,41 +158,35 @@ def _loads(text: str) -> Any:
 
 
 def _spans(text: str) -> Generator[None, None, tuple[list[int], list[int], list[int]]]:
-    """The balanced ``{...}`` of ``text`` as starts, ends and depths, by start: one pass
-    that counts braces and brackets from the first ``{`` on, skipping JSON strings. Only
-    lists of ints and strings: no garbage collector work, however long the text."""
+    """Every bracket opened in ``text`` from the first ``{`` on, in order: its start, end
+    (-1: never closed) and the levels nested in it; JSON strings are skipped. One pass that
+    keeps only ints: no garbage collector work, however long the text."""
     starts: list[int] = []
     stops: list[int] = []
     depths: list[int] = []
-    kinds: list[str] = []  # the open brackets, their starts and the levels inside so far
-    begins: list[int] = []
-    levels: list[int] = []
+    stack: list[int] = []  # the brackets open now
     pos = tokens = 0
-    while found := (_TOKEN if kinds else _BRACE).search(text, pos):
+    while found := (_TOKEN if stack else _BRACE).search(text, pos):
         at, pos, char = found.start(), found.end(), found.group()
         tokens += 1
         if tokens % _SLICE == 0:
             yield
         if char in "{[":
-            if len(kinds) >= _MAX_STACK:  # the bottom ones are far too deep to decode
-                for stack in (kinds, begins, levels):
-                    del stack[: _MAX_STACK // 2]
-            kinds.append(char)
-            begins.append(at)
-            levels.append(1)
-        elif char in _OPENER and _OPENER[char] in kinds[-3:]:
+            if len(stack) >= _MAX_STACK:  # the bottom ones are far too deep to decode
+                del stack[: _MAX_STACK // 2]
+            stack.append(len(starts))
+            starts.append(at)
+            stops.append(-1)
+            depths.append(1)
+        elif char in _OPENER and any(text[starts[i]] == _OPENER[char] for i in stack[-3:]):
             while True:  # pop to the matching opener; stray ones in code stay unclosed
-                kind, start, depth = kinds.pop(), begins.pop(), levels.pop()
-                if levels:
-                    levels[-1] = max(levels[-1], depth + 1)
-                if kind == _OPENER[char]:
+                i = stack.pop()
+                if stack:
+                    depths[stack[-1]] = max(depths[stack[-1]], depths[i] + 1)
+                if text[starts[i]] == _OPENER[char]:
+                    stops[i] = pos
                     break
-            if char == "}":
-                starts.append(start)
-                stops.append(pos)
-                depths.append(depth)
-    order = sorted(range(len(starts)), key=starts.__getitem__)
-    return [starts[i] for i in order], [stops[i] for i in order], [depths[i] for i in order]
+    return starts, stops, depths
 
 
 def _drain(steps: Generator[None, None, R]) -> R:

@@ -7,13 +7,10 @@ appends to a behaviour's result a fenced ``json`` object that validates against 
 of the latest prompt that has one, so typed runs are tested offline. Scenarios make a run
 answer invalid first by giving an attempt an explicit ``result`` (which is kept as is).
 
-:func:`instance` builds the value from the schema as Pydantic writes it: ``const``, ``enum``,
-``$ref`` into ``$defs``, ``allOf`` merged, the first non-null branch of ``anyOf``/``oneOf``,
-an object's required properties (optional ones keep their defaults) plus ``minProperties``
-entries (keys from ``propertyNames``), tuples (``prefixItems``), ``minItems``/``maxItems``
-with distinct items (``uniqueItems``: sets), numbers within ``minimum``/``maximum`` and
-their exclusive forms on the ``multipleOf`` grid, strings within ``minLength``/``maxLength``
-and the common ``format`` values. ``pattern`` and validators are not honoured.
+:func:`instance` builds the value from the schema as Pydantic writes it (``const``, ``enum``,
+``$ref``, ``allOf``, ``anyOf``/``oneOf``, required properties, ``minProperties``, tuples,
+``minItems``/``maxItems`` with distinct items for sets, bounds and ``multipleOf``, string
+lengths and formats); ``pattern`` and validators are not honoured.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ _FORMATS = {
     "date": "2026-01-01",
     "time": "00:00:00Z",
     "duration": "PT1S",
-    "email": "agent@example.com",
+    "email": "agent@example.invalid",
     "uri": "https://example.invalid/local",
     "url": "https://example.invalid/local",
     "uuid": "00000000-0000-4000-8000-000000000000",
