@@ -15,6 +15,8 @@ world, so the generated code needs no ``if``:
 * :func:`async_each` / :func:`each`: run a function over items, ``limit`` at a time.
 * :func:`async_resolve` / :func:`resolve`: await a callback's result if it is awaitable.
 * :func:`async_call_provider` / :func:`call_provider`: call a (sync or async) provider.
+* :func:`async_drain` / :func:`drain`: run a stepped computation (a generator that yields
+  between slices of work); the async one lets the event loop run at each step.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import contextvars
 import inspect
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
@@ -38,10 +40,12 @@ __all__ = [
     "Event",
     "KeyLock",
     "async_call_provider",
+    "async_drain",
     "async_each",
     "async_offload",
     "async_resolve",
     "call_provider",
+    "drain",
     "each",
     "offload",
     "resolve",
@@ -317,3 +321,22 @@ async def async_each(fn: Callable[[T], Awaitable[None]], items: Iterable[T], lim
             await fn(item)
 
     await asyncio.gather(*(one(item) for item in items))
+
+
+def drain(steps: Generator[None, None, T]) -> T:
+    """Run a stepped computation to its end."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+async def async_drain(steps: Generator[None, None, T]) -> T:
+    """Run a stepped computation, letting the event loop run between its steps."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        await asyncio.sleep(0)

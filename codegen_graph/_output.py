@@ -7,7 +7,10 @@ Codegen's API returns the agent's final answer as text. With ``output_schema=`` 
    validates against the model's JSON Schema, in a fenced ``json`` block (the schema itself
    is sent in a ``json-schema`` fence, :data:`SCHEMA_FENCE`);
 2. parses the finished run's ``result``: the last fenced ``json`` block that holds an
-   object, else the last JSON object anywhere in the text, validated with the model;
+   object, else the last JSON object anywhere in the text, validated with the model. The
+   scan is linear; an answer over :data:`MAX_ANSWER_CHARS` or nested deeper than
+   :data:`MAX_DEPTH` is invalid, with that reason. The async waits parse a long answer in
+   slices, letting the event loop run between them (:meth:`OutputSpec.check_steps`);
 3. when that fails, **resumes the same run** with the validation errors and the schema
    (a *repair*), waits again and re-checks, at most ``max_attempts`` answers in all; when
    none validates, :class:`~codegen_graph.OutputValidationError` carries every attempt.
@@ -28,18 +31,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ._concurrency import drain
 from ._exceptions import ConfigurationError, OutputValidationError
 from ._problems import problem_lines
 from .models import AgentRunLogResponse, AgentRunResponse
 
 __all__ = [
     "DEFAULT_OUTPUT_ATTEMPTS",
+    "MAX_ANSWER_CHARS",
+    "MAX_DEPTH",
     "REPAIR_MARKER",
     "SCHEMA_FENCE",
     "OutputAttempt",
@@ -51,6 +57,7 @@ __all__ = [
 ]
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 #: Answers a run may give in all (the first one plus the repairs) before giving up.
 DEFAULT_OUTPUT_ATTEMPTS = 3
@@ -61,6 +68,17 @@ SCHEMA_FENCE = "json-schema"
 REPAIR_MARKER = "[codegen-graph output repair"
 
 _FENCED = re.compile(r"```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```", re.S | re.I)
+_BRACE = re.compile(r"\{")
+_TOKEN = re.compile(r'[{}\[\]]|"[^"\\\n]*(?:\\.[^"\\\n]*)*"?')  # a string ends at " or \n
+_OBJECT_START = re.compile(r'\{\s*["}]')
+_OPENER = {"}": "{", "]": "["}
+#: Answers longer than this are invalid (not parsed). The async waits parse answers longer
+#: than _LONG in slices of _SLICE tokens, letting the event loop run between them.
+MAX_ANSWER_CHARS = 1_000_000
+_LONG, _SLICE = 50_000, 2048
+#: Braces and brackets nest at most this deep in a parsed answer.
+MAX_DEPTH = 100
+_MAX_STACK = 10_000  # open brackets kept while scanning (bounds its memory)
 _MAX_ERRORS = 20
 
 
@@ -90,27 +108,90 @@ class OutputAttempt:
 
 def extract_json(text: str | None) -> Any:
     """The JSON object an answer ends with: the last fenced block holding an object, else
-    the last top-level ``{...}`` of the text that parses. ``None`` when there is none."""
+    the last top-level ``{...}`` of the text that parses. ``None`` when there is none.
+
+    Linear: one scan finds the balanced ``{...}`` and their depth; only those that start like
+    an object are decoded, none nested deeper than :data:`MAX_DEPTH` (nor what it holds).
+
+    Raises:
+        ValueError: the text is longer than :data:`MAX_ANSWER_CHARS`, or no object parsed
+            and one was too deep (the message says which).
+    """
+    return drain(_extract(text))
+
+
+def _extract(text: str | None) -> Generator[None, None, Any]:
+    """:func:`extract_json` in steps: it pauses (yields) after every slice of work."""
     if not text:
         return None
-    for block in reversed(_FENCED.findall(text)):
-        try:
-            value = json.loads(block)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    decoder, found, index = json.JSONDecoder(), None, text.find("{")
-    while index != -1:
-        try:
-            value, end = decoder.raw_decode(text, index)
-        except ValueError:
-            index = text.find("{", index + 1)
-            continue
-        if isinstance(value, dict):
-            found = value
-        index = text.find("{", end)
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ValueError(
+            f"the answer has {len(text):,} characters; answers over {MAX_ANSWER_CHARS:,} "
+            "are not parsed"
+        )
+    starts, stops, depths = yield from _spans(text)
+    index = {start: i for i, start in enumerate(starts)}
+    deep = False
+    for fence in reversed(list(_FENCED.finditer(text))):
+        block = fence.group(1)
+        i = index.get(fence.start(1) + len(block) - len(block.lstrip()), -1)
+        if i >= 0 and stops[i] == fence.start(1) + len(block.rstrip()):  # one {...}
+            deep |= depths[i] > MAX_DEPTH
+            if depths[i] <= MAX_DEPTH and isinstance(
+                value := _loads(text[starts[i] : stops[i]]), dict
+            ):
+                return value
+    found, end = None, 0
+    for i, start in enumerate(starts):
+        if i % _SLICE == _SLICE - 1 or stops[i] - start > _LONG:
+            yield
+        if start >= end and stops[i] > 0 and _OBJECT_START.match(text, start):
+            if depths[i] > MAX_DEPTH:
+                deep, end = True, stops[i]  # skipped, with what it holds
+            elif (value := _loads(text[start : stops[i]])) is not None:
+                found, end = value, stops[i]
+    if found is None and deep:
+        raise ValueError(f"the JSON nests deeper than {MAX_DEPTH} levels")
     return found
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _spans(text: str) -> Generator[None, None, tuple[list[int], list[int], list[int]]]:
+    """Every bracket opened in ``text`` from the first ``{`` on, in order: its start, end
+    (-1: never closed) and the levels nested in it; JSON strings are skipped. One pass that
+    keeps only ints: no garbage collector work, however long the text."""
+    starts: list[int] = []
+    stops: list[int] = []
+    depths: list[int] = []
+    stack: list[int] = []  # the brackets open now
+    pos = tokens = 0
+    while found := (_TOKEN if stack else _BRACE).search(text, pos):
+        at, pos, char = found.start(), found.end(), found.group()
+        tokens += 1
+        if tokens % _SLICE == 0:
+            yield
+        if char in "{[":
+            if len(stack) >= _MAX_STACK:  # the bottom ones are far too deep to decode
+                del stack[: _MAX_STACK // 2]
+            stack.append(len(starts))
+            starts.append(at)
+            stops.append(-1)
+            depths.append(1)
+        elif char in _OPENER and any(text[starts[i]] == _OPENER[char] for i in stack[-3:]):
+            while True:  # pop to the matching opener; stray ones in code stay unclosed
+                i = stack.pop()
+                if stack:
+                    depths[stack[-1]] = max(depths[stack[-1]], depths[i] + 1)
+                if text[starts[i]] == _OPENER[char]:
+                    stops[i] = pos
+                    break
+    return starts, stops, depths
 
 
 def _error_lines(exc: ValidationError) -> tuple[str, ...]:
@@ -166,7 +247,13 @@ class OutputSpec(Generic[T]):
 
     def parse(self, text: str | None) -> tuple[T | None, tuple[str, ...]]:
         """Parse and validate an answer: ``(object, ())`` or ``(None, errors)``."""
-        value = extract_json(text)
+        return drain(self._parse(text))
+
+    def _parse(self, text: str | None) -> Generator[None, None, tuple[T | None, tuple[str, ...]]]:
+        try:
+            value = yield from _extract(text)
+        except ValueError as exc:
+            return None, (f"(answer): {exc}",)
         if value is None:
             return None, ("(answer): no JSON object found in the final answer",)
         try:
@@ -176,7 +263,14 @@ class OutputSpec(Generic[T]):
 
     def check(self, run: AgentRunResponse, number: int) -> tuple[T | None, OutputAttempt]:
         """Parse a finished run's result; the attempt records what was read."""
-        output, errors = self.parse(run.result)
+        return drain(self.check_steps(run, number))
+
+    def check_steps(
+        self, run: AgentRunResponse, number: int
+    ) -> Generator[None, None, tuple[T | None, OutputAttempt]]:
+        """:meth:`check` in steps: it pauses (yields) after every slice of a long answer,
+        so the async waits let the event loop run between them."""
+        output, errors = yield from self._parse(run.result)
         status = run.status.canonical if run.status is not None else None
         return output, OutputAttempt(number, run.id, status, run.result, errors)
 

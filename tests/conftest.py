@@ -4,8 +4,12 @@ when the developer's shell has LANGSMITH_TRACING set."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -92,3 +96,42 @@ def sigint_reaches_children() -> Iterator[None]:
     finally:
         if previous is signal.SIG_IGN:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+Stalls = Callable[[Awaitable[Any]], Awaitable[tuple[Any, float]]]
+
+
+@pytest.fixture
+def loop_stalls() -> Stalls:
+    """``await loop_stalls(coro)``: ``(its result or exception, longest stall)``. A stall is
+    the event loop thread's CPU time between two wakeups of a ticker task sleeping 5 ms at a
+    time: how long other work held the loop. Measured in real seconds (``thread_time``), a
+    latency check, not a sleep; unlike a wall-clock gap it leaves out the time the OS gives
+    other processes on a loaded machine, which no code of ours can prevent."""
+
+    async def measure(awaitable: Awaitable[Any]) -> tuple[Any, float]:
+        worst = last = 0.0
+
+        async def tick() -> None:
+            nonlocal worst, last
+            while True:
+                await asyncio.sleep(0.005)
+                worst, last = max(worst, time.thread_time() - last), time.thread_time()
+
+        # A full garbage collection walks every object of the test process (pytest, LangChain,
+        # ...), tens of ms whatever the code under test does: only new objects are walked.
+        gc.collect()
+        gc.freeze()
+        last = time.thread_time()
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0)  # the ticker runs before the measured work starts
+        try:
+            outcome: Any = await awaitable
+        except Exception as exc:
+            outcome = exc
+        finally:
+            ticker.cancel()
+            gc.unfreeze()
+        return outcome, max(worst, time.thread_time() - last)  # the last step's work too
+
+    return measure

@@ -3,7 +3,7 @@
 The decisions (parsing, the repair prompt, the errors) are in :mod:`codegen_graph._output`;
 this loop is shared by the run handles and the graph nodes, which only say how to count
 the repairs already in the run's log and how to resume and wait (a node traces and streams
-its waits). A large answer is parsed in a thread, so the event loop is never blocked.
+its waits). A long answer is parsed in slices, and the event loop runs between them.
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .._concurrency import async_offload
+from .._concurrency import async_drain
 from .._output import OutputAttempt, OutputSpec, exhausted
 from ..models import AgentRunResponse
 
 __all__ = ["async_repair"]
-
-#: Answers longer than this (characters) are parsed off the event loop.
-PARSE_INLINE = 64 * 1024
 
 
 async def async_repair(
@@ -42,10 +39,7 @@ async def async_repair(
     sent: int | None = None
     while run.status is not None and run.status.is_success:
         number = 1 if sent is None else sent + 1
-        if len(run.result or "") > PARSE_INLINE:
-            output, attempt = await async_offload(spec.check, run, number)
-        else:
-            output, attempt = spec.check(run, number)
+        output, attempt = await async_drain(spec.check_steps(run, number))
         if output is not None:
             return output
         if sent is None:

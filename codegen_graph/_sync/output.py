@@ -5,7 +5,7 @@
 The decisions (parsing, the repair prompt, the errors) are in :mod:`codegen_graph._output`;
 this loop is shared by the run handles and the graph nodes, which only say how to count
 the repairs already in the run's log and how to resume and wait (a node traces and streams
-its waits). A large answer is parsed in a thread, so the event loop is never blocked.
+its waits). A long answer is parsed in slices, and the event loop runs between them.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._concurrency import offload
+from .._concurrency import drain
 from .._output import OutputAttempt, OutputSpec, exhausted
 from ..models import AgentRunResponse
 
 __all__ = ["repair"]
-
-#: Answers longer than this (characters) are parsed off the event loop.
-PARSE_INLINE = 64 * 1024
 
 
 def repair(
@@ -44,10 +41,7 @@ def repair(
     sent: int | None = None
     while run.status is not None and run.status.is_success:
         number = 1 if sent is None else sent + 1
-        if len(run.result or "") > PARSE_INLINE:
-            output, attempt = offload(spec.check, run, number)
-        else:
-            output, attempt = spec.check(run, number)
+        output, attempt = drain(spec.check_steps(run, number))
         if output is not None:
             return output
         if sent is None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from codegen_graph import OutputValidationError
 from codegen_graph.clock import ManualClock
 from codegen_graph.graph import GraphState, codegen_node, codegen_wait_node
-from codegen_graph.local import LocalCodegen
+from codegen_graph.local import LocalCodegen, Outcome, RunContext
 from codegen_graph.tools import CodegenRunAgentTool, TypedAgentRunResponse
 
 
@@ -98,6 +98,38 @@ async def test_async_node_repairs_and_records() -> None:
     assert state["runs"]["code"]["output_attempts"] == 3
     assert Change.model_validate(state["artifacts"]["code"]["output"])
     assert (stats["runs_created"], stats["runs_resumed"]) == (1, 2)
+
+
+class Answers:
+    """Every segment of a run ends ``COMPLETE`` with the same answer."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def plan(self, ctx: RunContext) -> Outcome:
+        return Outcome(status="COMPLETE", result=self.answer)
+
+
+CODE = 'if (x) { return {"k": x}; }\n' * 25_000  # 700 KB, many "{", no JSON object
+NESTED = '{"a": ' * 2150 + "1" + "}" * 2150  # 15 KB, far deeper than 100 levels
+
+
+@pytest.mark.parametrize(
+    "answer", [f'{CODE}{{"files_changed": ["a.py"]}}', NESTED], ids=["long", "nested"]
+)
+async def test_an_async_node_checks_a_long_or_deep_answer_without_blocking_the_loop(
+    answer: str, loop_stalls: Any
+) -> None:
+    with LocalCodegen(clock=ManualClock(), behavior=Answers(answer)) as local:
+        async with local.async_client() as client:
+            node = codegen_node("code", "Refactor {task}", client=client, output_schema=Change)
+            state, stall = await loop_stalls(_one_node(node).ainvoke({"task": "x"}, CONFIG))
+    if answer is NESTED:
+        assert isinstance(state, OutputValidationError), state
+        assert state.attempts[-1].errors == ("(answer): the JSON nests deeper than 100 levels",)
+    else:
+        assert state["runs"]["code"]["output"]["files_changed"] == ["a.py"]
+    assert stall < 0.05
 
 
 def _call(tool: CodegenRunAgentTool, prompt: str) -> ToolMessage:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field
 
 from codegen_graph import ConfigurationError, OutputValidationError, RunTimeoutError
 from codegen_graph._output import (
+    MAX_ANSWER_CHARS,
     REPAIR_MARKER,
     SCHEMA_FENCE,
     OutputSpec,
     extract_json,
 )
 from codegen_graph.clock import ManualClock
-from codegen_graph.local import LocalCodegen, _schema_answer
+from codegen_graph.local import LocalCodegen, RunContext, _schema_answer
+from codegen_graph.local import Outcome as Segment
 
 
 class Risk(str, Enum):
@@ -46,6 +49,17 @@ def test_extract_json_takes_the_last_object_fenced_or_not() -> None:
     assert extract_json("```json\n[1, 2]\n```") is None
     assert extract_json("no json here {oops") is None
     assert extract_json(None) is None
+
+
+def test_extract_json_reads_strings_and_skips_what_does_not_parse() -> None:
+    assert extract_json('{"a": "}{", "b": "say \\"{\\""} then') == {"a": "}{", "b": 'say "{"'}
+    assert extract_json('{ not json {"inner": 1} }') == {"inner": 1}  # the outer fails
+    assert extract_json("s = '{'; if (x) { y('[') }\n" * 50 + '{"last": [1]}') == {"last": [1]}
+    assert extract_json('{"a": "no end\n{"b": 2}') == {"b": 2}  # a string ends at a newline
+    assert extract_json("```json\n{}\n``` then {x}") == {}
+    assert extract_json('{ ```json\n[{"a": 1}]\n``` {"b": 2}') == {"b": 2}  # not a list
+    hundred = '{"a": ' * 99 + "[1]" + "}" * 99
+    assert extract_json(hundred) == json.loads(hundred)  # MAX_DEPTH levels parse
 
 
 def test_parse_reports_fields_never_values() -> None:
@@ -177,3 +191,84 @@ async def test_async_never_valid() -> None:
         stats = local.stats()
     assert len(info.value.attempts) == 3
     assert stats["runs_resumed"] == 2
+
+
+# Answers of issue #21: a long one of code with many "{" and no JSON object, and objects
+# nested far deeper than MAX_DEPTH (15 KB), in a fence or not.
+CODE = 'function f(x) {\n  if (x) { return {"k": x, a: [1]}; }\n  while (y) { z("}"); }\n}\n'
+BIG_CODE = "Here is the change:\n```js\n" + CODE * (700_000 // len(CODE)) + "```\n"
+NESTED = '{"a": ' * 2150 + "1" + "}" * 2150
+FENCED_NESTED = f"Done.\n```json\n{NESTED}\n```"
+TOO_DEEP = "(answer): the JSON nests deeper than 100 levels"
+
+
+class Answers:
+    """Every segment of a run ends ``COMPLETE`` with the same answer."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def plan(self, ctx: RunContext) -> Segment:
+        return Segment(status="COMPLETE", result=self.answer)
+
+
+def test_extracting_json_takes_linear_time() -> None:
+    def best(text: str) -> float:  # CPU seconds of this thread: other processes do not count
+        times = []
+        for _ in range(5):
+            start = time.thread_time()
+            extract_json(text)
+            times.append(time.thread_time() - start)
+        return min(times)
+
+    small = CODE * (200_000 // len(CODE))
+    assert best(small * 2) < 3 * best(small)  # quadratic was 4x
+
+
+@pytest.mark.parametrize("text", [NESTED, FENCED_NESTED], ids=["unfenced", "fenced"])
+def test_a_deeply_nested_answer_is_invalid_with_the_reason(text: str) -> None:
+    assert len(text) > 15_000
+    assert OutputSpec(Outcome).parse(text) == (None, (TOO_DEEP,))
+
+
+def test_an_answer_over_the_size_bound_is_invalid_with_the_reason() -> None:
+    text = '{"x": "' + "x" * MAX_ANSWER_CHARS + '"}'
+    assert OutputSpec(Outcome).parse(text)[1] == (
+        "(answer): the answer has 1,000,009 characters; answers over 1,000,000 are not parsed",
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (BIG_CODE, "(answer): no JSON object found in the final answer"),
+        (NESTED, TOO_DEEP),
+        (FENCED_NESTED, TOO_DEEP),
+    ],
+    ids=["700KB-code", "nested", "nested-fenced"],
+)
+async def test_a_long_or_deep_answer_is_repaired_then_invalid_without_blocking_the_loop(
+    answer: str, reason: str, loop_stalls: Any
+) -> None:
+    with LocalCodegen(clock=ManualClock(), behavior=Answers(answer)) as local:
+        async with local.async_client() as client:
+            run = await client.agent_runs.start("Refactor the parser")
+            error, stall = await loop_stalls(run.wait(output_schema=Outcome))
+        stats = local.stats()
+    assert isinstance(error, OutputValidationError), error
+    assert [a.errors for a in error.attempts] == [(reason,)] * 3
+    assert stats["runs_resumed"] == 2
+    assert stall < 0.05
+
+
+async def test_a_long_answer_that_ends_with_the_object_validates_off_the_loop(
+    loop_stalls: Any,
+) -> None:
+    valid = _schema_answer.instance(Outcome.model_json_schema())
+    answer = f"{BIG_CODE}\nResult: {json.dumps(valid)}"  # not fenced: the whole text is scanned
+    with LocalCodegen(clock=ManualClock(), behavior=Answers(answer)) as local:
+        async with local.async_client() as client:
+            run = await client.agent_runs.start("Refactor the parser")
+            done, stall = await loop_stalls(run.wait(output_schema=Outcome))
+    assert done is run and isinstance(run.output, Outcome)
+    assert stall < 0.05

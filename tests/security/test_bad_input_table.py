@@ -140,6 +140,41 @@ def _run_many(*args: Any, **kw: Any) -> Any:
     ).agent_runs.run_many(*args, **kw)
 
 
+def _typed(answer: str | None) -> None:
+    """A typed wait on the local backend: every answer is ``answer``, or (``None``) the
+    backend's own answer to a schema of tuples, open ranges, multiples and sets."""
+    from pydantic import BaseModel, Field
+
+    from codegen_graph.clock import ManualClock
+    from codegen_graph.local import LocalCodegen, Outcome
+
+    class Report(BaseModel):
+        pair: tuple[str, str]
+        ratio: float = Field(gt=0.5, lt=0.7)
+        score: int = Field(multiple_of=7)
+        ids: set[int] = Field(min_length=3)
+
+    class Answers:
+        def plan(self, ctx: object) -> Outcome:
+            return Outcome(status="COMPLETE", result=answer or "")
+
+    behavior = None if answer is None else Answers()
+    with LocalCodegen(clock=ManualClock(), behavior=behavior) as backend, backend.client() as c:
+        run = c.agent_runs.create_and_wait("Refactor the parser", output_schema=Report)
+    raise AssertionError(f"none: answer {len(run.output_attempts) + 1} validates: {run.output}")
+
+
+_CODE = 'if (x) { return {"k": x}; }\n' * 25_000
+_NESTED = '{"a": ' * 2150 + "1" + "}" * 2150
+
+
+def _gave(reason: str) -> str:
+    return (
+        f"agent run 10000 gave 3 answer(s), none valid for Report (last: (answer): {reason}); the "
+        "run is not resumed again - read .attempts, or resume it yourself"
+    )
+
+
 CASES: list[Case] = [
     # -- client arguments ------------------------------------------------------------------
     Case(
@@ -487,6 +522,36 @@ CASES: list[Case] = [
         lambda: _foreign_org("POST", "42", {"prompt": "x"}),
         "HTTP 403",
         '{"message":"You do not have access to this organization.","status_code":403}',
+    ),
+    # -- typed results (output_schema=) ----------------------------------------------------
+    Case(
+        "typed result",
+        "a 700 KB answer of code with 50,000 `{` and no JSON object",
+        lambda: _typed(_CODE),
+        "OutputValidationError",
+        _gave("no JSON object found in the final answer"),
+    ),
+    Case(
+        "typed result",
+        "a 15 KB answer of objects nested 2,150 levels deep (fenced or not)",
+        lambda: _typed(f"```json\n{_NESTED}\n```"),
+        "OutputValidationError",
+        _gave("the JSON nests deeper than 100 levels"),
+    ),
+    Case(
+        "typed result",
+        "an answer over 1,000,000 characters",
+        lambda: _typed("x" * 1_000_001),
+        "OutputValidationError",
+        _gave("the answer has 1,000,001 characters; answers over 1,000,000 are not parsed"),
+    ),
+    Case(
+        "typed result",
+        "the local backend asked for `tuple[str, str]`, `Field(gt=0.5, lt=0.7)`, "
+        "`Field(multiple_of=7)`, `set[int]` with `min_length=3`",
+        lambda: _typed(None),
+        "AssertionError",
+        "none: answer 1 validates: pair=('pair', '1') ratio=0.6 score=0 ids={0, 1, 2}",
     ),
     # -- server responses ------------------------------------------------------------------
     Case(
