@@ -11,7 +11,7 @@ import pytest
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "graph.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-MODULES = ["_keys", "_messages", "_retry", "_state"]
+MODULES = ["_draw", "_keys", "_messages", "_retry", "_state"]
 
 
 def test_the_page_has_code_blocks() -> None:
