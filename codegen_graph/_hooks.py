@@ -68,7 +68,7 @@ _RESUME = "/v1/organizations/{org_id}/agent/run/resume"
 def route_template(path: str) -> str:
     """The API path template of a concrete path (ids become ``{org_id}``, ...).
 
-    Example:
+    Examples:
         >>> route_template("/v1/organizations/5/agent/run/7")
         '/v1/organizations/{org_id}/agent/run/{agent_run_id}'
     """

@@ -60,7 +60,7 @@ class Metrics:
             their collectors.
         namespace: Prefix of every metric name.
 
-    Example:
+    Examples:
         >>> from prometheus_client import CollectorRegistry
         >>> registry = CollectorRegistry()
         >>> m = Metrics(registry)

@@ -105,7 +105,7 @@ class RateLimiter:
 
     Buckets are ``"create"``, ``"standard"`` and ``"logs"`` (see :func:`bucket_for`).
 
-    Example:
+    Examples:
         >>> from codegen_graph import RateBudget, RateBudgets
         >>> from codegen_graph.clock import ManualClock
         >>> clock = ManualClock(start=0.0)

@@ -113,7 +113,7 @@ class Redactor:
             string or number value is replaced whole.
         replacement: The replacement text.
 
-    Example:
+    Examples:
         >>> r = Redactor(secrets=["s3cr3t-token"])
         >>> r("token is s3cr3t-token; Authorization: Bearer abcdefghijkl")
         'token is [REDACTED]; Authorization: Bearer [REDACTED]'

@@ -52,7 +52,7 @@ class AgentRunStatus(str):
     An unknown status is kept as-is and is treated as non-terminal, so a waiter keeps waiting
     rather than mistaking a new state for the end.
 
-    Example:
+    Examples:
         >>> s = AgentRunStatus("completed")
         >>> s.canonical, s.is_terminal, s.is_success
         ('COMPLETE', True, True)

@@ -227,7 +227,7 @@ async def feature_graph(
     :func:`client_from_env`). The nodes use the sync client, which LangGraph runs in
     worker threads.
 
-    Example:
+    Examples:
         >>> async with feature_graph({"configurable": {}}) as graph:  # doctest: +SKIP
         ...     await graph.ainvoke({"task": "Add a /health endpoint"})
     """

@@ -66,6 +66,9 @@ def test_committed_with_outputs(path: Path) -> None:
     assert any(cell.get("outputs") for cell in nb["cells"] if cell["cell_type"] == "code")
     if path.stem == "02_feature_workflow":
         assert _images(nb) == 2, "the graph and the timeline are pictures in the outputs"
+        # the graph is drawn by the public helper, not by one the reader has to write
+        code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        assert 'draw_graph(graph, "png")' in code and "graphviz" not in code
 
 
 @pytest.fixture(scope="module")
@@ -139,5 +142,8 @@ def test_notebook_executes(
     elif path.stem == "03_tracing":
         assert "feature [chain]" in text
         assert "codegen.create_and_wait [chain] agent_run_id=" in text
+        # the redaction check is said in words: where the canary is not, what arrived instead
+        assert "The deploy key is in none of the 35 runs LangSmith received," in text
+        assert "'Add a /health endpoint. Deploy key: [REDACTED]'" in text
     elif path.stem == "04_own_model":
         assert "Renamed the field to service_version" in text

@@ -370,7 +370,7 @@ class Backend:
         options: the command's backend options.
         announce: where the local-backend notice goes (default: a line on stderr).
 
-    Example:
+    Examples:
         >>> with Backend(BackendOptions(time_scale=60)) as backend:  # doctest: +SKIP
         ...     with backend.client() as client:
         ...         run = client.agent_runs.create_and_wait("Add a /health endpoint")

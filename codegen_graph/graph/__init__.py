@@ -5,6 +5,7 @@ The public names are re-exported here; the modules with a leading underscore are
 
 from __future__ import annotations
 
+from ._draw import draw_graph
 from ._keys import launch_key
 from ._messages import Summarizer, merge_messages, windowed_messages
 from ._nodes import LOG_EVENT, PromptSpec, codegen_node, codegen_wait_node, render_prompt
@@ -49,6 +50,7 @@ __all__ = [
     "codegen_node",
     "codegen_retry_policy",
     "codegen_wait_node",
+    "draw_graph",
     "feature_workflow",
     "is_retryable_codegen_error",
     "launch_key",

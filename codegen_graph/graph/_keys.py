@@ -86,7 +86,7 @@ def launch_key(
         ConfigurationError: not called inside a node (no task id), or bad ``node`` or
             ``iteration``.
 
-    Example:
+    Examples:
         >>> from langgraph.graph import StateGraph
         >>> from langgraph.runtime import Runtime
         >>> def code(state: dict, runtime: Runtime) -> dict:

@@ -85,7 +85,7 @@ def merge_messages(
         ConfigurationError: ``max_messages`` < 1, ``keep_first`` < 0 or > ``max_messages``.
         ValueError: from ``add_messages``, e.g. removing an id that never existed.
 
-    Example:
+    Examples:
         >>> from langchain_core.messages import HumanMessage
         >>> msgs = [HumanMessage(str(i), id=str(i)) for i in range(5)]
         >>> out = merge_messages([], msgs, max_messages=3, keep_first=1)
@@ -121,7 +121,7 @@ def windowed_messages(
     Raises:
         ConfigurationError: invalid window sizes (checked now, not at the first update).
 
-    Example:
+    Examples:
         >>> from typing import Annotated
         >>> from typing_extensions import TypedDict
         >>> class ChatState(TypedDict):

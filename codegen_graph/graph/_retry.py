@@ -58,7 +58,7 @@ def is_retryable_codegen_error(exc: BaseException) -> bool:
     node re-attaches to the same run and waits again; it never creates a second run. Do not
     use this predicate on a node of your own that creates a run without such a key.
 
-    Example:
+    Examples:
         >>> from codegen_graph import AuthenticationError, RateLimitError
         >>> is_retryable_codegen_error(RateLimitError("slow down", status_code=429))
         True
@@ -98,7 +98,7 @@ def codegen_retry_policy(
     Raises:
         ConfigurationError: a value out of range.
 
-    Example:
+    Examples:
         >>> from langgraph.graph import StateGraph
         >>> from codegen_graph.graph import GraphState
         >>> builder = StateGraph(GraphState)

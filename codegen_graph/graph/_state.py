@@ -118,7 +118,7 @@ def merge_runs(
     The merge is idempotent (``merge_runs(merge_runs(a, b), b) == merge_runs(a, b)``) and,
     for complete records (the same fields on both sides), associative: it is a maximum.
 
-    Example:
+    Examples:
         >>> done = {"code": {"status": "COMPLETE", "iteration": 0, "seq": 2}}
         >>> late = {"code": {"status": "RUNNING", "iteration": 0, "seq": 3}}
         >>> merge_runs(done, late)["code"]["status"]
@@ -162,7 +162,7 @@ def _merge_record(old: RunRecord, new: RunRecord) -> RunRecord:
 def merge_dicts(left: Mapping[str, Any] | None, right: Mapping[str, Any] | None) -> dict[str, Any]:
     """Merge per-role dicts: new keys are added, and a role's dict is updated one level deep.
 
-    Example:
+    Examples:
         >>> merge_dicts({"code": {"pr": 1, "summary": "a"}}, {"code": {"summary": "b"}})
         {'code': {'pr': 1, 'summary': 'b'}}
     """
@@ -181,7 +181,7 @@ def merge_counters(
 ) -> dict[str, int]:
     """Merge counters by taking the maximum per key, so a replayed update cannot undo progress.
 
-    Example:
+    Examples:
         >>> merge_counters({"code": 2, "tests": 1}, {"code": 1, "docs": 1})
         {'code': 2, 'tests': 1, 'docs': 1}
     """
@@ -194,7 +194,7 @@ def merge_counters(
 class GraphState(TypedDict, total=False):
     """The state Codegen nodes share. Extend it by subclassing.
 
-    Example:
+    Examples:
         >>> class MyState(GraphState, total=False):
         ...     reviewer_notes: str
     """

@@ -51,7 +51,7 @@ class LocalCodegen:
         db: a SQLite file to keep runs, logs and counters in (default: memory).
         base_url: the URL clients use; ``web_url`` and PR URLs are built on it.
 
-    Example:
+    Examples:
         >>> from codegen_graph.clock import ManualClock
         >>> backend = LocalCodegen(clock=ManualClock())
         >>> with backend.httpx_client() as http:

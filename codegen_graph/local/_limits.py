@@ -169,7 +169,7 @@ class Faults:
     def from_dict(cls, doc: Mapping[str, Any]) -> Faults:
         """Build from JSON-like data.
 
-        Example:
+        Examples:
             >>> Faults.from_dict({"seed": 1, "create": {"timeout_rate": 0.5}}).seed
             1
         """

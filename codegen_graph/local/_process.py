@@ -3,7 +3,7 @@
 A real server on a real loopback socket, in its own process, so that a client process can
 be killed (or measured) without taking the backend with it.
 
-Example:
+Examples:
     >>> with LocalServer(time_scale=60) as server:  # doctest: +SKIP
     ...     client = CodegenClient(server.token, server.org_id, base_url=server.base_url)
 """

@@ -192,7 +192,7 @@ def tracing(
 ) -> Iterator[langsmith.Client]:
     """:func:`enable_tracing` for a block; flushes and restores on exit.
 
-    Example:
+    Examples:
         >>> with LangSmithSink() as sink, tracing(endpoint=sink.url, api_key="k"):  # doctest: +SKIP
         ...     graph.invoke({...})
         >>> print(sink.render_tree())  # doctest: +SKIP
@@ -299,7 +299,7 @@ class trace_operation:
         parent: An explicit parent ``RunTree`` (default: the current run).
         redactor: Overrides :func:`get_redactor`.
 
-    Example:
+    Examples:
         >>> with trace_operation("codegen.wait", inputs={"agent_run_id": 7}, role="code") as op:
         ...     run = handle.wait()  # doctest: +SKIP
         ...     op.record_run(run)  # doctest: +SKIP

@@ -211,7 +211,7 @@ class LangSmithSink:
         compression: Advertise zstd compression; the default is "if ``zstandard`` is
             importable", which is what a current LangSmith server does.
 
-    Example:
+    Examples:
         >>> with LangSmithSink() as sink:  # doctest: +SKIP
         ...     client = enable_tracing(endpoint=sink.url, api_key="fake")
         ...     run_my_graph()

@@ -83,7 +83,7 @@ class PluginManager:
     Args:
         plugins: Plugins to register, in order.
 
-    Example:
+    Examples:
         >>> pm = PluginManager([ConventionsPlugin("Use type hints.")])  # doctest: +SKIP
         >>> pm.transform_prompt("Add /health", PluginContext())  # doctest: +SKIP
     """

@@ -46,7 +46,7 @@ class CodegenToolkit(BaseToolkit):
         default_timeout: seconds a waiting tool waits when the model gives no timeout.
         max_result_chars: run results longer than this are cut in the message content.
 
-    Example:
+    Examples:
         >>> toolkit = CodegenToolkit(client=client, include=["codegen_run_agent"])  # doctest: +SKIP
         >>> [t.name for t in toolkit.get_tools()]  # doctest: +SKIP
         ['codegen_run_agent']
@@ -66,6 +66,8 @@ class CodegenToolkit(BaseToolkit):
         client: CodegenClient | None = None,
         async_client: AsyncCodegenClient | None = None,
         include: Sequence[str] | None = None,
+        default_timeout: float | None = DEFAULT_TIMEOUT,
+        max_result_chars: int = 2000,
         **kwargs: Any,
     ) -> None:
         if client is None and async_client is None:
@@ -82,7 +84,14 @@ class CodegenToolkit(BaseToolkit):
                     f"unknown Codegen tool name(s) {unknown}; choose from {list(TOOL_NAMES)}"
                 )
             include = tuple(include)
-        super().__init__(client=client, async_client=async_client, include=include, **kwargs)
+        super().__init__(
+            client=client,
+            async_client=async_client,
+            include=include,
+            default_timeout=default_timeout,
+            max_result_chars=max_result_chars,
+            **kwargs,
+        )
 
     def get_tools(self) -> list[BaseTool]:
         """New tool instances sharing the toolkit's clients, in :data:`TOOL_NAMES` order."""

@@ -16,6 +16,7 @@ EXPECTED = {
     "PromptSpec",
     "codegen_node",
     "codegen_wait_node",
+    "draw_graph",
     "feature_workflow",
     "render_prompt",
     "tests_failed",

@@ -4,9 +4,7 @@ ACTION steps as tool runs, thread_id on the children, and the redaction still ap
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,11 +120,3 @@ def test_outside_a_graph_the_trace_id_is_the_thread(sink: LangSmithSink) -> None
     (root,) = sink.tree()
     assert root.metadata["thread_id"] == trace_id
     assert _identity(root) == IDENTITY
-
-
-def test_the_docs_example_runs() -> None:
-    """docs/observability.md's coding-agent example (a whole workflow as one thread)."""
-    doc = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
-    (block,) = [b for b in blocks if "coding_agent_metadata" in b]
-    exec(compile(block, f"{doc.name}[coding-agent]", "exec"), {"__name__": "docs"})
