@@ -1,16 +1,10 @@
 """Codegen's own SDK surface (``codegen`` 0.57: ``Agent``, ``AgentTask``) on our client.
 
-Code written for the SDK runs after one changed import (``docs/migrating.md``)::
-
-    from codegen_graph.compat import Agent  # was: from codegen import Agent
-
-``agent.run(prompt)`` creates the run through :class:`~codegen_graph.CodegenClient`, so it
-gets the client's retries (a create is keyed, never made twice), rate budgets, circuit
-breaker and typed errors. ``task.status`` is an :class:`~codegen_graph.AgentRunStatus`: it
-equals the API's ``"COMPLETE"`` and the SDK docs' ``"completed"`` alike, so loops written
-against the docs end (against the SDK itself they never do). ``task.handle`` is the
-:class:`~codegen_graph.AgentRun` underneath, for ``wait()``, ``stream_logs()`` and
-``resume()`` once you move on.
+Code written for the SDK runs after one changed import (``docs/migrating.md``), with the
+client's keyed retries, rate budgets, circuit breaker and typed errors. ``task.status`` is
+an :class:`~codegen_graph.AgentRunStatus`, equal to the API's ``"COMPLETE"`` and the SDK
+docs' ``"completed"`` alike, so loops written against those docs end (with the SDK they
+never do). ``task.handle`` is the :class:`~codegen_graph.AgentRun` underneath.
 """
 
 from __future__ import annotations
@@ -29,13 +23,8 @@ log = logging.getLogger("codegen_graph.compat")
 
 
 class AgentTask:
-    """One agent run, read like the SDK's ``AgentTask``.
-
-    Attributes:
-        id, org_id, status, result, web_url: as in the SDK; ``status`` compares equal to
-            either spelling (``"COMPLETE"`` / ``"completed"``), ``web_url`` follows refreshes.
-        handle: the :class:`~codegen_graph.AgentRun` this task reads.
-    """
+    """One agent run, read like the SDK's ``AgentTask`` (``id``, ``org_id``, ``status``,
+    ``result``, ``web_url``, ``refresh()``) from ``handle``, an :class:`~codegen_graph.AgentRun`."""
 
     def __init__(self, handle: AgentRun, org_id: int) -> None:
         self.handle = handle
@@ -101,6 +90,11 @@ class Agent:
             raise ConfigurationError(
                 "Agent(client=...) takes its token, org_id and base_url from the client; "
                 "pass either the client or those three"
+            )
+        if client is not None and not isinstance(client, CodegenClient):
+            raise ConfigurationError(
+                f"Agent(client=...) needs a codegen_graph.CodegenClient (the SDK's calls are "
+                f"synchronous), got {type(client).__name__}"
             )
         self._owns_client = client is None
         self.api_client = client or CodegenClient(token, org_id, base_url=base_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -67,12 +68,13 @@ def test_a_wrong_token_is_a_typed_error_without_the_token(sdk_env: LocalServer) 
 
 
 def test_the_status_ends_the_sdk_docs_loop_and_get_status_follows() -> None:
-    with LocalCodegen(clock=ManualClock()) as local:
+    clock = ManualClock()
+    with LocalCodegen(clock=clock) as local:
         agent = Agent(client=local.client())
         task = agent.run("Add a /health endpoint")
         polls = 0
         while task.status != "completed":  # the SDK docs' loop; the API says COMPLETE
-            local.clock.advance(5)
+            clock.advance(5)
             task.refresh()
             polls += 1
             assert polls < 100
@@ -114,15 +116,20 @@ def test_client_or_connection_arguments_not_both() -> None:
     with LocalCodegen(clock=ManualClock()) as local, local.client() as client:
         with pytest.raises(ConfigurationError, match="either the client or those three"):
             Agent("tok", client=client)
+        async_client = local.async_client()
+        with pytest.raises(ConfigurationError, match="needs a codegen_graph"):
+            Agent(client=async_client)  # type: ignore[arg-type]
+        asyncio.run(async_client.aclose())
         agent = Agent(client=client)
         agent.close()  # not ours to close: the client still works
         assert client.agent_runs.create("still open").id > 0
 
 
 def test_a_failed_run_says_once_that_it_will_not_complete(caplog: pytest.LogCaptureFixture) -> None:
-    with LocalCodegen(clock=ManualClock(), behavior=Fails()) as local:
+    clock = ManualClock()
+    with LocalCodegen(clock=clock, behavior=Fails()) as local:
         task = Agent(client=local.client()).run("Add a /health endpoint")
-        local.clock.advance(120)
+        clock.advance(120)
         with caplog.at_level(logging.WARNING, logger="codegen_graph.compat"):
             task.refresh()
             task.refresh()
