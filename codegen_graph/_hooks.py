@@ -73,10 +73,6 @@ def _agent_attributes(role: str | None, run_id: int | None) -> dict[str, Any]:
     }
 
 
-def _status_of(run: AgentRunResponse) -> str | None:
-    return None if run.status is None else run.status.canonical
-
-
 def route_template(path: str) -> str:
     """The API path template of a concrete path (ids become ``{org_id}``, ...).
 
@@ -217,7 +213,7 @@ class CallHooks:
             run: dict[str, Any] = {"codegen.agent_run_id": result.id}
             if self._action is not None:  # the invoked agent's instance and conversation
                 run["gen_ai.agent.id"] = run["gen_ai.conversation.id"] = str(result.id)
-            run["codegen.agent_run_status"] = _status_of(result)
+            run["codegen.agent_run_status"] = result.status and result.status.canonical
             set_attributes(self._span, run)
         if self._action is None or self._ctx is None:
             return
