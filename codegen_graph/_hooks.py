@@ -11,7 +11,9 @@ arguments. Around every API call the client asks it for a :class:`CallHooks`, wh
 
 * rewrites the prompt of a create or resume through the plugins' ``transform_prompt``
   (a blocking ``PromptGuard`` stops the call here, before anything is sent);
-* opens an OpenTelemetry span (a no-op without ``opentelemetry``);
+* opens an OpenTelemetry span named by OpenTelemetry's conventions (a no-op without
+  ``opentelemetry``): ``invoke_agent {role}`` with the GenAI attributes for a create or
+  resume, ``{METHOD} {route}`` for the rest (``docs/observability.md`` lists them);
 * after success calls ``on_create`` (create and resume) and counts the run in the metrics;
   after failure calls ``on_error``;
 * passes every answer's agent-written text (a run's ``result`` and ``summary``, each log
@@ -31,17 +33,18 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._context import PluginContext, current_call_context
 from ._exceptions import ConfigurationError
 from ._metrics import Metrics
-from ._otel import span
+from ._otel import set_attributes, span
+from .models import AgentRunResponse
 
 if TYPE_CHECKING:
     from ._base_client import RequestSpec
-    from .models import AgentRunResponse
 
 __all__ = [
     "CallHooks",
@@ -63,6 +66,22 @@ _PLACEHOLDER = {
 }
 _CREATE = "/v1/organizations/{org_id}/agent/run"
 _RESUME = "/v1/organizations/{org_id}/agent/run/resume"
+# The run id and span of the wait in progress, for run_finished to give it the final status.
+_WAIT: ContextVar[tuple[int, Any] | None] = ContextVar("codegen_graph_wait", default=None)
+
+
+def _agent_attributes(role: str | None, run_id: int | None) -> dict[str, Any]:
+    """A Codegen agent run in OpenTelemetry's GenAI terms: the role names the agent; a run
+    is both the agent's instance and its conversation (a resume continues it)."""
+    run = None if run_id is None else str(run_id)
+    return {
+        "gen_ai.provider.name": "codegen",
+        "gen_ai.system": "codegen",  # the provider's name before semantic conventions 1.37
+        "gen_ai.agent.name": role,
+        "gen_ai.agent.id": run,
+        "gen_ai.conversation.id": run,
+        "codegen.agent_run_id": run_id,
+    }
 
 
 def route_template(path: str) -> str:
@@ -165,13 +184,14 @@ def _as_hooks(plugins: Hooks | Sequence[Any] | None) -> Hooks | None:
 class CallHooks:
     """The hooks of one API call (see :meth:`ClientHooks.call`)."""
 
-    __slots__ = ("_action", "_ctx", "_hooks", "route", "spec")
+    __slots__ = ("_action", "_ctx", "_hooks", "_span", "route", "spec")
 
     def __init__(self, hooks: ClientHooks, spec: RequestSpec[Any]) -> None:
         self._hooks = hooks
         self.route = route_template(spec.path)
         self._action: str | None = None
         self._ctx: PluginContext | None = None
+        self._span: Any = None
         if spec.method == "POST" and self.route in (_CREATE, _RESUME):
             self._action = "create" if self.route == _CREATE else "resume"
             spec = self._transform(spec, self._action)
@@ -206,19 +226,40 @@ class CallHooks:
             return spec
         return dataclasses.replace(spec, json={**body, "prompt": new})
 
-    def span(self) -> AbstractContextManager[Any]:
-        """An OpenTelemetry span around the call."""
+    @contextmanager
+    def span(self) -> Iterator[Any]:
+        """An OpenTelemetry client span around the call: ``invoke_agent {role}`` for a create
+        or resume (OpenTelemetry's GenAI conventions), ``{METHOD} {route}`` (HTTP's) else."""
+        role = current_call_context().role
         attrs: dict[str, Any] = {
             "http.request.method": self.spec.method,
             "url.template": self.route,
             "codegen.org_id": self._hooks.org_id,
-            "codegen.role": current_call_context().role,
+            "codegen.role": role,
         }
-        return span(f"codegen.http {self.spec.method} {self.route}", attrs)
+        name = f"{self.spec.method} {self.route}"
+        if self._ctx is not None:
+            body = self.spec.json or {}
+            prompt = body.get("prompt")
+            attrs |= _agent_attributes(role, self._ctx.agent_run_id)
+            attrs |= {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.request.model": body.get("model"),
+                "codegen.prompt_length": len(prompt) if isinstance(prompt, str) else None,
+            }
+            name = f"invoke_agent {role}" if role else "invoke_agent"
+        with span(name, attrs, kind="client") as self._span:
+            yield self._span
 
     def succeeded(self, result: Any) -> Any:
         """After the call returned ``result``: the result as the caller may see it."""
         result = self._hooks.filtered(result)
+        if isinstance(result, AgentRunResponse):  # which run, and how it stands now
+            run: dict[str, Any] = {"codegen.agent_run_id": result.id}
+            if self._action is not None:  # the invoked agent's instance and conversation
+                run["gen_ai.agent.id"] = run["gen_ai.conversation.id"] = str(result.id)
+            run["codegen.agent_run_status"] = result.status and result.status.canonical
+            set_attributes(self._span, run)
         if self._action is None or self._ctx is None:
             return result
         ctx = self._ctx.replace(agent_run_id=getattr(result, "id", self._ctx.agent_run_id))
@@ -307,23 +348,30 @@ class ClientHooks:
 
     @contextmanager
     def waiting(self, agent_run_id: int) -> Iterator[None]:
-        """An OpenTelemetry span around a wait; ``on_error`` when the wait fails."""
-        with span(
-            "codegen.wait",
-            {"codegen.agent_run_id": agent_run_id, "codegen.role": current_call_context().role},
-        ):
+        """An OpenTelemetry span around a wait (with the final status when the handle saw the
+        run finish, :meth:`run_finished`); ``on_error`` when the wait fails."""
+        role = current_call_context().role
+        attrs = {**_agent_attributes(role, agent_run_id), "codegen.org_id": self.org_id}
+        attrs["codegen.role"] = role
+        with span("codegen.wait", attrs) as current:
+            held = _WAIT.set((agent_run_id, current))
             try:
                 yield
             except BaseException as exc:
                 if self.plugins is not None and isinstance(exc, Exception):
                     self.plugins.on_error(exc, self.context("wait", agent_run_id=agent_run_id))
                 raise
+            finally:
+                _WAIT.reset(held)
 
     def run_finished(self, run: AgentRunResponse, wait_seconds: float | None = None) -> None:
         """A handle saw ``run`` reach a terminal status: metrics and ``on_complete``."""
         status = run.status
         if status is None:
             return
+        wait = _WAIT.get()
+        if wait is not None and wait[0] == run.id:
+            set_attributes(wait[1], {"codegen.agent_run_status": status.canonical})
         if self.metrics is not None:
             self.metrics.record_run_finished(
                 current_call_context().role, status.canonical, wait_seconds

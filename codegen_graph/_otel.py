@@ -14,7 +14,7 @@ from typing import Any
 
 from ._redact import get_redactor
 
-__all__ = ["span"]
+__all__ = ["set_attributes", "span"]
 
 _TRACER_NAME = "codegen_graph"
 
@@ -41,18 +41,31 @@ def _attribute(value: Any) -> Any:
     return get_redactor().redact_text(str(value))
 
 
+def _attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: _attribute(v) for k, v in (attributes or {}).items() if v is not None}
+
+
+def set_attributes(current: Any, attributes: Mapping[str, Any]) -> None:
+    """Add attributes to a span :func:`span` yielded, converted alike (``None``: no span)."""
+    if current is not None:
+        current.set_attributes(_attributes(attributes))
+
+
 @contextmanager
-def span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Any]:
+def span(
+    name: str, attributes: Mapping[str, Any] | None = None, *, kind: str = "internal"
+) -> Iterator[Any]:
     """Run a block inside an OpenTelemetry span named ``name`` (a no-op without otel).
 
     ``None`` attribute values are dropped; strings are redacted; other values that
     OpenTelemetry cannot hold are stringified. An exception escaping the block is recorded
-    on the span as an ``exception`` event with a redacted message and marks the span as an
-    error, then propagates.
+    on the span as an ``exception`` event with a redacted message, sets ``error.type`` to
+    its class name and marks the span as an error, then propagates.
 
     Args:
-        name: The span name, e.g. ``"codegen.wait"`` or ``"codegen.http GET /v1/..."``.
+        name: The span name, e.g. ``"codegen.wait"`` or ``"GET /v1/..."``.
         attributes: Span attributes, e.g. ``{"codegen.agent_run_id": 7}``.
+        kind: The span kind: ``"internal"``, or ``"client"`` for a call to a remote service.
 
     Yields:
         The ``opentelemetry.trace.Span``, or ``None`` when OpenTelemetry is not installed.
@@ -61,19 +74,23 @@ def span(name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Any
     if trace is None:
         yield None
         return
-    attrs = {k: _attribute(v) for k, v in (attributes or {}).items() if v is not None}
     tracer = trace.get_tracer(_TRACER_NAME)
     with tracer.start_as_current_span(
-        name, attributes=attrs, record_exception=False, set_status_on_exception=False
+        name,
+        kind=trace.SpanKind[kind.upper()],
+        attributes=_attributes(attributes),
+        record_exception=False,
+        set_status_on_exception=False,
     ) as current:
         try:
             yield current
         except BaseException as exc:
             # OpenTelemetry's own recording would keep the raw message; redact it first.
             message = get_redactor().redact_text(str(exc))
+            kind_of = type(exc).__qualname__
             current.add_event(
-                "exception",
-                {"exception.type": type(exc).__qualname__, "exception.message": message},
+                "exception", {"exception.type": kind_of, "exception.message": message}
             )
+            current.set_attribute("error.type", kind_of)
             current.set_status(trace.Status(trace.StatusCode.ERROR, message))
             raise

@@ -19,6 +19,8 @@ The layers, bottom up (``docs/concepts.md`` draws them):
   Only observability may load LangSmith (and LangChain's tracer flush).
 * **tools** (LangChain tools) on the client, plugins and observability; **graph** (LangGraph
   nodes and workflows) on all of that.
+* **compat**: the Codegen SDK's ``Agent`` on the client, like the tools but with no
+  LangChain.
 * **local**: the embedded backend shares only the wire layer.
 * **cli** and **studio** on top.
 """
@@ -124,6 +126,8 @@ LAYERS: dict[str, Layer] = {
     "local": Layer((*WIRE, "local"), (*LANGCHAIN, *SERVER)),
     # the top
     "cli": Layer((*_ON_PEERS, "tools", "graph", "local", "backend.py", "cli"), FRAMEWORKS),
+    # the Codegen SDK's surface on the client (no LangChain: it is for code written without it)
+    "compat.py": Layer(_ABOVE_CLIENT),
     "studio.py": Layer((*_ON_PEERS, "tools", "graph", "local", "backend.py"), FRAMEWORKS),
     "__main__.py": Layer(("cli",)),
     # the backend choice (CLI and Studio share it): the client's settings, and the local

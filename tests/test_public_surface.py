@@ -20,6 +20,7 @@ PUBLIC_MODULES = (
     "codegen_graph",
     "codegen_graph.backend",
     "codegen_graph.clock",
+    "codegen_graph.compat",
     "codegen_graph.graph",
     "codegen_graph.local",
     "codegen_graph.models",

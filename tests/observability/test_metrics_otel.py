@@ -10,7 +10,11 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from codegen_graph import NotFoundError
+from codegen_graph.clock import ManualClock
+from codegen_graph.local import LocalCodegen
 from codegen_graph.observability import Metrics, span
+from codegen_graph.plugins import call_context
 
 
 def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -104,6 +108,65 @@ def test_spans_carry_redacted_attributes_and_errors(
     assert event.attributes is not None
     assert event.attributes["exception.message"] == "bad [REDACTED]"
     assert "tok-very-secret" not in repr(inner.to_json())
+
+
+def test_client_spans_follow_the_genai_and_http_conventions(spans: object) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    assert isinstance(spans, InMemorySpanExporter)
+    token, prompt = "tok-span-canary-61d0", "Add a /health endpoint (prompt-canary-93be)"
+    with LocalCodegen(token=token, clock=ManualClock()) as local, local.client() as client:
+        with call_context(role="code"):
+            run = client.agent_runs.start(prompt, model="claude-sonnet-4")
+            run.wait(timeout=600)
+            run.resume("Also cover the errors")
+        client.agent_runs.create("Document it")  # no role: an unnamed agent
+        with pytest.raises(NotFoundError):
+            client.agent_runs.get(999_999)
+    finished = spans.get_finished_spans()
+    create, resume = [s for s in finished if s.name == "invoke_agent code"]
+    agent = {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.provider.name": "codegen",
+        "gen_ai.system": "codegen",
+        "gen_ai.agent.name": "code",
+        "gen_ai.agent.id": str(run.id),
+        "gen_ai.conversation.id": str(run.id),
+        "codegen.agent_run_id": run.id,
+        "codegen.org_id": local.org_id,
+        "codegen.role": "code",
+        "http.request.method": "POST",
+    }
+    assert dict(create.attributes or {}) == {
+        **agent,
+        "gen_ai.request.model": "claude-sonnet-4",
+        "codegen.agent_run_status": "PENDING",
+        "codegen.prompt_length": len(prompt),
+        "url.template": "/v1/organizations/{org_id}/agent/run",
+    }
+    assert dict(resume.attributes or {}) == {
+        **agent,
+        "codegen.agent_run_status": "ACTIVE",
+        "codegen.prompt_length": len("Also cover the errors"),
+        "url.template": "/v1/organizations/{org_id}/agent/run/resume",
+    }
+    assert create.kind is resume.kind is SpanKind.CLIENT
+    (wait,) = [s for s in finished if s.name == "codegen.wait"]
+    assert dict(wait.attributes or {}) == {
+        **{k: v for k, v in agent.items() if not k.startswith(("gen_ai.op", "http."))},
+        "codegen.agent_run_status": "COMPLETE",  # what the wait saw the run end with
+    }
+    (unnamed,) = [s for s in finished if s.name == "invoke_agent"]
+    assert unnamed.attributes is not None and "gen_ai.agent.name" not in unnamed.attributes
+    missing = [s for s in finished if s.name.endswith("/agent/run/{agent_run_id}")]
+    assert missing[-1].name == "GET /v1/organizations/{org_id}/agent/run/{agent_run_id}"
+    assert missing[-1].kind is SpanKind.CLIENT
+    assert missing[-1].status.status_code is StatusCode.ERROR
+    assert missing[-1].attributes is not None
+    assert missing[-1].attributes["error.type"] == "NotFoundError"
+    exported = "".join(s.to_json() for s in finished)
+    assert "prompt-canary-93be" not in exported and token not in exported
 
 
 def test_package_works_without_prometheus_and_opentelemetry() -> None:
