@@ -14,7 +14,7 @@ from .._config import check_token
 from .._exceptions import ConfigurationError
 from .._version import __version__
 from ._common import CliState, set_cli_state
-from ._review import review_pr
+from ._github import review_pr
 from ._run import run_command
 from ._runs import runs_app
 
