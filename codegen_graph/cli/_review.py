@@ -280,7 +280,7 @@ def run_review(
         }
         print_json(doc | ({"step_summary": written is not None} if summary else {}))
     else:
-        cli_state().out.print(markdown, markup=False)
+        cli_state().out.print(markdown, markup=False, soft_wrap=True)  # Markdown as posted
         if url:
             cli_state().out.print(f"{noun}: {url}", markup=False)
     if not run.is_success:
