@@ -45,6 +45,8 @@ class GitHubClient(Forge):
     ``GITHUB_API_URL`` (GitHub Enterprise: ``https://HOST/api/v3``)."""
 
     name, noun = "GitHub", "comment"
+    auth = ("Authorization", "Bearer {}")
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     token_source = "GITHUB_TOKEN (or --github-token)"
     missing_token = (
         "No GitHub token: pass --github-token or set GITHUB_TOKEN "
@@ -60,13 +62,6 @@ class GitHubClient(Forge):
     def __init__(self, token: str, repo: str, number: int, *, api_url: str | None = None):
         super().__init__(token, resolve_github_api_url(api_url))
         self.path = f"/repos/{repo}/issues/{number}/comments"
-
-    def auth_headers(self, token: str) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        }
 
     def post(self, body: str) -> str | None:
         answer = self._post(self.path, body)

@@ -38,6 +38,7 @@ class GitLabClient(Forge):
     """Adds notes to one merge request; ``project`` is its numeric id or its path."""
 
     name, noun = "GitLab", "note"
+    auth = ("PRIVATE-TOKEN", "{}")
     token_source = "GITLAB_TOKEN (or --gitlab-token)"
     missing_token = (
         "No GitLab token: pass --gitlab-token or set GITLAB_TOKEN (in GitLab CI: a masked "
@@ -56,18 +57,13 @@ class GitLabClient(Forge):
         self.project, self.mr = project, mr
         self.path = f"/projects/{quote(project, safe='')}/merge_requests/{mr}/notes"
 
-    def auth_headers(self, token: str) -> dict[str, str]:
-        return {"PRIVATE-TOKEN": token}
-
     def post(self, body: str) -> str | None:
         """Post the note; its URL when the project is a path (GitLab's answer has none)."""
         note = self._post(self.path, body)
         note_id = note.get("id") if isinstance(note, dict) else None
-        if not isinstance(note_id, int) or self.project.isdigit():
-            return None
-        if not self.api_url.endswith("/api/v4"):
-            return None
         server = self.api_url.removesuffix("/api/v4")
+        if not isinstance(note_id, int) or self.project.isdigit() or server == self.api_url:
+            return None
         return f"{server}/{self.project}/-/merge_requests/{self.mr}#note_{note_id}"
 
 

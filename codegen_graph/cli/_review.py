@@ -1,13 +1,10 @@
-"""The review flow ``review-pr`` (GitHub) and ``review-mr`` (GitLab) share.
+"""The review flow ``review-pr`` (GitHub) and ``review-mr`` (GitLab) share; only the
+posting differs (a :class:`Forge` subclass each, in ``_github.py`` and ``_gitlab.py``).
 
-One agent run through the Codegen API reviews the change; the review is posted where the
-change lives. Only the posting differs between forges (:class:`Forge` subclasses in
-``_github.py`` and ``_gitlab.py``); the safety rules live here, once: what a review writes
-reaches a real system, so it never falls back to the embedded local backend by itself
-(without a Codegen token it stops with an error; the local backend runs only with
-``--local``, and its review is then marked as simulated), and the forge's token is checked
-before an agent run is spent. The forge token travels only in a header, never in a
-message, repr or exception.
+The safety rules live here, once: a review reaches a real system, so it never falls back to
+the embedded local backend by itself (only ``--local``, and the review says it is
+simulated), and the forge token is checked before an agent run is spent. That token
+travels only in a header, never in a message, repr or exception.
 """
 
 from __future__ import annotations
@@ -98,6 +95,8 @@ class Forge:
 
     name: ClassVar[str]  # "GitHub"
     noun: ClassVar[str]  # what a posted review is called there: "comment"
+    auth: ClassVar[tuple[str, str]]  # the header carrying the token, and its value's format
+    headers: ClassVar[dict[str, str]] = {}  # sent with every request
     token_source: ClassVar[str]  # "GITHUB_TOKEN (or --github-token)"
     missing_token: ClassVar[str]  # the error without a token: how to provide one
     auth_hint: ClassVar[str]
@@ -111,12 +110,11 @@ class Forge:
         # error text and debug log show the whole header.
         token = check_token(token, self.token_source)
         self.api_url = api_url
-        headers = self.auth_headers(token) | {"User-Agent": "codegen-graph"}
+        headers = self.headers | {
+            self.auth[0]: self.auth[1].format(token),
+            "User-Agent": "codegen-graph",
+        }
         self._http = httpx.Client(base_url=api_url, timeout=30.0, headers=headers)
-
-    def auth_headers(self, token: str) -> dict[str, str]:
-        """The headers that carry ``token`` (and any the forge wants on every request)."""
-        raise NotImplementedError
 
     def post(self, body: str) -> str | None:
         """Post ``body`` as the review; return its web URL when known."""
@@ -169,26 +167,15 @@ def _message(response: httpx.Response) -> str:
 
 @dataclass(frozen=True)
 class Review:
-    """One review: what the agent is asked, and where its answer goes.
+    """One review: what the agent is asked, and where its answer goes."""
 
-    Attributes:
-        command: the CLI command (``"review-pr"``), for the idempotency key.
-        title: the change as the forge writes it (``"octo/demo#17"``, ``"group/app!17"``).
-        subject: the change in words, for the prompt.
-        change: what the forge calls it (``"pull request"``).
-        metadata: recorded on the agent run.
-        forge: the forge it is posted to.
-        ci_run_var: the CI variable naming this CI run (``"GITHUB_RUN_ID"``): a re-run job
-            keeps it, a new push gets a new one.
-    """
-
-    command: str
-    title: str
-    subject: str
-    change: str
-    metadata: dict[str, Any]
+    command: str  # "review-pr", for the idempotency key
+    title: str  # the change as the forge writes it: "octo/demo#17", "group/app!17"
+    subject: str  # the change in words, for the prompt
+    change: str  # what the forge calls it: "pull request"
+    metadata: dict[str, Any]  # recorded on the agent run
     forge: type[Forge]
-    ci_run_var: str
+    ci_run_var: str  # names the CI run ("GITHUB_RUN_ID"): a re-run job keeps it
 
     @property
     def prompt(self) -> str:
