@@ -10,9 +10,11 @@ disagree about when the stand-in is used:
    client's error, never a quiet switch to the stand-in);
 3. a token variable that is set but empty or blank: an error naming it (in CI a missing
    secret reads as an empty string);
-4. a command whose result leaves the machine (``review-pr`` posts to GitHub): an error,
-   the stand-in's made-up output must never reach a real system unasked;
-5. in CI (``CI`` or ``GITHUB_ACTIONS`` set): an error, nothing falls back silently there;
+4. a command whose result leaves the machine (``review-pr`` posts to GitHub,
+   ``review-mr`` to GitLab): an error, the stand-in's made-up output must never reach a
+   real system unasked;
+5. in CI (``CI``, ``GITHUB_ACTIONS`` or ``GITLAB_CI`` set): an error, nothing falls back
+   silently there;
 6. otherwise, on a developer's machine: the embedded local backend, announced with the
    exact reason.
 
@@ -49,8 +51,8 @@ DEFAULT_TIME_SCALE = 60.0
 #: Environment variable: ``1``/``true`` asks for the embedded local backend explicitly.
 LOCAL_ENV_VAR = "CODEGEN_GRAPH_LOCAL"
 
-#: Variables whose presence means "running in CI" (GitHub Actions sets both).
-CI_ENV_VARS = ("CI", "GITHUB_ACTIONS")
+#: Variables whose presence means "running in CI" (GitHub Actions and GitLab CI set two).
+CI_ENV_VARS = ("CI", "GITHUB_ACTIONS", "GITLAB_CI")
 
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -78,7 +80,7 @@ def _truthy(value: str | None) -> bool:
 
 
 def in_ci(environ: Mapping[str, str] | None = None) -> str | None:
-    """The CI variable that is set (``"CI"``, ``"GITHUB_ACTIONS"``), or ``None``."""
+    """The first CI variable that is set (``"CI"``, ``"GITHUB_ACTIONS"``...), or ``None``."""
     env = os.environ if environ is None else environ
     return next((name for name in CI_ENV_VARS if _truthy(env.get(name))), None)
 

@@ -29,8 +29,8 @@ Codegen client behind it is built once per process by :func:`client_from_env`:
   can be tried in Studio without an account. It says so, and why, once on stderr. Under
   LangGraph Server it runs as ``codegen-graph serve`` in a child process on 127.0.0.1
   (stopped when the server exits);
-* a token variable set but empty, or no token in CI (``CI``/``GITHUB_ACTIONS`` set): a
-  :class:`~codegen_graph.ConfigurationError` naming the variable, never a silent
+* a token variable set but empty, or no token in CI (``CI``/``GITHUB_ACTIONS``/``GITLAB_CI``
+  set): a :class:`~codegen_graph.ConfigurationError` naming the variable, never a silent
   fallback. The rule is :func:`codegen_graph.backend.choose_backend`, the CLI's too.
 
 The graph is compiled **without** a checkpointer: LangGraph Server supplies its own (in

@@ -41,6 +41,7 @@ def _clear_langsmith_caches() -> None:
 _CI_VARS = (
     "CI",
     "GITHUB_ACTIONS",
+    "GITLAB_CI",
     "CODEGEN_GRAPH_LOCAL",
     "CODEGEN_API_TOKEN",
     "CODEGEN_ORG_ID",

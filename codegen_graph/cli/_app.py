@@ -14,7 +14,8 @@ from .._config import check_token
 from .._exceptions import ConfigurationError
 from .._version import __version__
 from ._common import CliState, set_cli_state
-from ._review import review_pr
+from ._github import review_pr
+from ._gitlab import review_mr
 from ._run import run_command
 from ._runs import runs_app
 
@@ -99,6 +100,7 @@ def _quiet_library_logs(ctx: typer.Context, debug: bool) -> None:
 app.command("run")(run_command)
 app.add_typer(runs_app, name="runs")
 app.command("review-pr")(review_pr)
+app.command("review-mr")(review_mr)
 
 
 def _undecodable_argument(argv: list[str]) -> str | None:

@@ -1,7 +1,6 @@
-"""The little of GitHub's REST API that ``review-pr`` needs: post a pull-request comment.
-
-The token travels only in the ``Authorization`` header; it is never part of a message,
-a repr or an exception.
+"""``codegen-graph review-pr``: the shared review flow (``_review.py``), posted as a
+pull-request comment through GitHub's REST API and appended to ``$GITHUB_STEP_SUMMARY``.
+A ready workflow is in ``examples/github-actions/codegen-review.yml``.
 """
 
 from __future__ import annotations
@@ -9,49 +8,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Annotated
 
-import httpx
+import typer
 
-from .._config import check_token, is_loopback_host
-from .._exceptions import CodegenError, ConfigurationError
+from .._exceptions import ConfigurationError
+from ._common import FROM_OPTIONS, BackendOptions, JsonOpt, backend_options, handle_errors
+from ._review import Forge, KeyOpt, RepoIdOpt, Review, TimeoutOpt, resolve_api_url, run_review
 
-__all__ = [
-    "DEFAULT_GITHUB_API_URL",
-    "GitHubClient",
-    "GitHubError",
-    "append_step_summary",
-    "parse_repo",
-]
+__all__ = ["GitHubClient", "append_step_summary", "parse_repo", "review_pr"]
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
-#: GitHub rejects comment bodies over 65,536 characters.
-MAX_COMMENT_CHARS = 65_000
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-class GitHubError(CodegenError):
-    """GitHub's API refused or failed a request.
-
-    Attributes:
-        status_code: the HTTP status, or ``None`` when no answer came.
-    """
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.is_transient = status_code is None or status_code == 429 or status_code >= 500
-        if status_code in (401, 403):
-            self.cli_hint = (
-                "check GITHUB_TOKEN (or --github-token): it needs pull-requests: write "
-                "(in a workflow: permissions: pull-requests: write)"
-            )
-        elif status_code == 404:
-            self.cli_hint = "check --repo and --pr, and that the token can see the repository"
-        elif self.is_transient:
-            self.cli_hint = "GitHub is unavailable or unreachable: try again later"
-        else:
-            self.cli_hint = "GitHub rejected the comment; see the message above"
 
 
 def parse_repo(repo: str) -> tuple[str, str]:
@@ -67,114 +35,38 @@ def parse_repo(repo: str) -> tuple[str, str]:
 
 
 def resolve_github_api_url(url: str | None) -> str:
-    """The GitHub API root: the argument, ``GITHUB_API_URL`` or ``https://api.github.com``.
-
-    Raises:
-        ConfigurationError: not https (plain http is allowed only to a loopback host).
-    """
-    raw = (url or os.environ.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).strip()
-    parts = urlsplit(raw)
-    host = parts.hostname or ""
-    if parts.scheme not in {"http", "https"} or not host:
-        raise ConfigurationError(f"--github-api-url must be an http(s) URL, got {raw!r}")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigurationError("--github-api-url must not carry credentials or a query")
-    if parts.scheme == "http" and not is_loopback_host(host):
-        raise ConfigurationError(
-            f"Refusing plain http:// to {host!r}: the GitHub token would travel in clear "
-            "text. Use https:// (http:// only for 127.0.0.1, ::1 or localhost)."
-        )
-    return raw.rstrip("/")
+    """The GitHub API root: the argument, ``GITHUB_API_URL`` or ``https://api.github.com``."""
+    raw = url or os.environ.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL
+    return resolve_api_url(raw, "--github-api-url", "GitHub")
 
 
-class GitHubClient:
-    """Posts pull-request comments through GitHub's REST API.
+class GitHubClient(Forge):
+    """Comments on one pull request (``repo`` is ``OWNER/NAME``); ``api_url`` defaults to
+    ``GITHUB_API_URL`` (GitHub Enterprise: ``https://HOST/api/v3``)."""
 
-    Args:
-        token: a GitHub token with ``pull-requests: write``.
-        api_url: the API root (GitHub Enterprise: ``https://HOST/api/v3``).
-        transport: an httpx transport (tests).
-        timeout: seconds per request.
-    """
+    name, noun = "GitHub", "comment"
+    auth = ("Authorization", "Bearer {}")
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    token_source = "GITHUB_TOKEN (or --github-token)"
+    missing_token = (
+        "No GitHub token: pass --github-token or set GITHUB_TOKEN "
+        "(in a workflow: env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }})"
+    )
+    auth_hint = (
+        "check GITHUB_TOKEN (or --github-token): it needs pull-requests: write "
+        "(in a workflow: permissions: pull-requests: write)"
+    )
+    not_found_hint = "check --repo and --pr, and that the token can see the repository"
+    max_chars = 65_000  # GitHub rejects comment bodies over 65,536 characters
 
-    def __init__(
-        self,
-        token: str,
-        *,
-        api_url: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
-    ) -> None:
-        if not token or not token.strip():
-            raise ConfigurationError(
-                "No GitHub token: pass --github-token or set GITHUB_TOKEN "
-                "(in a workflow: env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }})"
-            )
-        # Checked like a Codegen token: a newline in it would otherwise reach httpx, whose
-        # error text and debug log show the whole header.
-        token = check_token(token, "GITHUB_TOKEN (or --github-token)")
-        self.api_url = resolve_github_api_url(api_url)
-        self._http = httpx.Client(
-            base_url=self.api_url,
-            transport=transport,
-            timeout=timeout,
-            headers={
-                "Authorization": f"Bearer {token.strip()}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": "codegen-graph",
-            },
-        )
+    def __init__(self, token: str, repo: str, number: int, *, api_url: str | None = None):
+        super().__init__(token, resolve_github_api_url(api_url))
+        self.path = f"/repos/{repo}/issues/{number}/comments"
 
-    def __repr__(self) -> str:
-        return f"GitHubClient(api_url={self.api_url!r}, token=***)"
-
-    def comment_on_pr(self, owner: str, repo: str, number: int, body: str) -> str | None:
-        """Post ``body`` as a comment on pull request ``number``; return the comment's URL.
-
-        Raises:
-            GitHubError: GitHub answered an error status, or did not answer.
-        """
-        if number < 1:
-            raise ConfigurationError(f"--pr must be a positive number, got {number}")
-        if len(body) > MAX_COMMENT_CHARS:
-            body = body[: MAX_COMMENT_CHARS - 40] + "\n\n… (truncated by codegen-graph)"
-        path = f"/repos/{owner}/{repo}/issues/{number}/comments"
-        try:
-            response = self._http.post(path, json={"body": body})
-        except httpx.HTTPError as exc:
-            raise GitHubError(
-                f"POST {path}: no answer from GitHub ({type(exc).__name__})"
-            ) from None
-        if response.status_code >= 400:
-            raise GitHubError(
-                f"GitHub answered HTTP {response.status_code} to POST {path}: {_message(response)}",
-                status_code=response.status_code,
-            )
-        try:
-            url = response.json().get("html_url")
-        except (ValueError, AttributeError):
-            url = None
+    def post(self, body: str) -> str | None:
+        answer = self._post(self.path, body)
+        url = answer.get("html_url") if isinstance(answer, dict) else None
         return url if isinstance(url, str) else None
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> GitHubClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return " ".join(response.text.split())[:200] or response.reason_phrase
-    message = data.get("message") if isinstance(data, dict) else None
-    return message[:200] if isinstance(message, str) else response.reason_phrase
 
 
 def append_step_summary(markdown: str, path: str | None = None) -> Path | None:
@@ -186,3 +78,65 @@ def append_step_summary(markdown: str, path: str | None = None) -> Path | None:
     with file.open("a", encoding="utf-8") as fh:
         fh.write(markdown.rstrip("\n") + "\n")
     return file
+
+
+@handle_errors
+@backend_options()
+def review_pr(
+    repo: Annotated[str, typer.Option("--repo", help="The repository, OWNER/NAME.")],
+    pr: Annotated[int, typer.Option("--pr", help="The pull request number.", min=1)],
+    github_token: Annotated[
+        str | None,
+        typer.Option(
+            "--github-token",
+            help="GitHub token allowed to comment (default: GITHUB_TOKEN). Never printed.",
+            show_default=False,
+        ),
+    ] = None,
+    github_api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--github-api-url",
+            help="GitHub API root (default: GITHUB_API_URL or https://api.github.com).",
+            show_default=False,
+        ),
+    ] = None,
+    comment: Annotated[
+        bool, typer.Option(help="Post the review as a pull-request comment.")
+    ] = True,
+    repo_id: RepoIdOpt = None,
+    timeout: TimeoutOpt = 3600.0,
+    idempotency_key: KeyOpt = None,
+    as_json: JsonOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
+) -> None:
+    """Review a pull request with a Codegen agent; write the step summary and a PR comment.
+
+    Exits 0 when the review was written, 1 when the agent run failed (the step summary
+    still says so; no comment is posted). Needs CODEGEN_API_TOKEN: it never falls back to
+    the embedded local backend unless --local is given. In GitHub Actions the review is
+    keyed by GITHUB_RUN_ID, so a re-run job reuses it.
+    """
+    owner, name = parse_repo(repo)
+    review = Review(
+        command="review-pr",
+        title=f"{owner}/{name}#{pr}",
+        subject=f"pull request #{pr} of the GitHub repository {owner}/{name}",
+        change="pull request",
+        metadata={"github_repo": f"{owner}/{name}", "github_pr": pr},
+        forge=GitHubClient,
+        ci_run_var="GITHUB_RUN_ID",
+    )
+    token = github_token or os.environ.get("GITHUB_TOKEN", "")
+    run_review(
+        review,
+        options,
+        (lambda: GitHubClient(token, f"{owner}/{name}", pr, api_url=github_api_url))
+        if comment
+        else None,
+        repo_id=repo_id,
+        timeout=timeout,
+        idempotency_key=idempotency_key,
+        as_json=as_json,
+        summary=append_step_summary,
+    )

@@ -1,72 +1,208 @@
-"""``codegen-graph review-pr``: a Codegen review agent on a pull request, for CI.
+"""The review flow ``review-pr`` (GitHub) and ``review-mr`` (GitLab) share; only the
+posting differs (a :class:`Forge` subclass each, in ``_github.py`` and ``_gitlab.py``).
 
-Runs one agent through the Codegen API, waits for it, appends the review to
-``$GITHUB_STEP_SUMMARY`` and posts it as a pull-request comment. A ready workflow is in
-``examples/github-actions/codegen-review.yml``.
-
-What it writes reaches a real system, so it never falls back to the embedded local
-backend by itself: without a Codegen token it stops with an error, and the local backend
-runs only with ``--local`` (its review is then marked as simulated).
+The safety rules live here, once: a review reaches a real system, so it never falls back to
+the embedded local backend by itself (only ``--local``, and the review says it is
+simulated), and the forge token is checked before an agent run is spent. That token
+travels only in a header, never in a message, repr or exception.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
+import httpx
 import typer
 
+from .._config import check_token, is_loopback_host
+from .._exceptions import CodegenError, ConfigurationError
 from ..models import AgentRunResponse
-from ._common import (
-    EXIT_FAILED,
-    FROM_OPTIONS,
-    Backend,
-    BackendOptions,
-    JsonOpt,
-    backend_options,
-    cli_state,
-    handle_errors,
-    print_json,
-)
-from ._github import GitHubClient, append_step_summary, parse_repo
+from ._common import EXIT_FAILED, Backend, BackendOptions, cli_state, print_json
 from ._runs import wait_live
 
-__all__ = ["WRITES_OUTSIDE", "render_review", "review_pr", "review_prompt"]
+__all__ = ["Forge", "ForgeError", "Review", "render_review", "resolve_api_url", "run_review"]
 
-#: What review-pr does that a stand-in must never do unasked (for the refusal message).
-WRITES_OUTSIDE = "posts the review to GitHub"
-
-
-def review_prompt(owner: str, name: str, number: int) -> str:
-    """The prompt the review agent gets."""
-    return (
-        f"Review pull request #{number} of the GitHub repository {owner}/{name}. "
-        "Read the diff and the code it touches, then answer with a review in Markdown: "
-        "a two-line summary of the change, then bugs and risks (file and line for each), "
-        "then concrete suggestions. Do not push commits to the pull request."
-    )
-
-
-def review_key(owner: str, name: str, number: int) -> str | None:
-    """The review's idempotency key in GitHub Actions: one review run per pull request and
-    workflow run (``GITHUB_RUN_ID``), so re-running a failed job (a new attempt of the same
-    workflow run) attaches to the review already paid for; a new push starts a new workflow
-    run and so a new review. Outside Actions: ``None`` (every call reviews anew)."""
-    run_id = os.environ.get("GITHUB_RUN_ID", "").strip()
-    if not run_id:
-        return None
-    return f"review-pr:{owner}/{name}#{number}:{run_id}"
+RepoIdOpt = Annotated[
+    int | None, typer.Option("--repo-id", help="Codegen repository id, if known.")
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the review.", min=1)
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key",
+        help="Never start two reviews for one key (default in CI: the change and the CI "
+        "run's id, so a re-run job reuses its review).",
+        show_default=False,
+    ),
+]
 
 
-def render_review(repo: str, number: int, run: AgentRunResponse, *, simulated: bool = False) -> str:
-    """The Markdown written to the step summary and posted as the comment.
+class ForgeError(CodegenError):
+    """The forge's API (GitHub, GitLab) refused or failed a request.
+
+    Attributes:
+        status_code: the HTTP status, or ``None`` when no answer came.
+    """
+
+    def __init__(self, message: str, forge: Forge, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.is_transient = status_code is None or status_code == 429 or status_code >= 500
+        if status_code in (401, 403):
+            self.cli_hint = forge.auth_hint
+        elif status_code == 404:
+            self.cli_hint = forge.not_found_hint
+        elif self.is_transient:
+            self.cli_hint = f"{forge.name} is unavailable or unreachable: try again later"
+        else:
+            self.cli_hint = f"{forge.name} rejected the {forge.noun}; see the message above"
+
+
+def resolve_api_url(raw: str, option: str, forge: str) -> str:
+    """An API root checked for sending a token to: http(s), no credentials or query, and
+    plain http only to a loopback host.
+
+    Raises:
+        ConfigurationError: it is not.
+    """
+    raw = raw.strip()
+    parts = urlsplit(raw)
+    host = parts.hostname or ""
+    if parts.scheme not in {"http", "https"} or not host:
+        raise ConfigurationError(f"{option} must be an http(s) URL, got {raw!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigurationError(f"{option} must not carry credentials or a query")
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise ConfigurationError(
+            f"Refusing plain http:// to {host!r}: the {forge} token would travel in clear "
+            "text. Use https:// (http:// only for 127.0.0.1, ::1 or localhost)."
+        )
+    return raw.rstrip("/")
+
+
+class Forge:
+    """Posts one review through a forge's REST API: a subclass per forge, bound to one
+    pull or merge request, says where (:meth:`post`) and how the token is sent."""
+
+    name: ClassVar[str]  # "GitHub"
+    noun: ClassVar[str]  # what a posted review is called there: "comment"
+    auth: ClassVar[tuple[str, str]]  # the header carrying the token, and its value's format
+    headers: ClassVar[dict[str, str]] = {}  # sent with every request
+    token_source: ClassVar[str]  # "GITHUB_TOKEN (or --github-token)"
+    missing_token: ClassVar[str]  # the error without a token: how to provide one
+    auth_hint: ClassVar[str]
+    not_found_hint: ClassVar[str]
+    max_chars: ClassVar[int]  # the longest body the forge accepts, with some room
+
+    def __init__(self, token: str, api_url: str) -> None:
+        if not token.strip():
+            raise ConfigurationError(self.missing_token)
+        # Checked like a Codegen token: a newline in it would otherwise reach httpx, whose
+        # error text and debug log show the whole header.
+        token = check_token(token, self.token_source)
+        self.api_url = api_url
+        headers = self.headers | {
+            self.auth[0]: self.auth[1].format(token),
+            "User-Agent": "codegen-graph",
+        }
+        self._http = httpx.Client(base_url=api_url, timeout=30.0, headers=headers)
+
+    def post(self, body: str) -> str | None:
+        """Post ``body`` as the review; return its web URL when known."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api_url={self.api_url!r}, token=***)"
+
+    def _post(self, path: str, body: str) -> Any:
+        """POST ``{"body": body}`` (cut to :attr:`max_chars`); the decoded answer or ``None``.
+
+        Raises:
+            ForgeError: an error status, or no answer.
+        """
+        if len(body) > self.max_chars:
+            body = body[: self.max_chars - 40] + "\n\n… (truncated by codegen-graph)"
+        try:
+            response = self._http.post(path, json={"body": body})
+        except httpx.HTTPError as exc:
+            raise ForgeError(
+                f"POST {path}: no answer from {self.name} ({type(exc).__name__})", self
+            ) from None
+        if response.status_code >= 400:
+            raise ForgeError(
+                f"{self.name} answered HTTP {response.status_code} to POST {path}: "
+                f"{_message(response)}",
+                self,
+                status_code=response.status_code,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return " ".join(response.text.split())[:200] or response.reason_phrase
+    found = data.get("message", data.get("error")) if isinstance(data, dict) else None
+    if found is None:
+        return response.reason_phrase
+    return (found if isinstance(found, str) else json.dumps(found))[:200]
+
+
+@dataclass(frozen=True)
+class Review:
+    """One review: what the agent is asked, and where its answer goes."""
+
+    command: str  # "review-pr", for the idempotency key
+    title: str  # the change as the forge writes it: "octo/demo#17", "group/app!17"
+    subject: str  # the change in words, for the prompt
+    change: str  # what the forge calls it: "pull request"
+    metadata: dict[str, Any]  # recorded on the agent run
+    forge: type[Forge]
+    ci_run_var: str  # names the CI run ("GITHUB_RUN_ID"): a re-run job keeps it
+
+    @property
+    def prompt(self) -> str:
+        """The prompt the review agent gets."""
+        return (
+            f"Review {self.subject}. Read the diff and the code it touches, then answer with "
+            "a review in Markdown: a two-line summary of the change, then bugs and risks "
+            "(file and line for each), then concrete suggestions. Do not push commits to "
+            f"the {self.change}."
+        )
+
+    @property
+    def key(self) -> str | None:
+        """The idempotency key in CI: one review run per change and CI run, so re-running a
+        failed job attaches to the review already paid for. Outside CI: ``None``."""
+        ci_run = os.environ.get(self.ci_run_var, "").strip()
+        return f"{self.command}:{self.title}:{ci_run}" if ci_run else None
+
+
+def render_review(title: str, run: AgentRunResponse, *, simulated: bool = False) -> str:
+    """The Markdown posted (and written to a step summary).
 
     ``simulated`` marks a review made by the embedded local backend (``--local``).
     """
     status = run.status.raw if run.status is not None else "unknown"
     ok = run.status is not None and run.status.is_success
-    title = f"## Codegen review of {repo}#{number}" + ("" if ok else f" ({status})")
+    heading = f"## Codegen review of {title}" + ("" if ok else f" ({status})")
     text = (run.result or run.summary or "").strip()
     if not text:
         text = "_The agent returned no text._"
@@ -79,108 +215,60 @@ def render_review(repo: str, number: int, run: AgentRunResponse, *, simulated: b
             "<sub>Simulated by codegen-graph's embedded local backend (--local): not a "
             f"review by a Codegen agent · run {run.id} · {status}</sub>"
         )
-    return f"{title}\n\n{text}\n\n---\n{footer}\n"
+    return f"{heading}\n\n{text}\n\n---\n{footer}\n"
 
 
-@handle_errors
-@backend_options()
-def review_pr(
-    repo: Annotated[str, typer.Option("--repo", help="The repository, OWNER/NAME.")],
-    pr: Annotated[int, typer.Option("--pr", help="The pull request number.", min=1)],
-    github_token: Annotated[
-        str | None,
-        typer.Option(
-            "--github-token",
-            help="GitHub token allowed to comment (default: GITHUB_TOKEN). Never printed.",
-            show_default=False,
-        ),
-    ] = None,
-    github_api_url: Annotated[
-        str | None,
-        typer.Option(
-            "--github-api-url",
-            help="GitHub API root (default: GITHUB_API_URL or https://api.github.com).",
-            show_default=False,
-        ),
-    ] = None,
-    comment: Annotated[
-        bool, typer.Option(help="Post the review as a pull-request comment.")
-    ] = True,
-    repo_id: Annotated[
-        int | None, typer.Option("--repo-id", help="Codegen repository id, if known.")
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for the review.", min=1)
-    ] = 3600.0,
-    idempotency_key: Annotated[
-        str | None,
-        typer.Option(
-            "--idempotency-key",
-            help="Never start two reviews for one key (default in GitHub Actions: the "
-            "repository, PR and GITHUB_RUN_ID, so a re-run job reuses its review).",
-            show_default=False,
-        ),
-    ] = None,
-    as_json: JsonOpt = False,
-    options: BackendOptions = FROM_OPTIONS,
+def run_review(
+    review: Review,
+    options: BackendOptions,
+    connect: Callable[[], Forge] | None,
+    *,
+    repo_id: int | None,
+    timeout: float,
+    idempotency_key: str | None,
+    as_json: bool,
+    summary: Callable[[str], Path | None] | None = None,
 ) -> None:
-    """Review a pull request with a Codegen agent; write the step summary and a PR comment.
+    """Run the review and post it with the forge ``connect`` makes (``None``: print only).
 
-    Exits 0 when the review was written, 1 when the agent run failed (the step summary
-    still says so; no comment is posted). Needs CODEGEN_API_TOKEN: it never falls back to
-    the embedded local backend unless --local is given.
+    ``summary`` also gets the review, even when the run failed (no post then). Exits 1 when
+    the agent run failed.
     """
-    owner, name = parse_repo(repo)
-    options = dataclasses.replace(options, writes_outside=WRITES_OUTSIDE)
-    options.choice()  # refuse a silent fallback before touching GitHub or starting a run
-    github: GitHubClient | None = None
-    if comment:  # fail on a missing token or bad URL before spending an agent run
-        github = GitHubClient(
-            github_token or os.environ.get("GITHUB_TOKEN", ""), api_url=github_api_url
-        )
+    writes = f"posts the review to {review.forge.name}"
+    options = dataclasses.replace(options, writes_outside=writes)
+    options.choice()  # refuse a silent fallback before touching the forge or starting a run
+    forge = connect() if connect is not None else None  # a bad token fails before a run
     try:
         with Backend(options) as backend, backend.client() as client:
-            simulated = backend.is_local
-            key = idempotency_key or review_key(owner, name, pr)
             run = client.agent_runs.start(
-                review_prompt(owner, name, pr),
+                review.prompt,
                 repo_id=repo_id,
-                metadata={"github_repo": f"{owner}/{name}", "github_pr": pr},
-                idempotency_key=key,
+                metadata=review.metadata,
+                idempotency_key=idempotency_key or review.key,
             )
+            err = cli_state().err
             if run.reused:
-                cli_state().err.print(
-                    f"review agent run {run.id} already exists for this CI run: reusing it",
-                    highlight=False,
-                )
-            cli_state().err.print(f"review agent run {run.id} started", highlight=False)
+                err.print(f"review agent run {run.id} already exists for this CI run: reusing it")
+            err.print(f"review agent run {run.id} started")
             wait_live(client, run, timeout, live=not as_json)
-        markdown = render_review(f"{owner}/{name}", pr, run.data, simulated=simulated)
-        summary = append_step_summary(markdown)
-        comment_url: str | None = None
-        if github is not None and run.is_success:
-            comment_url = github.comment_on_pr(owner, name, pr, markdown)
+            simulated = backend.is_local
+        markdown = render_review(review.title, run.data, simulated=simulated)
+        written = summary(markdown) if summary is not None else None
+        url = forge.post(markdown) if forge is not None and run.is_success else None
     finally:
-        if github is not None:
-            github.close()
-    _report(run.data, markdown, comment_url, summary is not None, as_json)
-    if not run.is_success:
-        raise typer.Exit(EXIT_FAILED)
-
-
-def _report(
-    run: AgentRunResponse, markdown: str, comment_url: str | None, summary: bool, as_json: bool
-) -> None:
+        if forge is not None:
+            forge.close()
+    noun = review.forge.noun
     if as_json:
         doc: dict[str, Any] = {
-            "run": run.model_dump(mode="json", exclude_none=True),
+            "run": run.data.model_dump(mode="json", exclude_none=True),
             "review": markdown,
-            "comment_url": comment_url,
-            "step_summary": summary,
+            f"{noun}_url": url,
         }
-        print_json(doc)
-        return
-    out = cli_state().out
-    out.print(markdown, markup=False, highlight=False)
-    if comment_url:
-        out.print(f"comment: {comment_url}", markup=False)
+        print_json(doc | ({"step_summary": written is not None} if summary else {}))
+    else:
+        cli_state().out.print(markdown, markup=False, soft_wrap=True)  # Markdown as posted
+        if url:
+            cli_state().out.print(f"{noun}: {url}", markup=False)
+    if not run.is_success:
+        raise typer.Exit(EXIT_FAILED)

@@ -60,8 +60,8 @@ def draw_graph(
         import graphviz
     except ImportError as exc:
         raise ConfigurationError(
-            "drawing a graph needs the graphviz package: pip install 'codegen-graph[notebooks]', "
-            f"and {_INSTALL_DOT}"
+            "drawing a graph needs the graphviz package: install the notebooks extra (from a "
+            f"checkout: pip install '.[notebooks]'), and {_INSTALL_DOT}"
         ) from exc
     try:
         drawn: bytes = graphviz.Source(source).pipe(format=format)

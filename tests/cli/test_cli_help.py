@@ -18,7 +18,7 @@ from codegen_graph.cli._common import FROM_OPTIONS, BackendOptions, backend_opti
 
 from .conftest import Cli
 
-COMMANDS = [[], ["run"], ["serve"], ["review-pr"], ["runs"]]
+COMMANDS = [[], ["run"], ["serve"], ["review-pr"], ["review-mr"], ["runs"]]
 RUNS = ["list", "get", "logs", "wait", "resume", "create", "stats"]
 
 
@@ -95,7 +95,7 @@ def test_https_against_a_plain_http_server_says_use_http(cli: Cli, plain_http: s
 
 
 SHARED = ["--base-url", "--token", "--org-id", "--time-scale", "--local-db", "--local"]
-BACKEND_COMMANDS = [["run"], ["review-pr"], *(["runs", c] for c in RUNS)]
+BACKEND_COMMANDS = [["run"], ["review-pr"], ["review-mr"], *(["runs", c] for c in RUNS)]
 
 
 @pytest.mark.parametrize("args", BACKEND_COMMANDS, ids=" ".join)

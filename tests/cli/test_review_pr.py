@@ -7,10 +7,7 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,61 +17,28 @@ from codegen_graph.cli._github import GitHubClient, resolve_github_api_url
 from codegen_graph.cli._review import render_review
 from codegen_graph.models import AgentRunResponse
 
-from .conftest import Cli, stderr_lines
+from .conftest import INSTALL_CASES, Cli, FakeForge, run_install_step, serve_forge, stderr_lines
 
 GH_TOKEN = "ghs_canary_0123456789"
 
 
-@dataclass
-class FakeGitHub:
-    url: str
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    status: int = 201
-
-
 @pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(url="")
+def github() -> Iterator[FakeForge]:
+    def answer(path: str) -> dict[str, Any]:
+        return {"id": 1, "html_url": f"https://github.test{path}#c1"}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            fake.requests.append({"path": self.path, "headers": dict(self.headers), "json": body})
-            if fake.status >= 400:
-                answer: dict[str, Any] = {"message": "Resource not accessible by integration"}
-            else:
-                answer = {"id": 1, "html_url": f"https://github.test{self.path}#c1"}
-            data = json.dumps(answer).encode()
-            self.send_response(fake.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve_forge(answer, {"message": "Resource not accessible by integration"}) as fake:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
-def _review(cli: Cli, github: FakeGitHub, summary: Path, *extra: str) -> Any:
+def _review(cli: Cli, github: FakeForge, summary: Path, *extra: str) -> Any:
     env = {"GITHUB_TOKEN": GH_TOKEN, "GITHUB_STEP_SUMMARY": str(summary)}
     args = ["review-pr", "--repo", "octo/demo", "--pr", "17", "--github-api-url", github.url]
     return cli.local(*args, "--local", *extra, env=env)
 
 
 def test_review_posts_the_comment_and_the_step_summary(
-    cli: Cli, github: FakeGitHub, tmp_path: Path
+    cli: Cli, github: FakeForge, tmp_path: Path
 ) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("# earlier step\n", encoding="utf-8")
@@ -103,7 +67,7 @@ def test_review_posts_the_comment_and_the_step_summary(
     assert GH_TOKEN not in result.output
 
 
-def test_review_json(cli: Cli, github: FakeGitHub, tmp_path: Path) -> None:
+def test_review_json(cli: Cli, github: FakeForge, tmp_path: Path) -> None:
     result = _review(cli, github, tmp_path / "s.md", "--json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
@@ -112,7 +76,7 @@ def test_review_json(cli: Cli, github: FakeGitHub, tmp_path: Path) -> None:
     assert doc["comment_url"].endswith("#c1")
 
 
-def test_github_refusal_is_an_api_error(cli: Cli, github: FakeGitHub, tmp_path: Path) -> None:
+def test_github_refusal_is_an_api_error(cli: Cli, github: FakeForge, tmp_path: Path) -> None:
     github.status = 403
     result = _review(cli, github, tmp_path / "s.md")
     assert result.exit_code == 3
@@ -125,7 +89,7 @@ def test_github_refusal_is_an_api_error(cli: Cli, github: FakeGitHub, tmp_path: 
     assert (tmp_path / "s.md").read_text(encoding="utf-8").startswith("## Codegen review")
 
 
-def test_missing_github_token_fails_before_any_agent_run(cli: Cli, github: FakeGitHub) -> None:
+def test_missing_github_token_fails_before_any_agent_run(cli: Cli, github: FakeForge) -> None:
     args = ["review-pr", "--repo", "octo/demo", "--pr", "3", "--github-api-url", github.url]
     result = cli.local(*args, "--local")
     assert result.exit_code == 2 and "GITHUB_TOKEN" in result.stderr
@@ -150,7 +114,7 @@ NO_REAL_TOKEN = {
 
 @pytest.mark.parametrize("case", sorted(NO_REAL_TOKEN))
 def test_review_never_posts_from_the_embedded_backend_unasked(
-    cli: Cli, github: FakeGitHub, tmp_path: Path, case: str
+    cli: Cli, github: FakeForge, tmp_path: Path, case: str
 ) -> None:
     summary = tmp_path / "summary.md"
     env = {
@@ -171,7 +135,7 @@ def test_review_never_posts_from_the_embedded_backend_unasked(
 
 
 def test_review_in_a_ci_process_with_an_empty_secret_writes_nothing(
-    github: FakeGitHub, tmp_path: Path
+    github: FakeForge, tmp_path: Path
 ) -> None:
     """The same in a real process, with the environment GitHub Actions gives a job."""
     summary = tmp_path / "summary.md"
@@ -200,7 +164,7 @@ def test_review_in_a_ci_process_with_an_empty_secret_writes_nothing(
     assert GH_TOKEN not in proc.stderr + proc.stdout
 
 
-def test_no_comment_and_no_summary(cli: Cli, github: FakeGitHub) -> None:
+def test_no_comment_and_no_summary(cli: Cli, github: FakeForge) -> None:
     result = cli.local("review-pr", "--repo", "octo/demo", "--pr", "3", "--no-comment", "--local")
     assert result.exit_code == 0 and "## Codegen review of octo/demo#3" in result.stdout
     assert github.requests == []
@@ -214,7 +178,7 @@ def test_github_url_must_be_https_except_loopback() -> None:
         resolve_github_api_url("http://ghe.example/api/v3")
     with pytest.raises(ValueError, match="credentials"):
         resolve_github_api_url("https://user:pw@ghe.example")
-    client = GitHubClient(GH_TOKEN, api_url="https://api.github.com")
+    client = GitHubClient(GH_TOKEN, "octo/demo", 1, api_url="https://api.github.com")
     assert GH_TOKEN not in repr(client)
     client.close()
 
@@ -223,7 +187,7 @@ def test_render_review_of_a_failed_run() -> None:
     run = AgentRunResponse.model_validate(
         {"id": 9, "organization_id": 1, "status": "FAILED", "result": "sandbox crashed"}
     )
-    text = render_review("octo/demo", 5, run)
+    text = render_review("octo/demo#5", run)
     assert text.startswith("## Codegen review of octo/demo#5 (FAILED)")
     assert "ended **FAILED**" in text and "sandbox crashed" in text
 
@@ -257,41 +221,19 @@ def _install_step() -> tuple[str, dict[str, str]]:
     return step["run"], job["env"]
 
 
-@pytest.mark.parametrize(
-    ("commit", "repository", "installs"),
-    [
-        (None, None, False),  # the template as shipped: placeholders refuse to install
-        ("v1.0", "https://github.com/acme/codegen-graph", False),  # a tag can move
-        ("a" * 40, None, False),
-        ("0123456789abcdef0123456789abcdef01234567", "https://github.com/acme/codegen-graph", True),
-    ],
-)
+@pytest.mark.parametrize(("commit", "repository", "installs"), INSTALL_CASES)
 def test_the_template_installs_only_a_pinned_commit_of_the_repository(
     tmp_path: Path, commit: str | None, repository: str | None, installs: bool
 ) -> None:
     """The install step, run by bash with a stand-in pip that records its arguments."""
     script, job_env = _install_step()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    calls = tmp_path / "pip-calls"
-    pip = bin_dir / "pip"
-    pip.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {calls}\n')
-    pip.chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", **job_env}
-    if commit is not None:
-        env["CODEGEN_GRAPH_COMMIT"] = commit
-    if repository is not None:
-        env["CODEGEN_GRAPH_REPOSITORY"] = repository
-    proc = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True)
+    proc, pip = run_install_step(script, job_env, tmp_path, commit, repository, shell="bash")
     if not installs:
         assert proc.returncode == 2 and "::error::" in proc.stdout
-        assert not calls.exists(), "nothing may be installed from an unpinned source"
+        assert pip is None, "nothing may be installed from an unpinned source"
         return
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert calls.read_text().splitlines() == [
-        "install",
-        f"codegen-graph @ git+{repository}@{commit}",
-    ]
+    assert pip == ["install", f"codegen-graph @ git+{repository}@{commit}"]
 
 
 def test_no_doc_installs_codegen_graph_by_name_from_an_index() -> None:
@@ -314,7 +256,7 @@ def test_no_doc_installs_codegen_graph_by_name_from_an_index() -> None:
 
 @pytest.mark.parametrize("bad", ["ghs_abc\ndef0123", "ghs_abcédef0123", "ghs abc def0123"])
 def test_a_malformed_github_token_is_refused_before_anything(
-    cli: Cli, github: FakeGitHub, bad: str
+    cli: Cli, github: FakeForge, bad: str
 ) -> None:
     env = {"GITHUB_TOKEN": bad, "GITHUB_API_URL": github.url}
     result = cli.local("review-pr", "--repo", "octo/demo", "--pr", "3", "--local", env=env)
@@ -324,9 +266,7 @@ def test_a_malformed_github_token_is_refused_before_anything(
     assert github.requests == [] and cli.json("runs", "list") == []
 
 
-def test_a_re_run_ci_job_reuses_its_review_run(
-    cli: Cli, github: FakeGitHub, tmp_path: Path
-) -> None:
+def test_a_re_run_ci_job_reuses_its_review_run(cli: Cli, github: FakeForge, tmp_path: Path) -> None:
     def review(run_id: str, *extra: str) -> Any:
         env = {
             "GITHUB_TOKEN": GH_TOKEN,

@@ -61,7 +61,10 @@ def test_dot_text_is_drawn_and_bad_dot_says_why() -> None:
 
 def test_missing_graphviz_names_the_extra(feature: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz -> ImportError
-    with pytest.raises(ConfigurationError, match=r"pip install 'codegen-graph\[notebooks\]'"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"the notebooks extra \(from a checkout: pip install '\.\[notebooks\]'\)",
+    ):
         draw_graph(feature, "png")
     assert draw_graph(feature, "dot").startswith(b"digraph")  # DOT needs no graphviz
 

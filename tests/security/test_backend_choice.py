@@ -53,6 +53,7 @@ def test_the_rule(
     [
         ({"CI": "true"}, {}, ("CODEGEN_API_TOKEN", "CI")),
         ({"GITHUB_ACTIONS": "true", "CODEGEN_ORG_ID": "12345"}, {}, ("GITHUB_ACTIONS",)),
+        ({"GITLAB_CI": "true", "CODEGEN_ORG_ID": "12345"}, {}, ("GITLAB_CI",)),
         ({"CODEGEN_API_TOKEN": ""}, {}, ("CODEGEN_API_TOKEN is set but empty",)),
         ({"CODEGEN_API_TOKEN": " \t"}, {}, ("CODEGEN_API_TOKEN is set but empty",)),
         ({"CODEGEN_TOKEN": ""}, {}, ("CODEGEN_TOKEN is set but empty",)),
