@@ -162,7 +162,7 @@ def pr_page(engine: Engine, pr_id: int, now: float) -> HTMLResponse:
             status = escape(engine.status(run, now))
             pushers.append(f"<li>{_run_link(run['id'])} {status}: {', '.join(did)}</li>")
     changed = "".join(
-        f"<li><code>{escape(p)}</code>{f' ({n} lines)' if n else ''}</li>" for p, n in files.items()
+        f"<li><code>{escape(p)}</code>{f' ({n} lines changed)' if n else ''}</li>" for p, n in files.items()
     )
     body = (
         f"<p>Branch <code>{escape(str(branch or ''))}</code> · opened "
