@@ -45,14 +45,6 @@ def _cut(text: str) -> str:
     return escape(text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + " [...]")
 
 
-def _status(status: str) -> str:
-    return f'<strong class="{escape(status)}" id="status">{escape(status)}</strong>'
-
-
-def _run_link(run_id: int) -> str:
-    return f'<a href="/agent/trace/{run_id}">run {run_id}</a>'
-
-
 def _pr_item(pr: dict[str, Any]) -> str:
     title = escape(str(pr.get("title") or "(untitled)"))
     branch = escape(str(pr.get("head_branch_name") or ""))
@@ -61,13 +53,9 @@ def _pr_item(pr: dict[str, Any]) -> str:
     )
 
 
-def _since(seconds: float) -> str:
-    whole = max(0, round(seconds))
-    return f"+{whole // 60}m{whole % 60:02d}s"
-
-
 def _step(log: dict[str, Any], created: float, at: float) -> str:
-    parts = [f'<time datetime="{iso(at)}">{_since(at - created)}</time>']
+    since = max(0, round(at - created))
+    parts = [f'<time datetime="{iso(at)}">+{since // 60}m{since % 60:02d}s</time>']
     parts.append(f"<b>{escape(str(log.get('message_type') or 'LOG'))}</b>")
     if log.get("tool_name"):
         args = json.dumps(log.get("tool_input") or {}, ensure_ascii=False)[:300]
@@ -113,9 +101,10 @@ def run_page(engine: Engine, run: dict[str, Any], now: float) -> HTMLResponse:
         if e["kind"] == "log" and e["at"] <= now
     ]
     prs = "".join(_pr_item(pr) for pr in view["github_pull_requests"])
-    summary = f" · {escape(view['summary'])}" if view["summary"] else ""
+    status, summary = escape(view["status"]), f" · {escape(view['summary'] or '')}"
     body = (
-        f"<p>{_status(view['status'])} · created <time>{view['created_at']}</time>{summary}</p>"
+        f'<p><strong class="{status}" id="status">{status}</strong> · created '
+        f"<time>{view['created_at']}</time>{summary if view['summary'] else ''}</p>"
         f"<h2>Task</h2><pre>{_cut(run['prompts'][0])}</pre>"
         f'<h2>Timeline</h2><ol id="timeline">{"".join(steps) or "<li>No steps yet.</li>"}</ol>'
         f'<h2>Result</h2><pre id="result">{_cut(view["result"] or "No result yet.")}</pre>'
@@ -159,10 +148,11 @@ def pr_page(engine: Engine, pr_id: int, now: float) -> HTMLResponse:
         if opened or pushes:
             did = ["opened it"] if opened else []
             did += [f"pushed {pushes} update{'s' * (pushes != 1)}"] if pushes else []
-            status = escape(engine.status(run, now))
-            pushers.append(f"<li>{_run_link(run['id'])} {status}: {', '.join(did)}</li>")
+            link = f'<a href="/agent/trace/{run["id"]}">run {run["id"]}</a>'
+            pushers.append(f"<li>{link} {escape(engine.status(run, now))}: {', '.join(did)}</li>")
     changed = "".join(
-        f"<li><code>{escape(p)}</code>{f' ({n} lines changed)' if n else ''}</li>" for p, n in files.items()
+        f"<li><code>{escape(p)}</code>{f' ({n} lines changed)' if n else ''}</li>"
+        for p, n in files.items()
     )
     body = (
         f"<p>Branch <code>{escape(str(branch or ''))}</code> · opened "
@@ -187,21 +177,15 @@ def _this_machine(request: Request) -> bool:
 def add_pages(api: FastAPI, engine: Engine) -> None:
     """Serve ``/agent/trace/{id}`` (a run) and ``/local/pull/{id}`` (a pull request)."""
 
-    def page(request: Request, kind: str, ident: int) -> HTMLResponse:
+    @api.get("/agent/trace/{ident}", include_in_schema=False)
+    @api.get("/local/pull/{ident}", include_in_schema=False)
+    def page(request: Request, ident: int) -> HTMLResponse:
         if not _this_machine(request):
             return _html("Forbidden", "<p>These pages are served to this machine only.</p>", 403)
         now = engine.clock.now()
-        if kind == "pull":
+        if request.url.path.startswith("/local/pull/"):
             return pr_page(engine, ident, now)
         run = engine.store.get_run(ident)
         if run is None:
             return _html("Run not found", f"<p>No agent run {ident}.</p>", 404)
         return run_page(engine, run, now)
-
-    @api.get("/agent/trace/{run_id}", include_in_schema=False)
-    def trace(request: Request, run_id: int) -> HTMLResponse:
-        return page(request, "run", run_id)
-
-    @api.get("/local/pull/{pr_id}", include_in_schema=False)
-    def pull(request: Request, pr_id: int) -> HTMLResponse:
-        return page(request, "pull", pr_id)

@@ -137,7 +137,7 @@ def serve(
     import uvicorn
 
     sock, base_url = _listen(host, port)
-    try:
+    with sock:
         backend = LocalCodegen(
             token,
             org_id,
@@ -149,31 +149,26 @@ def serve(
             db=db,
             base_url=base_url,
         )
-    except BaseException:
-        sock.close()
-        raise
-    shown_token = backend.token
-    if token is not None:
-        from_env = os.environ.get("CODEGEN_LOCAL_TOKEN", "").strip() == token
-        shown_token = '"$CODEGEN_LOCAL_TOKEN"' if from_env else "'<the --token value>'"
-    exports = {
-        "CODEGEN_API_BASE_URL": base_url,
-        "CODEGEN_API_TOKEN": shown_token,
-        "CODEGEN_ORG_ID": str(backend.org_id),
-    }
-    echo(f"codegen-graph local backend: {base_url} (time_scale={time_scale:g})")
-    for name, value in exports.items():
-        echo(f"{name}={value}")
-    echo("export " + " ".join(f"{name}={value}" for name, value in exports.items()))
-    parent = os.environ.get(PARENT_PID_ENV_VAR, "")
-    try:
-        with _sigterm_unwinds():  # a plain `kill` still saves the clock (close() below)
-            if parent.isdigit():  # after the handler is in: an orphan's SIGTERM must unwind
-                _stop_when_orphaned(int(parent))
-            config = uvicorn.Config(backend.app, log_level="warning", access_log=False)
-            uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on
-        pass
-    finally:
-        sock.close()
-        backend.close()
+        shown_token = backend.token
+        if token is not None:
+            from_env = os.environ.get("CODEGEN_LOCAL_TOKEN", "").strip() == token
+            shown_token = '"$CODEGEN_LOCAL_TOKEN"' if from_env else "'<the --token value>'"
+        exports = [
+            f"CODEGEN_API_BASE_URL={base_url}",
+            f"CODEGEN_API_TOKEN={shown_token}",
+            f"CODEGEN_ORG_ID={backend.org_id}",
+        ]
+        echo(f"codegen-graph local backend: {base_url} (time_scale={time_scale:g})")
+        for line in [*exports, "export " + " ".join(exports)]:
+            echo(line)
+        parent = os.environ.get(PARENT_PID_ENV_VAR, "")
+        try:
+            with _sigterm_unwinds():  # a plain `kill` still saves the clock (close() below)
+                if parent.isdigit():  # after the handler is in: an orphan's SIGTERM must unwind
+                    _stop_when_orphaned(int(parent))
+                config = uvicorn.Config(backend.app, log_level="warning", access_log=False)
+                uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on
+            pass
+        finally:
+            backend.close()

@@ -73,7 +73,11 @@ def test_generic_client_create_poll_list_resume_logs(tmp_path: Path) -> None:
         faults,
     )
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    with serve(*args) as (base, _), httpx.Client(base_url=base, headers=headers) as http:
+    with serve(*args) as (base, proc), httpx.Client(base_url=base, headers=headers) as http:
+        assert proc.stdout is not None
+        printed = [proc.stdout.readline().strip() for _ in range(5)]
+        assert printed[2] == "CODEGEN_API_TOKEN='<the --token value>'"  # given: never printed
+        assert TOKEN not in "\n".join(printed)
         created = http.post(
             f"/v1/organizations/{ORG}/agent/run",
             json={"prompt": "Add a /health endpoint", "metadata": {"ticket": 7}},
