@@ -187,6 +187,7 @@ def _pasted(export: str, *args: str, env: dict[str, str]) -> subprocess.Complete
     )
 
 
+@pytest.mark.timeout(HUNG)
 def test_the_printed_export_line_points_the_next_command_at_the_server() -> None:
     import httpx
 
@@ -218,6 +219,7 @@ def test_the_printed_export_line_points_the_next_command_at_the_server() -> None
         proc.communicate(timeout=30)
 
 
+@pytest.mark.timeout(HUNG)
 def test_a_given_token_is_never_printed_and_the_export_line_names_its_variable() -> None:
     token = "serve-given-token-3b7e"
     env = {**_clean_env(), "CODEGEN_LOCAL_TOKEN": token}

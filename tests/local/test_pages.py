@@ -123,6 +123,7 @@ def _chromium(url: str, shot: Path, profile: Path) -> str:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+@pytest.mark.timeout(600)  # a server and two browsers on a loaded machine; a bound, not a speed
 def test_served_links_open_in_headless_chromium(tmp_path: Path) -> None:
     with (
         LocalServer(time_scale=1000, rate_limits=False) as server,
