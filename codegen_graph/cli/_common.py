@@ -31,7 +31,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
@@ -101,10 +101,13 @@ class CliState:
         debug: show tracebacks for errors (``--debug``).
         interrupt_hint: what to tell the user after Ctrl-C (for example the command that
             resumes); a command sets it once it knows.
+        name_links: applied to printed text holding links; an in-process backend names
+            its own links instead, since nothing serves their pages.
     """
 
     debug: bool = False
     interrupt_hint: str | None = None
+    name_links: Callable[[str], str] = field(default=lambda text: text)
 
     @property
     def out(self) -> Console:
@@ -391,14 +394,12 @@ class Backend:
         (announce or _stderr)(choice.notice)
         db = options.local_db_path
         try:
-            self.local = local_cls(
-                org_id=options.org_id,
-                time_scale=options.time_scale,
-                db=db,
-                scenario=options.scenario,
-            )
+            # Its organization is its own (stored with --local-db): --org-id is checked
+            # against it on each request, a 403 for another, as `serve` answers.
+            self.local = local_cls(time_scale=options.time_scale, db=db, scenario=options.scenario)
         except ValueError as exc:
             raise ConfigurationError(f"local backend: {exc}") from None
+        cli_state().name_links = self.local.name_links
 
     @property
     def is_local(self) -> bool:
@@ -408,7 +409,7 @@ class Backend:
     def client(self, **kwargs: Any) -> CodegenClient:
         """A new sync client for this backend (keyword arguments go to the client)."""
         if self.local is not None:
-            return self.local.client(**kwargs)
+            return self.local.client(self.options.org_id, **kwargs)
         from .. import CodegenClient
 
         o = self.options
@@ -417,7 +418,7 @@ class Backend:
     def async_client(self, **kwargs: Any) -> AsyncCodegenClient:
         """A new async client for this backend."""
         if self.local is not None:
-            return self.local.async_client(**kwargs)
+            return self.local.async_client(self.options.org_id, **kwargs)
         from .. import AsyncCodegenClient
 
         o = self.options

@@ -107,7 +107,7 @@ class _Progress:
                 else:
                     row.finished = None
                 urls = record.get("pr_urls") or []
-                row.pr = urls[-1] if urls else row.pr
+                row.pr = cli_state().name_links(urls[-1]) if urls else row.pr
 
     def render(self, now: float) -> Group:
         table = Table(title="codegen-graph: feature workflow", expand=False)
@@ -208,7 +208,7 @@ def _resume_command(
 def _ask_approval(question: dict[str, Any], err: Console) -> Any:
     err.print("\n[bold]The agents are done.[/bold] Verdict so far: " + str(question.get("verdict")))
     for url in question.get("pr_urls") or []:
-        err.print(f"  PR: {url}")
+        err.print(f"  PR: {cli_state().name_links(url)}")
     if typer.confirm("Approve the change?", default=True, err=True):
         return True
     feedback = typer.prompt("Feedback for the code agent", err=True)
@@ -273,6 +273,7 @@ def _summary(values: dict[str, Any], thread: str) -> dict[str, Any]:
 
 
 def _print_summary(summary: dict[str, Any], out: Console) -> None:
+    link = cli_state().name_links
     table = Table(title=f"verdict: {summary['verdict']}")
     for col in ("agent", "status", "iterations", "seconds", "run", "PR"):
         table.add_column(col, overflow="fold")
@@ -284,11 +285,11 @@ def _print_summary(summary: dict[str, Any], out: Console) -> None:
             str(summary["iterations"].get(role, 1)),
             f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "",
             str(agent.get("agent_run_id") or ""),
-            "\n".join(agent.get("pr_urls") or []),
+            link("\n".join(agent.get("pr_urls") or [])),
         )
     out.print(table)
     for url in summary["pr_urls"]:
-        out.print(f"PR: {url}")
+        out.print(f"PR: {link(url)}")
 
 
 @handle_errors

@@ -92,9 +92,10 @@ def _run_table(run: AgentRunResponse) -> Table:
     table.add_row("status", _status_text(run))
     table.add_row("created", run.created_at or "")
     table.add_row("source", _source(run))
-    table.add_row("web", run.web_url or "")
+    link = cli_state().name_links
+    table.add_row("web", link(run.web_url or ""))
     for url in run.pr_urls:
-        table.add_row("pull request", url)
+        table.add_row("pull request", link(url))
     if run.summary:
         table.add_row("summary", Text(run.summary))
     if run.result:
@@ -183,7 +184,7 @@ def list_runs(
             _status_text(r),
             (r.created_at or "")[:19],
             _source(r),
-            "\n".join(r.pr_urls),
+            cli_state().name_links("\n".join(r.pr_urls)),
             Text(_short(r.result or r.summary, 50)),
         )
     out.print(table)
@@ -293,7 +294,7 @@ def _started(
     else:
         cli_state().out.print(f"{verb} run {run.id}: {_status(run.data)}")
         if show_url and run.web_url:
-            cli_state().out.print(run.web_url, soft_wrap=True)
+            cli_state().out.print(cli_state().name_links(run.web_url), soft_wrap=True)
 
 
 @runs_app.command("resume")

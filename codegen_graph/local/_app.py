@@ -38,6 +38,7 @@ from ..models import (
 )
 from ._engine import Engine
 from ._limits import FaultDice, Faults, LocalRateLimiter, Stats, retry_after_header
+from ._pages import add_pages
 from ._store import Identity, Store, token_hash
 
 __all__ = ["MAX_PROMPT_CHARS", "BackendState", "build_app"]
@@ -477,6 +478,8 @@ def build_app(state: BackendState) -> ASGIApp:
         all_repos = _repos(mine(request, org_id))
         items = all_repos[skip : skip + limit]
         return JSONResponse(_dump(Page[RepoResponse], _page(items, len(all_repos), skip, limit)))
+
+    add_pages(api, engine)
 
     @api.get("/_local/stats", include_in_schema=False)
     def stats() -> JSONResponse:

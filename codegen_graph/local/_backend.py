@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -168,23 +169,36 @@ class LocalCodegen:
         kwargs.setdefault("headers", self._headers())
         return httpx.AsyncClient(transport=self.async_transport(), **kwargs)
 
-    def client(self, **kwargs: Any) -> CodegenClient:
-        """A ready ``codegen_graph.CodegenClient`` wired to this backend."""
+    def client(self, org_id: int | None = None, **kwargs: Any) -> CodegenClient:
+        """A ready ``codegen_graph.CodegenClient`` wired to this backend (acting on
+        ``org_id``, default this backend's: another answers 403, as a served one does)."""
         from .. import CodegenClient
 
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("clock", self.clock)
-        return CodegenClient(self._token, self.org_id, transport=self.transport(), **kwargs)
+        org = self.org_id if org_id is None else org_id
+        return CodegenClient(self._token, org, transport=self.transport(), **kwargs)
 
-    def async_client(self, **kwargs: Any) -> AsyncCodegenClient:
-        """A ready ``codegen_graph.AsyncCodegenClient`` wired to this backend."""
+    def async_client(self, org_id: int | None = None, **kwargs: Any) -> AsyncCodegenClient:
+        """A ready ``codegen_graph.AsyncCodegenClient`` wired to this backend (see
+        :meth:`client`)."""
         from .. import AsyncCodegenClient
 
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("clock", self.clock)
-        return AsyncCodegenClient(
-            self._token, self.org_id, transport=self.async_transport(), **kwargs
-        )
+        org = self.org_id if org_id is None else org_id
+        return AsyncCodegenClient(self._token, org, transport=self.async_transport(), **kwargs)
+
+    def name_links(self, text: str) -> str:
+        """``text`` with this backend's run and PR URLs replaced by names: used in process,
+        nothing serves their pages (``local PR #1 (embedded backend: no page)``)."""
+
+        def name(match: re.Match[str]) -> str:
+            what = "PR #" if match[1] == "local/pull" else "run "
+            return f"local {what}{match[2]} (embedded backend: no page)"
+
+        pattern = re.escape(self.base_url) + r"/(agent/trace|local/pull)/(\d+)"
+        return re.sub(pattern, name, text)
 
     def close(self) -> None:
         """Save the simulated time and close the database (idempotent)."""

@@ -50,7 +50,7 @@ class Engine:
         store: where runs live.
         clock: the time source (simulated seconds).
         behavior: decides each segment's outcome.
-        base_url: used to build ``web_url`` (``<base_url>/agent/trace/<id>``).
+        base_url: used to build ``web_url`` (``<base_url>/agent/trace/<id>``) and PR URLs.
         pending_seconds: how long a new run stays ``PENDING`` (capped at a quarter of
             its duration).
     """
@@ -177,7 +177,7 @@ class Engine:
                     {
                         "id": pr_id,
                         "title": pr.title,
-                        "url": f"{self.base_url}/local/pull/{pr_id}",
+                        "url": self.pr_url(pr_id),
                         "head_branch_name": pr.head_branch_name,
                         "created_at": iso(end),
                     }
@@ -194,6 +194,10 @@ class Engine:
         )
 
     # -- reading ------------------------------------------------------------------------
+    def pr_url(self, pr_id: int) -> str:
+        """A pull request's ``url``: its page under ``codegen-graph serve``."""
+        return f"{self.base_url}/local/pull/{pr_id}"
+
     def status(self, run: dict[str, Any], now: float | None = None) -> str:
         """The run's status at ``now`` (default: the clock's now)."""
         t = self.clock.now() if now is None else now
@@ -216,7 +220,13 @@ class Engine:
             if e["kind"] == "finish":
                 result = e["result"] if e["result"] is not None else result
                 summary = e["summary"] if e["summary"] is not None else summary
-                prs.update({pr["id"]: pr for pr in e.get("pull_requests", [])})
+                # rebuilt on read: a --db server restarted on another port gives live links
+                prs.update(
+                    {
+                        pr["id"]: {**pr, "url": self.pr_url(pr["id"])}
+                        for pr in e.get("pull_requests", [])
+                    }
+                )
         return {
             "id": run["id"],
             "organization_id": run["org_id"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -92,6 +93,27 @@ def _stop_when_orphaned(parent_pid: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="codegen-graph-parent-watch", daemon=True).start()
 
 
+def _listen(host: str, port: int) -> tuple[socket.socket, str]:
+    """Bind ``host:port`` (``0``: any free port); return the socket and the URL to hand out.
+
+    The URL names the port actually bound, and loopback for a wildcard host, so the links
+    in the backend's answers (``web_url``, PR URLs) open in a browser on this machine.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise ValueError(
+            f"cannot listen on {host}:{port} ({reason}): pick another --port or --host"
+        ) from None
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    shown = f"[{shown}]" if ":" in shown else shown
+    return sock, f"http://{shown}:{sock.getsockname()[1]}"
+
+
 def serve(
     *,
     host: str = "127.0.0.1",
@@ -108,31 +130,45 @@ def serve(
 ) -> None:
     """Run the local backend under uvicorn until interrupted.
 
-    Prints the base URL, and the token and organization id when they were generated.
+    Prints the base URL and the three variables that point a client at it, then one
+    ``export`` line to paste. A generated token is printed; a given one never is (the line
+    reads ``"$CODEGEN_LOCAL_TOKEN"`` when it came from that variable).
     """
     import uvicorn
 
-    backend = LocalCodegen(
-        token,
-        org_id,
-        time_scale=time_scale,
-        scenario=scenario,
-        faults=parse_faults(faults) if isinstance(faults, str) else faults,
-        rate_limits=rate_limits,
-        quota=quota,
-        db=db,
-        base_url=f"http://{host}:{port}",
-    )
-    echo(f"codegen-graph local backend: {backend.base_url} (time_scale={time_scale:g})")
-    if token is None:
-        echo(f"CODEGEN_API_TOKEN={backend.token}")
-    if org_id is None:
-        echo(f"CODEGEN_ORG_ID={backend.org_id}")
-    parent = os.environ.get(PARENT_PID_ENV_VAR, "")
-    try:
-        with _sigterm_unwinds():  # a plain `kill` still saves the clock (close() below)
-            if parent.isdigit():  # after the handler is in: an orphan's SIGTERM must unwind
-                _stop_when_orphaned(int(parent))
-            uvicorn.run(backend.app, host=host, port=port, log_level="warning", access_log=False)
-    finally:
-        backend.close()
+    sock, base_url = _listen(host, port)
+    with sock:
+        backend = LocalCodegen(
+            token,
+            org_id,
+            time_scale=time_scale,
+            scenario=scenario,
+            faults=parse_faults(faults) if isinstance(faults, str) else faults,
+            rate_limits=rate_limits,
+            quota=quota,
+            db=db,
+            base_url=base_url,
+        )
+        shown_token = backend.token
+        if token is not None:
+            from_env = os.environ.get("CODEGEN_LOCAL_TOKEN", "").strip() == token
+            shown_token = '"$CODEGEN_LOCAL_TOKEN"' if from_env else "'<the --token value>'"
+        exports = [
+            f"CODEGEN_API_BASE_URL={base_url}",
+            f"CODEGEN_API_TOKEN={shown_token}",
+            f"CODEGEN_ORG_ID={backend.org_id}",
+        ]
+        echo(f"codegen-graph local backend: {base_url} (time_scale={time_scale:g})")
+        for line in [*exports, "export " + " ".join(exports)]:
+            echo(line)
+        parent = os.environ.get(PARENT_PID_ENV_VAR, "")
+        try:
+            with _sigterm_unwinds():  # a plain `kill` still saves the clock (close() below)
+                if parent.isdigit():  # after the handler is in: an orphan's SIGTERM must unwind
+                    _stop_when_orphaned(int(parent))
+                config = uvicorn.Config(backend.app, log_level="warning", access_log=False)
+                uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down on
+            pass
+        finally:
+            backend.close()

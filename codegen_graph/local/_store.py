@@ -239,6 +239,12 @@ class Store:
             ).fetchall()
         return [json.loads(r[0]) for r in rows], total
 
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first (for the pull request pages)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT data FROM runs ORDER BY id").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def count_runs(self, org_id: int | None = None) -> int:
         with self._lock:
             if org_id is None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from codegen_graph.cli import app
 from codegen_graph.clock import ManualClock, SystemClock
 from codegen_graph.local import LocalCodegen, LocalServer
 
@@ -30,8 +33,40 @@ def test_run_on_the_local_backend_prints_every_pr_link(cli: Cli) -> None:
     assert "verdict: passed" in result.stdout
     prs = [line.split("PR: ", 1)[1] for line in result.stdout.splitlines() if "PR: " in line]
     assert len(prs) >= 2  # the code and docs agents each open one
+    # in process nothing serves their pages: named, never printed as dead links
+    assert all(re.fullmatch(r"local PR #\d+ \(embedded backend: no page\)", pr) for pr in prs)
+    assert "http" not in result.stdout + result.stderr
     for role in ("code", "tests", "docs"):
         assert role in result.stdout
+
+
+def test_the_approval_prompt_and_the_live_view_name_in_process_links(cli: Cli) -> None:
+    from rich.console import Console
+
+    from codegen_graph.cli._common import Backend, BackendOptions, CliState, set_cli_state
+    from codegen_graph.cli._run import _Progress
+
+    args = ["run", SPEC, "--approve", "--time-scale", "1000"]
+    result = cli.runner.invoke(app, args, input="y\n", catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    asked = [line.strip() for line in result.stderr.splitlines() if "PR: " in line]
+    assert asked and all(line.startswith("PR: local PR #") for line in asked), result.stderr
+    assert "http" not in result.stdout + result.stderr
+
+    def live_view() -> str:
+        """The live view's rows, as a command on the in-process backend draws them."""
+        set_cli_state(CliState())
+        with Backend(BackendOptions(local=True), announce=lambda line: None) as backend:
+            progress = _Progress()
+            url = f"{backend.local.base_url}/local/pull/3" if backend.local else ""
+            update = {"code": {"runs": {"code": {"status": "ACTIVE", "pr_urls": [url]}}}}
+            progress.on_update(update, 0)
+            console = Console(record=True, width=200)
+            console.print(progress.render(10.0))
+        return console.export_text()
+
+    drawn = contextvars.copy_context().run(live_view)  # the CLI state stays in there
+    assert "local PR #3 (embedded backend: no page)" in drawn and "http" not in drawn
 
 
 def test_run_json_parses(cli: Cli) -> None:

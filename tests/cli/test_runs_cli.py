@@ -36,14 +36,21 @@ def test_create_wait_get_list_logs(cli: Cli) -> None:
 
     got = cli.json("runs", "get", str(run_id))
     assert got["id"] == run_id and got["status"] == "COMPLETE"
-    assert got["github_pull_requests"][0]["url"]
+    pr_id = got["github_pull_requests"][0]["id"]
     table = cli.local("runs", "get", str(run_id))
-    assert got["github_pull_requests"][0]["url"] in table.stdout
+    # in process nothing serves the pages: the links are named, never printed dead
+    assert f"local run {run_id} (embedded backend: no page)" in table.stdout
+    assert f"local PR #{pr_id} (embedded backend: no page)" in table.stdout
 
     listed = cli.json("runs", "list")
     assert [r["id"] for r in listed] == [run_id]
     text = cli.local("runs", "list")
     assert str(run_id) in text.stdout and "COMPLETE" in text.stdout
+    assert f"local PR #{pr_id}" in text.stdout
+    started = cli.local("runs", "create", "Add a /ready endpoint")
+    assert f"local run {run_id + 1} (embedded backend: no page)" in started.stdout
+    for shown in (waited, table, text, started):
+        assert "http" not in shown.stdout + shown.stderr
 
     logs = cli.json("runs", "logs", str(run_id))
     types = [e["message_type"] for e in logs]

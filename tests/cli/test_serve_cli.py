@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from codegen_graph.cli._common import LOCAL_NOTICE
 from codegen_graph.local import LocalServer
 
-from .conftest import FOREVER, SCALE, Cli, seed_run
+from .conftest import FOREVER, SCALE, Cli, seed_run, stderr_lines
 
 TOKEN = "serve-canary-token-5f1e"
 ORG = "4242"
@@ -26,11 +27,17 @@ def base_url() -> Iterator[str]:
         yield server.base_url
 
 
-def _cli(base_url: str, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("CODEGEN_", "GITHUB_"))}
+
+
+def _cli(
+    base_url: str, *args: str, token: str = TOKEN, org: str = ORG
+) -> subprocess.CompletedProcess[str]:
+    env = _clean_env()
     env["CODEGEN_API_TOKEN"] = token
     cmd = [sys.executable, "-m", "codegen_graph", *args, "--base-url", base_url]
-    cmd += ["--org-id", ORG]
+    cmd += ["--org-id", org]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60, check=False)
 
 
@@ -155,3 +162,102 @@ def test_a_serve_whose_owner_is_gone_stops_itself_and_unwinds(tmp_path: object) 
     cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", port, "--org-id", "77"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+
+
+def _served_exports(proc: subprocess.Popen[str]) -> tuple[list[str], str]:
+    """The lines `serve` prints before serving: its address, three variables, one export."""
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline().rstrip("\n") for _ in range(5)]
+    assert lines[0].startswith("codegen-graph local backend: http://127.0.0.1:"), lines
+    assert [line.split("=", 1)[0] for line in lines[1:4]] == [
+        "CODEGEN_API_BASE_URL",
+        "CODEGEN_API_TOKEN",
+        "CODEGEN_ORG_ID",
+    ]
+    assert lines[4].startswith("export "), lines
+    return lines, lines[4]
+
+
+def _pasted(export: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``codegen-graph ARGS`` in a shell where the printed export line was pasted."""
+    command = f"{export} && exec {shlex.quote(sys.executable)} -m codegen_graph "
+    command += shlex.join(args)
+    return subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.timeout(HUNG)
+def test_the_printed_export_line_points_the_next_command_at_the_server() -> None:
+    import httpx
+
+    cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", "0", "--time-scale", "1000"]
+    proc = subprocess.Popen(cmd, env=_clean_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        lines, export = _served_exports(proc)
+        base = lines[1].removeprefix("CODEGEN_API_BASE_URL=")
+        assert not base.endswith(":0")  # the port actually bound
+        created = _pasted(
+            export, "runs", "create", "Add a /health endpoint", "--wait", "--json", env=_clean_env()
+        )
+        assert created.returncode == 0, created.stderr
+        assert "embedded local backend" not in created.stderr
+        run = json.loads(created.stdout)
+        listed = _pasted(export, "runs", "list", env=_clean_env())
+        assert listed.returncode == 0, listed.stderr
+        assert str(run["id"]) in listed.stdout
+        # the links the served backend hands out open: 200 HTML at its own address
+        links = [run["web_url"], *(pr["url"] for pr in run["github_pull_requests"])]
+        assert len(links) == 2 and all(link.startswith(base + "/") for link in links)
+        for link in links:
+            page = httpx.get(link, timeout=30)
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        got = _pasted(export, "runs", "get", str(run["id"]), env=_clean_env())
+        assert all(link in got.stdout for link in links)  # served: the links are printed
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+@pytest.mark.timeout(HUNG)
+def test_a_given_token_is_never_printed_and_the_export_line_names_its_variable() -> None:
+    token = "serve-given-token-3b7e"
+    env = {**_clean_env(), "CODEGEN_LOCAL_TOKEN": token}
+    cmd = [sys.executable, "-m", "codegen_graph", "serve", "--port", "0", "--org-id", "77"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        lines, export = _served_exports(proc)
+        assert lines[2] == 'CODEGEN_API_TOKEN="$CODEGEN_LOCAL_TOKEN"'
+        assert token not in "\n".join(lines)
+        listed = _pasted(export, "runs", "list", "--json", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert json.loads(listed.stdout) == []
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("args", [("runs", "list"), ("runs", "create", "Add a /health endpoint")])
+def test_a_wrong_org_id_is_the_same_403_on_both_backends(
+    base_url: str, cli: Cli, args: tuple[str, ...]
+) -> None:
+    served = _cli(base_url, *args, org="7")
+    embedded = cli.local(*args, "--org-id", "7")
+    assert served.returncode == embedded.exit_code == 3, embedded.output
+    assert served.stderr.splitlines()[0].startswith("error: HTTP 403")
+    assert served.stderr.splitlines()[1] == (
+        "hint: the token has no access here: check CODEGEN_ORG_ID (or --org-id)"
+    )
+    assert stderr_lines(embedded) == [LOCAL_NOTICE, *served.stderr.splitlines()]
+    assert cli.json("runs", "list") == []  # nothing was created in another organization
+
+
+def test_the_embedded_backends_own_org_id_is_accepted(cli: Cli) -> None:
+    from codegen_graph.local import LocalCodegen
+
+    run_id = seed_run(cli, status="COMPLETE")
+    with LocalCodegen(db=cli.db) as local:
+        org = local.org_id
+    listed = cli.json("runs", "list", "--org-id", str(org))
+    assert [r["id"] for r in listed] == [run_id]
+    assert all(r["organization_id"] == org for r in listed)

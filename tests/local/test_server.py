@@ -73,7 +73,11 @@ def test_generic_client_create_poll_list_resume_logs(tmp_path: Path) -> None:
         faults,
     )
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    with serve(*args) as (base, _), httpx.Client(base_url=base, headers=headers) as http:
+    with serve(*args) as (base, proc), httpx.Client(base_url=base, headers=headers) as http:
+        assert proc.stdout is not None
+        printed = [proc.stdout.readline().strip() for _ in range(5)]
+        assert printed[2] == "CODEGEN_API_TOKEN='<the --token value>'"  # given: never printed
+        assert TOKEN not in "\n".join(printed)
         created = http.post(
             f"/v1/organizations/{ORG}/agent/run",
             json={"prompt": "Add a /health endpoint", "metadata": {"ticket": 7}},
@@ -153,10 +157,12 @@ def test_sigterm_saves_the_clock_so_a_restart_never_shows_less(tmp_path: Path) -
 def test_serve_generates_and_prints_credentials() -> None:
     with serve("--time-scale", SCALE, "--no-rate-limits") as (base, proc):
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().strip() for _ in range(3)]
-        assert lines[0].startswith("codegen-graph local backend: http://127.0.0.1:")
-        token = lines[1].removeprefix("CODEGEN_API_TOKEN=")
-        org = int(lines[2].removeprefix("CODEGEN_ORG_ID="))
+        lines = [proc.stdout.readline().strip() for _ in range(5)]
+        assert lines[0] == f"codegen-graph local backend: {base} (time_scale={SCALE})"
+        assert lines[1] == f"CODEGEN_API_BASE_URL={base}"
+        token = lines[2].removeprefix("CODEGEN_API_TOKEN=")
+        org = int(lines[3].removeprefix("CODEGEN_ORG_ID="))
+        assert lines[4] == f"export {' '.join(lines[1:4])}"
         me = httpx.get(f"{base}/v1/users/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
         orgs = httpx.get(f"{base}/v1/organizations", headers={"Authorization": f"Bearer {token}"})
