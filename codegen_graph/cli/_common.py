@@ -32,11 +32,13 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
+from .._config import TokenSource, resolve_base_url, resolve_org_id
 from .._error_text import cli_hint
 from .._exceptions import (
     AgentRunFailedError,
@@ -58,6 +60,7 @@ __all__ = [
     "EXIT_TRANSIENT",
     "EXIT_USAGE",
     "FROM_OPTIONS",
+    "TIME_SCALE_TAKES",
     "Backend",
     "BackendOptions",
     "CliState",
@@ -66,8 +69,10 @@ __all__ = [
     "exit_code_for",
     "handle_errors",
     "hint_for",
+    "option_error",
     "print_json",
     "set_cli_state",
+    "usage_error",
 ]
 
 EXIT_OK = 0
@@ -164,6 +169,18 @@ def hint_for(exc: BaseException) -> str:
     if isinstance(exc, CodegenError):
         return cli_hint(exc)  # the table shared with the tools (codegen_graph._error_text)
     return "this is a bug in codegen-graph: rerun with --debug and report it"
+
+
+def usage_error(message: str, hint: str) -> ConfigurationError:
+    """A :class:`ConfigurationError` carrying the CLI's hint for it (exit code 2)."""
+    exc = ConfigurationError(message)
+    exc.cli_hint = hint  # type: ignore[attr-defined]
+    return exc
+
+
+def option_error(option: str, problem: str, takes: str) -> ConfigurationError:
+    """A bad value for ``option``: the hint names the option and the values it takes."""
+    return usage_error(f"{option} {problem}", f"{option} takes {takes}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -384,18 +401,21 @@ class Backend:
         self.local: LocalCodegen | None = None
         choice = options.choice()
         if not choice.local:
+            _check_settings(options)
             return
         if not options.time_scale > 0:
-            raise ConfigurationError(f"--time-scale must be > 0, got {options.time_scale:g}")
+            raise option_error(
+                "--time-scale", f"must be > 0, got {options.time_scale:g}", TIME_SCALE_TAKES
+            )
         local_cls = local_backend_class()
+        scenario = _scenario(options.scenario)  # checked before anything is created
         (announce or _stderr)(choice.notice)
-        db = options.local_db_path
         try:
             self.local = local_cls(
                 org_id=options.org_id,
                 time_scale=options.time_scale,
-                db=db,
-                scenario=options.scenario,
+                db=options.local_db_path,
+                scenario=scenario,
             )
         except ValueError as exc:
             raise ConfigurationError(f"local backend: {exc}") from None
@@ -442,3 +462,62 @@ FROM_OPTIONS = BackendOptions()
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+TIME_SCALE_TAKES = "simulated seconds per real second, a number > 0 (default 60)"
+
+#: The real API's settings: the library's argument, the CLI's option, the check, the hint.
+_SETTINGS: tuple[tuple[str, str, Callable[[BackendOptions], object], str], ...] = (
+    (
+        "token",
+        "--token",
+        lambda o: TokenSource(o.token),
+        "set CODEGEN_API_TOKEN (or pass --token) to a token from Codegen's settings; "
+        "--local uses the embedded backend instead",
+    ),
+    (
+        "org_id",
+        "--org-id",
+        lambda o: resolve_org_id(o.org_id),
+        "pass --org-id N or set CODEGEN_ORG_ID=N (your organisation's id in Codegen's settings)",
+    ),
+    (
+        "base_url",
+        "--base-url",
+        lambda o: resolve_base_url(o.base_url),
+        "fix --base-url or CODEGEN_API_BASE_URL, or unset both for https://api.codegen.com",
+    ),
+)
+
+
+def _check_settings(options: BackendOptions) -> None:
+    """Check the real API's settings before anything starts, worded for the command line
+    (the library's messages say ``org_id=...`` where the CLI has ``--org-id``)."""
+    for _, _, check, hint in _SETTINGS:
+        try:
+            check(options)
+        except ConfigurationError as exc:
+            text = str(exc)
+            for argument, option, _, _ in _SETTINGS:
+                text = text.replace(f"{argument}=...", option)
+            raise usage_error(text, hint) from None
+
+
+def _scenario(name: str | None) -> Any:
+    """The ``--scenario`` loaded, or a usage error naming the bundled ones."""
+    if name is None:
+        return None
+    from ..local import bundled_scenarios, load_scenario
+
+    try:
+        return load_scenario(name)
+    except ValueError as exc:
+        takes = "a scenario file (JSON or YAML) or a bundled name: " + ", ".join(
+            bundled_scenarios()
+        )
+        problem = (
+            f"is not usable: {exc}"
+            if Path(name).exists()
+            else f"{name!r} is neither a file nor a bundled scenario"
+        )
+        raise option_error("--scenario", problem, takes) from None
