@@ -157,11 +157,6 @@ class _Progress:
                 urls = record.get("pr_urls") or []
                 row.pr = urls[-1] if urls else row.pr
 
-    @property
-    def approval_seconds(self) -> float:
-        """Clock seconds spent at the approval prompt so far."""
-        return sum(end - start for start, end in self.approvals)
-
     def render(self, now: float) -> Group:
         table = Table(title="codegen-graph: feature workflow", expand=True)
         for name in ("agent", "status", "elapsed", "latest remote step", "PR"):
@@ -181,8 +176,9 @@ class _Progress:
             if row.pr and row.pr not in links:
                 links.append(row.pr)
             table.add_row(label, row.status, elapsed, _Clip(row.step), pr)
-        if self.approvals:
-            table.add_row("approval", self.decision, f"{self.approval_seconds:.1f}s", "you", "")
+        if self.approvals:  # the time at the prompt: a person's, not an agent's
+            waited = sum(end - start for start, end in self.approvals)
+            table.add_row("approval", self.decision, f"{waited:.1f}s", "you", "")
         done = sum(self.rows[r].finished is not None for r in ROLES if r in self.rows)
         lines = [Text(f"{_pr_label(u)}: {u}", overflow="fold") for u in links]
         footer = Text(f"{done}/{len(ROLES)} agents done - now: {self.phase}", style="dim")
@@ -356,16 +352,12 @@ def _summary(
     runs = values.get("runs") or {}
     agents: dict[str, Any] = {}
     for role, agent in (report.get("agents") or {}).items():
-        agents[role] = dict(agent)
-        record = runs.get(role) or {}
-        start, end, seconds = (
-            record.get("created_at"),
-            record.get("finished_at"),
-            agent.get("seconds"),
-        )
+        record, seconds = runs.get(role) or {}, agent.get("seconds")
+        start, end = record.get("created_at"), record.get("finished_at")
         if isinstance(seconds, (int, float)) and start is not None and end is not None:
             overlap = sum(max(0.0, min(b, end) - max(a, start)) for a, b in approvals)
-            agents[role]["seconds"] = round(seconds - overlap, 3)
+            agent = {**agent, "seconds": round(seconds - overlap, 3)}
+        agents[role] = agent
     waited = round(sum(b - a for a, b in approvals), 3)
     return {
         "thread_id": thread,
