@@ -1,62 +1,24 @@
 """Graph factories for LangGraph Server, ``langgraph dev`` and LangGraph Studio.
 
-``langgraph.json`` at the repository root points at :func:`feature_graph` and
-:func:`supervisor_graph`::
+``langgraph.json`` points at :func:`feature_graph` and :func:`supervisor_graph` in module
+form (``codegen_graph.studio:feature_graph``: a file path would be loaded as a top-level
+module, breaking the package's relative imports). In Python use :func:`build_feature_graph`
+/ :func:`build_supervisor_graph`, the same graphs as plain functions. Details, and what
+``tests/studio`` checks: ``docs/workflows.md`` and ``docs/supervisor.md``.
 
-    {"graphs": {"feature": "codegen_graph.studio:feature_graph",
-                "supervisor": "codegen_graph.studio:supervisor_graph"}, ...}
-
-(The module form, not ``./codegen_graph/studio.py``: LangGraph loads a file path as a
-top-level module, which breaks the package's relative imports.) In Python code use
-:func:`build_feature_graph` / :func:`build_supervisor_graph`, the same graphs as plain
-functions.
-
-The supervisor needs a real tool-calling chat model: :data:`SUPERVISOR_MODEL_ENV_VAR`
-(``CODEGEN_GRAPH_SUPERVISOR_MODEL``) names it as ``provider:model`` for
-``langchain.chat_models.init_chat_model``. Unset (or unusable), the server's factory still
-builds the graph, so Studio opens and draws it, and a run answers with one message saying
-what to set; :func:`build_supervisor_graph` raises a
-:class:`~codegen_graph.ConfigurationError` instead.
-
-LangGraph Server calls the factory with the run's ``RunnableConfig`` whenever it needs the
-graph (to run it, to draw it, to read a thread's state): the factories compile once per
-process and option set and answer from that cache afterwards, and the Codegen client
-behind them is built once per process by :func:`client_from_env`:
-
-* ``CODEGEN_API_TOKEN`` set (or ``CODEGEN_API_BASE_URL``): the real Codegen API
-  (``CODEGEN_ORG_ID`` and the base URL are read by :class:`~codegen_graph.CodegenClient`
-  itself);
-* ``CODEGEN_GRAPH_LOCAL=1``, or no token variable at all outside CI: the embedded local
-  backend (:class:`~codegen_graph.local.LocalCodegen`) whose simulated clock runs
-  ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time (default 60), so the workflow
-  can be tried in Studio without an account. It says so, and why, once on stderr. Under
-  LangGraph Server it runs as ``codegen-graph serve`` in a child process on 127.0.0.1
-  (stopped when the server exits);
-* a token variable set but empty, or no token in CI (``CI``/``GITHUB_ACTIONS`` set): a
-  :class:`~codegen_graph.ConfigurationError` naming the variable, never a silent
-  fallback. The rule is :func:`codegen_graph.backend.choose_backend`, the CLI's too.
-
-The graph is compiled **without** a checkpointer: LangGraph Server supplies its own (in
-memory under ``langgraph dev``, PostgreSQL when deployed), and ``interrupt()`` approval
-works through it.
-
-The feature graph's input schema is the task (:class:`~codegen_graph.graph.FeatureInput`,
-what Studio's input form asks for); its options are its context schema
-(:class:`~codegen_graph.graph.FeatureOptions`: ``max_iterations``, ``require_approval``,
-``repo_id``), which Studio shows as a form and ``langgraph_sdk`` takes as ``context=``
-(``config={"configurable": ...}`` works too: the server passes it as the context). They
-are read when the thread starts and checkpointed with it, so a resume run (Studio's, or
-``Command(resume=...)`` from the SDK) never changes them: a thread started with
-``require_approval`` asks the reviewer again after every rejection.
-
-The context schema Studio reads carries the options' defaults (JSON Schema ``default``).
-
-The supervisor's options come from ``config["configurable"]``: ``max_turns`` (int) and
-``repo_id`` (int).
-
-Under the server the factories keep the logs to what matters: codegen-graph's own INFO
-lines and httpx's line per request of the Codegen client are left out unless
-:data:`LOG_LEVEL_ENV_VAR` (``CODEGEN_GRAPH_LOG_LEVEL=INFO`` or ``DEBUG``) asks for them.
+* The server calls a factory whenever it needs the graph (to run, draw or read a thread):
+  each compiles once per process (and option set) and answers from that cache afterwards,
+  without a checkpointer (the server brings its own).
+* The Codegen client is built once per process by :func:`client_from_env`, by the CLI's
+  rule (:func:`codegen_graph.backend.choose_backend`): the real API with a token, else the
+  embedded backend (as ``codegen-graph serve`` in a child process under the server), its
+  clock ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time.
+* The feature graph's options are its context schema (``FeatureOptions``, shown with their
+  defaults), read when a thread starts and checkpointed with it.
+* The supervisor's model comes from :data:`SUPERVISOR_MODEL_ENV_VAR`; without a usable one
+  the server's graph still opens and draws, and a run answers with what to set. Its
+  options come from ``configurable``: ``max_turns`` and ``repo_id`` (integers).
+* Under the server the logs stay quiet unless :data:`LOG_LEVEL_ENV_VAR` asks otherwise.
 """
 
 from __future__ import annotations

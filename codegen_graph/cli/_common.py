@@ -1,18 +1,8 @@
 """Plumbing shared by every ``codegen-graph`` command: backends, errors, exit codes, output.
 
-Exit codes (documented in ``docs/cli.md``):
-
-======  =====================================================================
-code    meaning
-======  =====================================================================
-0       success
-1       the agent run failed (or the tests it ran failed), or an internal bug
-2       usage or configuration error (bad option, missing token or org id)
-3       the API refused: authentication, permission, not found, validation,
-        quota, or an answer that does not match the spec
-4       transient: rate limited, 5xx, connection dropped, timed out; try again
-130     interrupted (Ctrl-C); remote runs go on
-======  =====================================================================
+Exit codes (the table is in ``docs/cli.md``): 0 success, 1 the agent run (or its tests)
+failed or an internal bug, 2 usage or configuration, 3 the API refused, 4 transient (try
+again), 130 interrupted.
 
 Every :class:`~codegen_graph.CodegenError` becomes one ``error:`` line and one ``hint:``
 line on stderr, without a traceback unless the global ``--debug`` option is given.

@@ -61,8 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["run_command"]
 
 ROLES = ("code", "tests", "docs")
-#: The compiled graph's name: the root of its LangSmith trace (as in Studio).
-WORKFLOW_NAME = "feature"
 _DURABILITIES = ("sync", "async", "exit")
 _GOOD_VERDICTS = {"passed", "approved"}
 #: How the lines codegen-graph adds to prompts begin (follow-up keys, output repairs): they
@@ -169,7 +167,7 @@ class _Progress:
                 justify="right" if name == "elapsed" else "left",
             )
         links: list[str] = []
-        for role, row in self.rows.items():
+        for role, row in list(self.rows.items()):  # Live's refresh thread calls this too
             elapsed = f"{(row.finished or now) - row.started:.1f}s" if row.started else ""
             label = role if row.iteration <= 1 else f"{role} (#{row.iteration})"
             pr = _pr_label(row.pr) if row.pr else ""
@@ -190,13 +188,9 @@ def _parse_checkpoint(value: str | None) -> Path | None:
         return None
     kind, sep, path = value.partition(":")
     if kind != "sqlite" or not sep or not path:
-        raise option_error(
-            "--checkpoint", f"must look like sqlite:PATH, got {value!r}", _CHECKPOINT_TAKES
-        )
+        takes = "sqlite:PATH, for example sqlite:run.sqlite"
+        raise option_error("--checkpoint", f"must look like sqlite:PATH, got {value!r}", takes)
     return Path(path)
-
-
-_CHECKPOINT_TAKES = "sqlite:PATH, for example sqlite:run.sqlite"
 
 
 def _sqlite_saver() -> Any:
@@ -501,8 +495,8 @@ def run_command(
                 repo_id=repo_id,
             )
             async with _checkpointer(path, saver) as checkpointer:
-                # Named, so a LangSmith trace is rooted at "feature", not "LangGraph".
-                compiled = builder.compile(checkpointer=checkpointer, name=WORKFLOW_NAME)
+                # Named as in Studio: a LangSmith trace's root is "feature", not "LangGraph".
+                compiled = builder.compile(checkpointer=checkpointer, name="feature")
                 config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
                 existing = await compiled.aget_state(config)
                 if existing.values and (existing.next or existing.tasks):
