@@ -244,10 +244,7 @@ ERROR_TEXTS: tuple[tuple[type[CodegenError], ErrorText], ...] = (
         ConfigurationError,
         ErrorText(
             _invalid,
-            _fixed(
-                "see --help; the settings come from --token/--org-id/--base-url or "
-                "CODEGEN_API_TOKEN, CODEGEN_ORG_ID, CODEGEN_API_BASE_URL"
-            ),
+            _fixed("fix the value named above (add -h to the command to list its options)"),
         ),
     ),
     (BadRequestError, ErrorText(_invalid, _fixed(_DEBUG_HINT))),

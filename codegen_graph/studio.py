@@ -1,78 +1,55 @@
 """Graph factories for LangGraph Server, ``langgraph dev`` and LangGraph Studio.
 
-``langgraph.json`` at the repository root points at :func:`feature_graph` and
-:func:`supervisor_graph`::
+``langgraph.json`` points at :func:`feature_graph` and :func:`supervisor_graph` in module
+form (``codegen_graph.studio:feature_graph``: a file path would be loaded as a top-level
+module, breaking the package's relative imports). In Python use :func:`build_feature_graph`
+/ :func:`build_supervisor_graph`, the same graphs as plain functions. Details, and what
+``tests/studio`` checks: ``docs/workflows.md`` and ``docs/supervisor.md``.
 
-    {"graphs": {"feature": "codegen_graph.studio:feature_graph",
-                "supervisor": "codegen_graph.studio:supervisor_graph"}, ...}
-
-(The module form, not ``./codegen_graph/studio.py``: LangGraph loads a file path as a
-top-level module, which breaks the package's relative imports.) In Python code use
-:func:`build_feature_graph` / :func:`build_supervisor_graph`, the same graphs as plain
-functions.
-
-The supervisor needs a real tool-calling chat model: :data:`SUPERVISOR_MODEL_ENV_VAR`
-(``CODEGEN_GRAPH_SUPERVISOR_MODEL``) names it as ``provider:model`` for
-``langchain.chat_models.init_chat_model``; unset, the supervisor's factory raises a
-:class:`~codegen_graph.ConfigurationError` saying so (the feature graph is unaffected).
-
-LangGraph Server calls the factory with the run's ``RunnableConfig`` whenever it needs the
-graph (to run it, to draw it, to read a thread's state), so the factory only compiles: the
-Codegen client behind it is built once per process by :func:`client_from_env`:
-
-* ``CODEGEN_API_TOKEN`` set (or ``CODEGEN_API_BASE_URL``): the real Codegen API
-  (``CODEGEN_ORG_ID`` and the base URL are read by :class:`~codegen_graph.CodegenClient`
-  itself);
-* ``CODEGEN_GRAPH_LOCAL=1``, or no token variable at all outside CI: the embedded local
-  backend (:class:`~codegen_graph.local.LocalCodegen`) whose simulated clock runs
-  ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time (default 60), so the workflow
-  can be tried in Studio without an account. It says so, and why, once on stderr. Under
-  LangGraph Server it runs as ``codegen-graph serve`` in a child process on 127.0.0.1
-  (stopped when the server exits);
-* a token variable set but empty, or no token in CI (``CI``/``GITHUB_ACTIONS``/``GITLAB_CI``
-  set): a :class:`~codegen_graph.ConfigurationError` naming the variable, never a silent
-  fallback. The rule is :func:`codegen_graph.backend.choose_backend`, the CLI's too.
-
-The graph is compiled **without** a checkpointer: LangGraph Server supplies its own (in
-memory under ``langgraph dev``, PostgreSQL when deployed), and ``interrupt()`` approval
-works through it.
-
-The feature graph's input schema is the task (:class:`~codegen_graph.graph.FeatureInput`,
-what Studio's input form asks for); its options are its context schema
-(:class:`~codegen_graph.graph.FeatureOptions`: ``max_iterations``, ``require_approval``,
-``repo_id``), which Studio shows as a form and ``langgraph_sdk`` takes as ``context=``
-(``config={"configurable": ...}`` works too: the server passes it as the context). They
-are read when the thread starts and checkpointed with it, so a resume run (Studio's, or
-``Command(resume=...)`` from the SDK) never changes them: a thread started with
-``require_approval`` asks the reviewer again after every rejection.
-
-The supervisor's options come from ``config["configurable"]``: ``max_turns`` (int) and
-``repo_id`` (int).
+* The server calls a factory whenever it needs the graph (to run, draw or read a thread):
+  each compiles once per process (and option set) and answers from that cache afterwards,
+  without a checkpointer (the server brings its own).
+* The Codegen client is built once per process by :func:`client_from_env`, by the CLI's
+  rule (:func:`codegen_graph.backend.choose_backend`): the real API with a token, else the
+  embedded backend (as ``codegen-graph serve`` in a child process under the server), its
+  clock ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time.
+* The feature graph's options are its context schema (``FeatureOptions``, shown with their
+  defaults), read when a thread starts and checkpointed with it.
+* The supervisor's model comes from :data:`SUPERVISOR_MODEL_ENV_VAR`; without a usable one
+  the server's graph still opens and draws, and a run answers with what to set. Its
+  options come from ``configurable``: ``max_turns`` and ``repo_id`` (integers).
+* Under the server the logs stay quiet unless :data:`LOG_LEVEL_ENV_VAR` asks otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import inspect
+import logging
 import os
 import secrets
 import sys
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from pydantic import ConfigDict, TypeAdapter, with_config
 
 from . import CodegenClient
 from ._exceptions import ConfigurationError
 from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
 from .clock import ScaledClock
-from .graph import feature_workflow, supervisor_workflow
+from .graph import FeatureOptions, feature_workflow, supervisor_workflow
 
 __all__ = [
+    "LOG_LEVEL_ENV_VAR",
     "SUPERVISOR_MODEL_ENV_VAR",
     "TIME_SCALE_ENV_VAR",
     "build_feature_graph",
@@ -90,9 +67,16 @@ TIME_SCALE_ENV_VAR = "CODEGEN_GRAPH_TIME_SCALE"
 SUPERVISOR_MODEL_ENV_VAR = "CODEGEN_GRAPH_SUPERVISOR_MODEL"
 """Environment variable: the supervisor's chat model, as ``provider:model``."""
 
+LOG_LEVEL_ENV_VAR = "CODEGEN_GRAPH_LOG_LEVEL"
+"""Environment variable: codegen-graph's log level under LangGraph Server (default: quiet,
+warnings only, and no httpx line per Codegen request)."""
+
 _lock = threading.Lock()
 _client: CodegenClient | None = None
 _backend: Any = None  # LocalCodegen, imported lazily (the local extra is optional)
+#: The server factories' compiled graphs and supervisor models, built once per key.
+_graphs: dict[tuple[Any, ...], CompiledStateGraph[Any, Any, Any, Any]] = {}
+_models: dict[str, BaseChatModel] = {}
 
 
 def _time_scale(environ: Mapping[str, str]) -> float:
@@ -175,6 +159,8 @@ def reset_client() -> None:
     with _lock:
         client, backend = _client, _backend
         _client = _backend = None
+        _graphs.clear()  # they hold the client
+        _models.clear()
     if client is not None:
         client.close()
     if backend is not None:
@@ -194,6 +180,21 @@ def _int_option(configurable: Mapping[str, Any], name: str, default: int | None)
         raise ConfigurationError(f"configurable.{name} must be an integer, got {value!r}") from None
 
 
+def _with_defaults(schema: dict[str, Any]) -> None:
+    """Studio's context form shows JSON Schema defaults: the options' own docs, and the
+    defaults of ``feature_workflow()`` that a thread takes for a key left out."""
+    documented = TypeAdapter(FeatureOptions).json_schema()
+    defaults = inspect.signature(feature_workflow).parameters
+    schema.update(title=documented["title"], description=documented.get("description"))
+    for name, prop in schema["properties"].items():
+        prop.update(documented["properties"][name], default=defaults[name].default)
+
+
+@with_config(ConfigDict(json_schema_extra=_with_defaults))
+class _StudioFeatureOptions(FeatureOptions):
+    pass
+
+
 def build_feature_graph(
     config: RunnableConfig | None = None, *, client: CodegenClient | None = None
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -201,7 +202,7 @@ def build_feature_graph(
 
     The graph is the same for every run: its options are the thread's, given as the first
     run's ``context`` (see :class:`~codegen_graph.graph.FeatureOptions`) and checkpointed,
-    never read from a later run's config.
+    never read from a later run's config. Its context schema carries their defaults.
 
     Args:
         config: the run config LangGraph Server passes (not read: the options are context).
@@ -212,7 +213,63 @@ def build_feature_graph(
     """
     del config  # the options live in the thread's state, not in each run's config
     builder = feature_workflow(client=client if client is not None else client_from_env())
+    builder.context_schema = _StudioFeatureOptions  # FeatureOptions, defaults shown
     return builder.compile(name="feature")
+
+
+async def _server_client() -> CodegenClient:
+    """The process client for the server's factories, built off its event loop the first
+    time; that first call also quiets the logs (see :func:`_quiet_logs`)."""
+    if _client is not None:
+        return _client
+    level = _log_level()  # checked before anything starts
+    _quiet_logs(level, "http://127.0.0.1:")  # meanwhile: the embedded backend's start-up
+    client = await asyncio.to_thread(client_from_env, out_of_process=True)
+    _OWN_REQUESTS.base_url = client.base_url
+    return client
+
+
+def _cached(
+    key: tuple[Any, ...], build: Callable[[], CompiledStateGraph[Any, Any, Any, Any]]
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The graph built for ``key`` (the server copies it per request, so one is enough)."""
+    graph = _graphs.get(key)
+    if graph is None:
+        graph = _graphs[key] = build()
+    return graph
+
+
+class _OwnRequests(logging.Filter):
+    """Drops httpx's INFO line for the requests of one client (a wait polls, so a run
+    writes dozens); other httpx users keep theirs."""
+
+    base_url = "\0"  # set to the client's by _quiet_logs
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (len(args) > 1 and str(args[1]).startswith(self.base_url))
+
+
+_OWN_REQUESTS = _OwnRequests()
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING}
+
+
+def _log_level() -> int:
+    raw = os.environ.get(LOG_LEVEL_ENV_VAR, "").strip().upper() or "WARNING"
+    if raw not in _LEVELS:
+        raise ConfigurationError(
+            f"{LOG_LEVEL_ENV_VAR} must be DEBUG, INFO or WARNING (the default), got {raw!r}"
+        )
+    return _LEVELS[raw]
+
+
+def _quiet_logs(level: int, base_url: str) -> None:
+    """Under the server: codegen-graph's INFO lines, and httpx's line per request of our
+    client, only when :data:`LOG_LEVEL_ENV_VAR` asks for them."""
+    logging.getLogger("codegen_graph").setLevel(level)
+    if level > logging.INFO:
+        _OWN_REQUESTS.base_url = base_url
+        logging.getLogger("httpx").addFilter(_OWN_REQUESTS)  # once: the same filter
 
 
 @asynccontextmanager
@@ -225,18 +282,14 @@ async def feature_graph(
     calls: the client is built (the first time) in a worker thread, and the embedded
     backend runs as ``codegen-graph serve`` in a child process (see
     :func:`client_from_env`). The nodes use the sync client, which LangGraph runs in
-    worker threads.
+    worker threads. The compiled graph is reused by every later call.
 
     Examples:
         >>> async with feature_graph({"configurable": {}}) as graph:  # doctest: +SKIP
         ...     await graph.ainvoke({"task": "Add a /health endpoint"})
     """
-    client = (
-        _client
-        if _client is not None
-        else await asyncio.to_thread(client_from_env, out_of_process=True)
-    )
-    yield build_feature_graph(config, client=client)
+    client = await _server_client()
+    yield _cached(("feature",), lambda: build_feature_graph(config, client=client))
 
 
 def supervisor_model_from_env() -> BaseChatModel:
@@ -305,19 +358,59 @@ def build_supervisor_graph(
     return builder.compile(name="supervisor")
 
 
+class _MissingModel(BaseChatModel):
+    """Stands in for an unconfigured supervisor model under the server: the graph opens
+    and draws, and a run answers with what to set instead of failing in the server log."""
+
+    problem: str
+
+    @property
+    def _llm_type(self) -> str:
+        return "codegen-graph-missing-model"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> _MissingModel:
+        return self
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        text = (
+            f"The supervisor has no chat model, so it did nothing: {self.problem}. Then "
+            "restart the server (langgraph dev) and run the thread again."
+        )
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+
+
+def _server_model(spec: str) -> BaseChatModel:
+    """The supervisor model for ``spec`` (built once), or the stand-in saying what is wrong."""
+    model = _models.get(spec)
+    if model is None:
+        try:
+            model = supervisor_model_from_env()
+        except ConfigurationError as exc:
+            model = _MissingModel(problem=str(exc))
+        _models[spec] = model
+    return model
+
+
 @asynccontextmanager
 async def supervisor_graph(
     config: RunnableConfig,
 ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
     """The supervisor factory ``langgraph.json`` exports (see :func:`feature_graph`).
 
-    The model is built from :data:`SUPERVISOR_MODEL_ENV_VAR` and the client (the first
-    time) in a worker thread, off the server's event loop.
+    The model is built from :data:`SUPERVISOR_MODEL_ENV_VAR` (in a worker thread, once);
+    without a usable one the graph still opens and draws, and a run answers with what to
+    set. Graphs are reused per ``max_turns`` and ``repo_id``.
     """
-    model = await asyncio.to_thread(supervisor_model_from_env)
-    client = (
-        _client
-        if _client is not None
-        else await asyncio.to_thread(client_from_env, out_of_process=True)
+    client = await _server_client()
+    spec = os.environ.get(SUPERVISOR_MODEL_ENV_VAR, "").strip()
+    model = _models.get(spec)
+    if model is None:  # the first call may import a provider package: off the event loop
+        model = await asyncio.to_thread(_server_model, spec)
+    configurable = (config or {}).get("configurable") or {}
+    key = (
+        "supervisor",
+        spec,
+        repr(configurable.get("max_turns")),
+        repr(configurable.get("repo_id")),
     )
-    yield build_supervisor_graph(config, model=model, client=client)
+    yield _cached(key, lambda: build_supervisor_graph(config, model=model, client=client))

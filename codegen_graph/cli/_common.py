@@ -1,18 +1,8 @@
 """Plumbing shared by every ``codegen-graph`` command: backends, errors, exit codes, output.
 
-Exit codes (documented in ``docs/cli.md``):
-
-======  =====================================================================
-code    meaning
-======  =====================================================================
-0       success
-1       the agent run failed (or the tests it ran failed), or an internal bug
-2       usage or configuration error (bad option, missing token or org id)
-3       the API refused: authentication, permission, not found, validation,
-        quota, or an answer that does not match the spec
-4       transient: rate limited, 5xx, connection dropped, timed out; try again
-130     interrupted (Ctrl-C); remote runs go on
-======  =====================================================================
+Exit codes (the table is in ``docs/cli.md``): 0 success, 1 the agent run (or its tests)
+failed or an internal bug, 2 usage or configuration, 3 the API refused, 4 transient (try
+again), 130 interrupted.
 
 Every :class:`~codegen_graph.CodegenError` becomes one ``error:`` line and one ``hint:``
 line on stderr, without a traceback unless the global ``--debug`` option is given.
@@ -32,11 +22,13 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
+from .._config import TokenSource, resolve_base_url, resolve_org_id
 from .._error_text import cli_hint
 from .._exceptions import (
     AgentRunFailedError,
@@ -58,6 +50,7 @@ __all__ = [
     "EXIT_TRANSIENT",
     "EXIT_USAGE",
     "FROM_OPTIONS",
+    "TIME_SCALE_TAKES",
     "Backend",
     "BackendOptions",
     "CliState",
@@ -66,8 +59,10 @@ __all__ = [
     "exit_code_for",
     "handle_errors",
     "hint_for",
+    "option_error",
     "print_json",
     "set_cli_state",
+    "usage_error",
 ]
 
 EXIT_OK = 0
@@ -167,6 +162,18 @@ def hint_for(exc: BaseException) -> str:
     if isinstance(exc, CodegenError):
         return cli_hint(exc)  # the table shared with the tools (codegen_graph._error_text)
     return "this is a bug in codegen-graph: rerun with --debug and report it"
+
+
+def usage_error(message: str, hint: str) -> ConfigurationError:
+    """A :class:`ConfigurationError` carrying the CLI's hint for it (exit code 2)."""
+    exc = ConfigurationError(message)
+    exc.cli_hint = hint  # type: ignore[attr-defined]
+    return exc
+
+
+def option_error(option: str, problem: str, takes: str) -> ConfigurationError:
+    """A bad value for ``option``: the hint names the option and the values it takes."""
+    return usage_error(f"{option} {problem}", f"{option} takes {takes}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -387,16 +394,21 @@ class Backend:
         self.local: LocalCodegen | None = None
         choice = options.choice()
         if not choice.local:
+            _check_settings(options)
             return
         if not options.time_scale > 0:
-            raise ConfigurationError(f"--time-scale must be > 0, got {options.time_scale:g}")
+            raise option_error(
+                "--time-scale", f"must be > 0, got {options.time_scale:g}", TIME_SCALE_TAKES
+            )
         local_cls = local_backend_class()
+        scenario = _scenario(options.scenario)  # checked before anything is created
         (announce or _stderr)(choice.notice)
-        db = options.local_db_path
         try:
             # Its organization is its own (stored with --local-db): --org-id is checked
             # against it on each request, a 403 for another, as `serve` answers.
-            self.local = local_cls(time_scale=options.time_scale, db=db, scenario=options.scenario)
+            self.local = local_cls(
+                time_scale=options.time_scale, db=options.local_db_path, scenario=scenario
+            )
         except ValueError as exc:
             raise ConfigurationError(f"local backend: {exc}") from None
         cli_state().name_links = self.local.name_links
@@ -443,3 +455,62 @@ FROM_OPTIONS = BackendOptions()
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+TIME_SCALE_TAKES = "simulated seconds per real second, a number > 0 (default 60)"
+
+#: The real API's settings: the library's argument, the CLI's option, the check, the hint.
+_SETTINGS: tuple[tuple[str, str, Callable[[BackendOptions], object], str], ...] = (
+    (
+        "token",
+        "--token",
+        lambda o: TokenSource(o.token),
+        "set CODEGEN_API_TOKEN (or pass --token) to a token from Codegen's settings; "
+        "--local uses the embedded backend instead",
+    ),
+    (
+        "org_id",
+        "--org-id",
+        lambda o: resolve_org_id(o.org_id),
+        "pass --org-id N or set CODEGEN_ORG_ID=N (your organisation's id in Codegen's settings)",
+    ),
+    (
+        "base_url",
+        "--base-url",
+        lambda o: resolve_base_url(o.base_url),
+        "fix --base-url or CODEGEN_API_BASE_URL, or unset both for https://api.codegen.com",
+    ),
+)
+
+
+def _check_settings(options: BackendOptions) -> None:
+    """Check the real API's settings before anything starts, worded for the command line
+    (the library's messages say ``org_id=...`` where the CLI has ``--org-id``)."""
+    for _, _, check, hint in _SETTINGS:
+        try:
+            check(options)
+        except ConfigurationError as exc:
+            text = str(exc)
+            for argument, option, _, _ in _SETTINGS:
+                text = text.replace(f"{argument}=...", option)
+            raise usage_error(text, hint) from None
+
+
+def _scenario(name: str | None) -> Any:
+    """The ``--scenario`` loaded, or a usage error naming the bundled ones."""
+    if name is None:
+        return None
+    from ..local import bundled_scenarios, load_scenario
+
+    try:
+        return load_scenario(name)
+    except ValueError as exc:
+        takes = "a scenario file (JSON or YAML) or a bundled name: " + ", ".join(
+            bundled_scenarios()
+        )
+        problem = (
+            f"is not usable: {exc}"
+            if Path(name).exists()
+            else f"{name!r} is neither a file nor a bundled scenario"
+        )
+        raise option_error("--scenario", problem, takes) from None

@@ -418,9 +418,9 @@ CASES: list[Case] = [
         "`codegen-graph runs list` with `CODEGEN_API_TOKEN` set, `CODEGEN_ORG_ID` unset",
         lambda: _cli("runs", "list", CODEGEN_API_TOKEN=TOKEN),
         "exit 2",
-        "error: No Codegen organisation id: pass org_id=... or set the CODEGEN_ORG_ID "
-        "environment variable.\nhint: see --help; the settings come from "
-        "--token/--org-id/--base-url or CODEGEN_API_TOKEN, CODEGEN_ORG_ID, CODEGEN_API_BASE_URL",
+        "error: No Codegen organisation id: pass --org-id or set the CODEGEN_ORG_ID "
+        "environment variable.\nhint: pass --org-id N or set CODEGEN_ORG_ID=N (your "
+        "organisation's id in Codegen's settings)",
     ),
     Case(
         "CLI",
@@ -438,8 +438,8 @@ CASES: list[Case] = [
         "exit 2",
         "error: Refusing plain http:// to 'api.codegen.com': the API token would travel in "
         "clear text. Use https://, or http:// only for a loopback host (127.0.0.1, ::1, "
-        "localhost).\nhint: see --help; the settings come from --token/--org-id/--base-url or "
-        "CODEGEN_API_TOKEN, CODEGEN_ORG_ID, CODEGEN_API_BASE_URL",
+        "localhost).\nhint: fix --base-url or CODEGEN_API_BASE_URL, or unset both for "
+        "https://api.codegen.com",
     ),
     Case(
         "CLI",
@@ -458,8 +458,8 @@ CASES: list[Case] = [
         lambda: _cli("runs", "create", ""),
         "exit 2",
         "no CODEGEN_API_TOKEN set: using the embedded local backend\nerror: prompt must be a "
-        "non-empty string, got ''\nhint: see --help; the settings come from "
-        "--token/--org-id/--base-url or CODEGEN_API_TOKEN, CODEGEN_ORG_ID, CODEGEN_API_BASE_URL",
+        "non-empty string, got ''\nhint: fix the value named above (add -h to the command to "
+        "list its options)",
     ),
     Case(
         "CLI",

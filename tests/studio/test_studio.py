@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -115,3 +117,81 @@ async def test_feature_graph_factory_reuses_the_process_client() -> None:
         assert graph.checkpointer is None
         assert "gate" in graph.nodes
     assert studio.client_from_env() is client
+
+
+def test_the_context_schema_carries_the_defaults() -> None:
+    with LocalCodegen(time_scale=600) as backend, backend.client() as client:
+        context = studio.build_feature_graph(client=client).get_context_jsonschema()
+    assert context is not None
+    props = context["properties"]
+    assert {name: p["default"] for name, p in props.items()} == {
+        "max_iterations": 3,
+        "require_approval": False,
+        "repo_id": None,
+    }
+    assert props["max_iterations"]["type"] == "integer" and props["max_iterations"]["description"]
+    assert context["title"] == "FeatureOptions" and context["description"]
+
+
+@pytest.mark.parametrize("factory", [studio.feature_graph, studio.supervisor_graph])
+async def test_the_server_factories_answer_from_a_cache_after_the_first_call(
+    factory: Any,
+) -> None:
+    studio.client_from_env()  # in process: the first call's cost is the backend's start
+    async with factory({"configurable": {"thread_id": "a"}}) as first:
+        pass
+    started = time.perf_counter()
+    for thread in "bcdefghijk":
+        async with factory({"configurable": {"thread_id": thread}}) as again:
+            assert again is first  # compiled once (the server copies it per request)
+    per_call = (time.perf_counter() - started) / 10
+    assert per_call < 0.01, per_call  # LangGraph Server logs "Slow graph load" above 0.1 s
+
+
+@pytest.fixture
+def server_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The factories quiet the logs as under ``langgraph dev``; put them back afterwards."""
+    ours, httpx_logger = logging.getLogger("codegen_graph"), logging.getLogger("httpx")
+    level, filters = ours.level, list(httpx_logger.filters)
+    client = CodegenClient("t0ken-for-logs", 7)
+    monkeypatch.setattr(studio, "_client", None)  # the next factory call builds the client
+    monkeypatch.setattr(studio, "client_from_env", lambda **kw: client)
+    yield
+    client.close()
+    ours.setLevel(level)
+    httpx_logger.filters[:] = filters
+
+
+def _request_line(url: str) -> logging.LogRecord:
+    args = ("GET", url, "HTTP/1.1", 200, "OK")
+    return logging.LogRecord("httpx", logging.INFO, __file__, 1, "HTTP Request: %s %s", args, None)
+
+
+def _shown(record: logging.LogRecord) -> bool:
+    return all(f.filter(record) for f in logging.getLogger("httpx").filters)
+
+
+@pytest.mark.usefixtures("server_logging")
+async def test_under_the_server_the_logs_are_quiet_by_default() -> None:
+    async with studio.feature_graph({"configurable": {}}):
+        pass
+    assert logging.getLogger("codegen_graph").getEffectiveLevel() == logging.WARNING
+    assert not _shown(_request_line("https://api.codegen.com/v1/organizations/7/agent/runs"))
+    assert _shown(_request_line("https://api.smith.langchain.com/runs"))  # not ours
+
+
+@pytest.mark.usefixtures("server_logging")
+async def test_the_log_level_variable_brings_them_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(studio.LOG_LEVEL_ENV_VAR, "info")
+    async with studio.feature_graph({"configurable": {}}):
+        pass
+    assert logging.getLogger("codegen_graph").getEffectiveLevel() == logging.INFO
+    assert _shown(_request_line("https://api.codegen.com/v1/organizations/7/agent/runs"))
+
+
+@pytest.mark.usefixtures("server_logging")
+async def test_a_bad_log_level_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(studio.LOG_LEVEL_ENV_VAR, "verbose")
+    with pytest.raises(ConfigurationError, match="CODEGEN_GRAPH_LOG_LEVEL must be DEBUG, INFO"):
+        async with studio.feature_graph({"configurable": {}}):
+            pass  # pragma: no cover

@@ -56,10 +56,22 @@ def test_an_unusable_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, spe
         studio.supervisor_model_from_env()
 
 
-async def test_the_server_factory_refuses_to_start_without_a_model() -> None:
-    with pytest.raises(ConfigurationError, match=studio.SUPERVISOR_MODEL_ENV_VAR):
-        async with studio.supervisor_graph({"configurable": {}}):
-            pass  # pragma: no cover
+@pytest.mark.parametrize("spec", [None, "no-such-provider:some-model"])
+async def test_without_a_usable_model_the_server_graph_opens_and_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, spec: str | None
+) -> None:
+    if spec is not None:
+        monkeypatch.setenv(studio.SUPERVISOR_MODEL_ENV_VAR, spec)
+    client = studio.client_from_env()  # in process
+    async with studio.supervisor_graph({"configurable": {}}) as graph:
+        # Studio opens it: the drawing and the schemas, no model needed.
+        assert {"supervisor", "tools", "record", "report"} <= set(graph.get_graph().nodes)
+        assert "task" in graph.get_input_jsonschema()["properties"]
+        out = await graph.ainvoke({"task": "Add a /health endpoint"})
+    # A run is one clear message, not an exception (the server would log its traceback).
+    answer = out["report"]["answer"]
+    assert studio.SUPERVISOR_MODEL_ENV_VAR in answer and "restart the server" in answer
+    assert out["report"]["agents"] == {} and client.agent_runs.list().items == []
 
 
 def test_build_supervisor_graph_reads_configurable_options() -> None:
