@@ -25,11 +25,23 @@ from .clock import Clock
 from .resources import (
     AgentRuns,
     AsyncAgentRuns,
+    AsyncCLIRules,
+    AsyncIntegrations,
     AsyncOrganizations,
+    AsyncPullRequests,
     AsyncRepos,
+    AsyncSandbox,
+    AsyncSetupCommands,
+    AsyncSlackConnect,
     AsyncUsers,
+    CLIRules,
+    Integrations,
     Organizations,
+    PullRequests,
     Repos,
+    Sandbox,
+    SetupCommands,
+    SlackConnect,
     Users,
 )
 
@@ -134,6 +146,12 @@ class CodegenClient(BaseClient):
         self.organizations = Organizations(self)
         self.users = Users(self)
         self.repos = Repos(self)
+        self.pull_requests = PullRequests(self)
+        self.integrations = Integrations(self)
+        self.setup_commands = SetupCommands(self)
+        self.sandbox = Sandbox(self)
+        self.cli_rules = CLIRules(self)
+        self.slack_connect = SlackConnect(self)
 
     def _request(self, spec: RequestSpec[T]) -> T:
         """Run one call with its hooks (prompt plugins, span, lifecycle hooks)."""
@@ -278,6 +296,12 @@ class AsyncCodegenClient(BaseClient):
         self.organizations = AsyncOrganizations(self)
         self.users = AsyncUsers(self)
         self.repos = AsyncRepos(self)
+        self.pull_requests = AsyncPullRequests(self)
+        self.integrations = AsyncIntegrations(self)
+        self.setup_commands = AsyncSetupCommands(self)
+        self.sandbox = AsyncSandbox(self)
+        self.cli_rules = AsyncCLIRules(self)
+        self.slack_connect = AsyncSlackConnect(self)
 
     async def _request(self, spec: RequestSpec[T]) -> T:
         """Run one call with its hooks (prompt plugins, span, lifecycle hooks)."""

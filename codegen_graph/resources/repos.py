@@ -1,12 +1,36 @@
-"""``client.repos``: the organisation's repositories."""
+"""``client.repos``: the organisation's repositories and their check-suite settings."""
 
 from __future__ import annotations
 
-from .._base_client import RequestSpec
-from ..models import Page, RepoResponse
-from ._resource import AsyncAPIResource, SyncAPIResource, check_limit, check_skip
+from typing import Any, TypedDict
 
-__all__ = ["AsyncRepos", "Repos"]
+from pydantic import TypeAdapter
+from typing_extensions import Unpack
+
+from .._base_client import RequestSpec
+from ..models import CheckSuiteSettingsRequest, CheckSuiteSettingsResponse, Page, RepoResponse
+from ._resource import (
+    AsyncAPIResource,
+    SyncAPIResource,
+    build_input,
+    check_id,
+    check_limit,
+    check_skip,
+)
+
+__all__ = ["AsyncRepos", "CheckSuiteSettings", "Repos"]
+
+_OBJECT = TypeAdapter(dict[str, Any])
+
+
+class CheckSuiteSettings(TypedDict, total=False):
+    """The keyword arguments of ``update_check_suite_settings`` (``CheckSuiteSettingsRequest``)."""
+
+    check_retry_count: int
+    ignored_checks: list[str]
+    check_retry_counts: dict[str, int]
+    custom_prompts: dict[str, str]
+    high_priority_apps: list[str]
 
 
 def _spec_list(org: int, skip: int, limit: int) -> RequestSpec[Page[RepoResponse]]:
@@ -20,12 +44,44 @@ def _spec_list(org: int, skip: int, limit: int) -> RequestSpec[Page[RepoResponse
     )
 
 
+def _spec_check_suite(org: int, repo_id: int) -> RequestSpec[CheckSuiteSettingsResponse]:
+    return RequestSpec(
+        "GET",
+        f"/v1/organizations/{org}/repos/check-suite-settings",
+        parse=CheckSuiteSettingsResponse.model_validate,
+        params={"repo_id": check_id("repo_id", repo_id)},
+    )
+
+
+def _spec_update_check_suite(
+    org: int, repo_id: int, settings: CheckSuiteSettings
+) -> RequestSpec[dict[str, Any]]:
+    body = build_input(CheckSuiteSettingsRequest, **settings)
+    return RequestSpec(
+        "PUT",
+        f"/v1/organizations/{org}/repos/check-suite-settings",
+        parse=_OBJECT.validate_python,
+        params={"repo_id": check_id("repo_id", repo_id)},
+        json=body.model_dump(mode="json", exclude_none=True),
+    )
+
+
 class Repos(SyncAPIResource):
     """Repositories (``client.repos``)."""
 
     def list(self, *, skip: int = 0, limit: int = 100) -> Page[RepoResponse]:
         """One page of the organisation's repositories."""
         return self._run(_spec_list(self._org, skip, limit))
+
+    def check_suite_settings(self, repo_id: int) -> CheckSuiteSettingsResponse:
+        """How the agent treats the repository's failing checks."""
+        return self._run(_spec_check_suite(self._org, repo_id))
+
+    def update_check_suite_settings(
+        self, repo_id: int, **settings: Unpack[CheckSuiteSettings]
+    ) -> dict[str, Any]:
+        """Change the given settings (the others stay); the API's answer, a free-form object."""
+        return self._run(_spec_update_check_suite(self._org, repo_id, settings))
 
 
 class AsyncRepos(AsyncAPIResource):
@@ -34,3 +90,13 @@ class AsyncRepos(AsyncAPIResource):
     async def list(self, *, skip: int = 0, limit: int = 100) -> Page[RepoResponse]:
         """One page of the organisation's repositories."""
         return await self._run(_spec_list(self._org, skip, limit))
+
+    async def check_suite_settings(self, repo_id: int) -> CheckSuiteSettingsResponse:
+        """How the agent treats the repository's failing checks."""
+        return await self._run(_spec_check_suite(self._org, repo_id))
+
+    async def update_check_suite_settings(
+        self, repo_id: int, **settings: Unpack[CheckSuiteSettings]
+    ) -> dict[str, Any]:
+        """Change the given settings (the others stay); the API's answer, a free-form object."""
+        return await self._run(_spec_update_check_suite(self._org, repo_id, settings))
