@@ -182,8 +182,8 @@ def analysis_outcome(engine: Engine, sandbox_id: int, setup_run: dict[str, Any])
     """The log-analysis run: its result follows from the setup run's log entries so far."""
     entries = engine.logs(setup_run)
     errors = [e for e in entries if e["message_type"] == "ERROR"]
-    status = engine.status(setup_run)
-    seen = f"{len(entries)} setup log entries of sandbox {sandbox_id} (run {setup_run['id']}, {status})"
+    run = f"run {setup_run['id']}, {engine.status(setup_run)}"
+    seen = f"{len(entries)} setup log entries of sandbox {sandbox_id} ({run})"
     if errors:
         result = (
             f"{len(errors)} error(s) in {seen}. First error: {errors[0]['thought']} "
