@@ -46,10 +46,21 @@ from ..models import (
     SourceType,
     UserResponse,
 )
-from . import _org as org_data
 from ._engine import Engine
 from ._limits import FaultDice, Faults, LocalRateLimiter, Stats, classify, retry_after_header
-from ._org import repo
+from ._org import (
+    CLI_RULES,
+    analysis_outcome,
+    check_suite_settings,
+    edit_pr,
+    integrations,
+    latest_setup_run,
+    mcp_providers,
+    repo,
+    repos,
+    setup_outcome,
+    update_check_suite_settings,
+)
 from ._store import Identity, Store, token_hash
 
 __all__ = ["MAX_PROMPT_CHARS", "BackendState", "build_app"]
@@ -461,47 +472,47 @@ def build_app(state: BackendState) -> ASGIApp:
         return JSONResponse(_dump(UserResponse, _user(user_id)))
 
     @api.get("/v1/organizations/{org_id}/repos")
-    def repos(
+    def list_repos(
         request: Request,
         org_id: int,
         skip: int = Query(0, ge=0),
         limit: int = Query(100, ge=1, le=100),
     ) -> JSONResponse:
-        all_repos = org_data.repos(mine(request, org_id))
+        all_repos = repos(mine(request, org_id))
         items = all_repos[skip : skip + limit]
         return JSONResponse(_dump(Page[RepoResponse], _page(items, len(all_repos), skip, limit)))
 
     @api.get("/v1/organizations/{org_id}/repos/check-suite-settings")
-    def check_suite_settings(request: Request, org_id: int, repo_id: int) -> JSONResponse:
+    def get_settings(request: Request, org_id: int, repo_id: int) -> JSONResponse:
         if repo(mine(request, org_id), repo_id) is None:
             return _no_repo(repo_id)
-        settings = org_data.check_suite_settings(engine, org_id, repo_id)
+        settings = check_suite_settings(engine, org_id, repo_id)
         return JSONResponse(_dump(CheckSuiteSettingsResponse, settings))
 
     @api.put("/v1/organizations/{org_id}/repos/check-suite-settings")
-    def update_check_suite_settings(
+    def put_settings(
         request: Request, org_id: int, repo_id: int, body: _SettingsBody
     ) -> JSONResponse:
         if repo(mine(request, org_id), repo_id) is None:
             return _no_repo(repo_id)
         changes = body.model_dump(mode="json", exclude_none=True)
-        return JSONResponse(org_data.update_check_suite_settings(engine, org_id, repo_id, changes))
+        return JSONResponse(update_check_suite_settings(engine, org_id, repo_id, changes))
 
     @api.patch("/v1/organizations/{org_id}/prs/{pr_id}")
-    def edit_pr(request: Request, org_id: int, pr_id: int, body: _EditBody) -> JSONResponse:
-        edited = org_data.edit_pr(engine, mine(request, org_id), pr_id, body.state, None)
+    def patch_pr(request: Request, org_id: int, pr_id: int, body: _EditBody) -> JSONResponse:
+        edited = edit_pr(engine, mine(request, org_id), pr_id, body.state, None)
         return JSONResponse(_dump(EditPRResponse, edited))
 
     @api.patch("/v1/organizations/{org_id}/repos/{repo_id}/prs/{pr_id}")
-    def edit_repo_pr(
+    def patch_repo_pr(
         request: Request, org_id: int, repo_id: int, pr_id: int, body: _EditBody
     ) -> JSONResponse:
-        edited = org_data.edit_pr(engine, mine(request, org_id), pr_id, body.state, repo_id)
+        edited = edit_pr(engine, mine(request, org_id), pr_id, body.state, repo_id)
         return JSONResponse(_dump(EditPRResponse, edited))
 
     @api.get("/v1/organizations/{org_id}/integrations")
-    def integrations(request: Request, org_id: int) -> JSONResponse:
-        found = org_data.integrations(engine, mine(request, org_id))
+    def get_integrations(request: Request, org_id: int) -> JSONResponse:
+        found = integrations(engine, mine(request, org_id))
         return JSONResponse(_dump(OrganizationIntegrationsResponse, found))
 
     def start(request: Request, prompt: str, repo_id: int, **kw: Any) -> dict[str, Any]:
@@ -511,25 +522,25 @@ def build_app(state: BackendState) -> ASGIApp:
         )
 
     @api.post("/v1/organizations/{org_id}/setup-commands/generate")
-    def setup_commands(request: Request, org_id: int, body: _SetupBody) -> JSONResponse:
+    def generate_setup_commands(request: Request, org_id: int, body: _SetupBody) -> JSONResponse:
         repository = repo(mine(request, org_id), body.repo_id)
         if repository is None:
             return _error(404, "Repository not found.")
         prompt = body.prompt or f"Generate setup commands for {repository['full_name']}."
-        outcome = org_data.setup_outcome(repository)
+        outcome = setup_outcome(repository)
         view = start(request, prompt, body.repo_id, source_type="SETUP_COMMANDS", outcome=outcome)
         answer = {"agent_run_id": view["id"], "status": view["status"], "url": view["web_url"]}
         return JSONResponse(_dump(SetupCommandsResponse, answer))
 
     @api.post("/v1/organizations/{org_id}/sandbox/{sandbox_id}/analyze-logs")
-    def analyze_logs(request: Request, sandbox_id: int, org_id: int) -> JSONResponse:
+    def analyze_sandbox_logs(request: Request, sandbox_id: int, org_id: int) -> JSONResponse:
         if repo(mine(request, org_id), sandbox_id) is None:
             return _error(404, "Sandbox not found.")
-        setup = org_data.latest_setup_run(engine, org_id, sandbox_id)
+        setup = latest_setup_run(engine, org_id, sandbox_id)
         entries = engine.logs(setup) if setup is not None else []
         if setup is None or not entries:
             return _error(400, "No logs available for analysis.")
-        outcome = org_data.analysis_outcome(engine, sandbox_id, setup)
+        outcome = analysis_outcome(engine, sandbox_id, setup)
         view = start(
             request, f"Analyze the setup logs of sandbox {sandbox_id}.", sandbox_id, outcome=outcome
         )
@@ -541,13 +552,13 @@ def build_app(state: BackendState) -> ASGIApp:
         return JSONResponse(_dump(AnalyzeLogsResponse, answer))
 
     @api.get("/v1/organizations/{org_id}/cli/rules")
-    def cli_rules(request: Request, org_id: int) -> JSONResponse:
+    def get_cli_rules(request: Request, org_id: int) -> JSONResponse:
         mine(request, org_id)
-        return JSONResponse(org_data.CLI_RULES)
+        return JSONResponse(CLI_RULES)
 
     @api.get("/v1/mcp-providers")
-    def mcp_providers(request: Request) -> JSONResponse:
-        return JSONResponse(org_data.mcp_providers(engine.base_url))
+    def get_mcp_providers(request: Request) -> JSONResponse:
+        return JSONResponse(mcp_providers(engine.base_url))
 
     @api.get("/v1/oauth/tokens/status")
     def oauth_status(request: Request, org_id: int) -> JSONResponse:
