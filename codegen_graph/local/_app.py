@@ -48,19 +48,7 @@ from ..models import (
 )
 from ._engine import Engine
 from ._limits import FaultDice, Faults, LocalRateLimiter, Stats, classify, retry_after_header
-from ._org import (
-    CLI_RULES,
-    analysis_outcome,
-    check_suite_settings,
-    edit_pr,
-    integrations,
-    latest_setup_run,
-    mcp_providers,
-    repo,
-    repos,
-    setup_outcome,
-    update_check_suite_settings,
-)
+from ._org import OrgData
 from ._store import Identity, Store, token_hash
 
 __all__ = ["MAX_PROMPT_CHARS", "BackendState", "build_app"]
@@ -318,6 +306,7 @@ def build_app(state: BackendState) -> ASGIApp:
     """Build the ASGI app serving the Codegen API over ``state``."""
     api = FastAPI(title="codegen-graph local Codegen API", docs_url=None, redoc_url=None)
     engine, store = state.engine, state.store
+    org = OrgData(engine)
 
     def who(request: Request) -> Identity:
         identity: Identity = request.state.identity
@@ -343,7 +332,7 @@ def build_app(state: BackendState) -> ASGIApp:
         org_id = mine(request, org_id)
         if state.quota is not None and store.count_runs(org_id) >= state.quota:
             return _error(402, _MSG_QUOTA)
-        if body.repo_id is not None and repo(org_id, body.repo_id) is None:
+        if body.repo_id is not None and org.repo(org_id, body.repo_id) is None:
             return _error(404, _MSG_REPO_404)
         view = engine.create(
             org_id=org_id,
@@ -472,93 +461,72 @@ def build_app(state: BackendState) -> ASGIApp:
         return JSONResponse(_dump(UserResponse, _user(user_id)))
 
     @api.get("/v1/organizations/{org_id}/repos")
-    def list_repos(
+    def repos(
         request: Request,
         org_id: int,
         skip: int = Query(0, ge=0),
         limit: int = Query(100, ge=1, le=100),
     ) -> JSONResponse:
-        all_repos = repos(mine(request, org_id))
+        all_repos = org.repos(mine(request, org_id))
         items = all_repos[skip : skip + limit]
         return JSONResponse(_dump(Page[RepoResponse], _page(items, len(all_repos), skip, limit)))
 
     @api.get("/v1/organizations/{org_id}/repos/check-suite-settings")
     def get_settings(request: Request, org_id: int, repo_id: int) -> JSONResponse:
-        if repo(mine(request, org_id), repo_id) is None:
+        if org.repo(mine(request, org_id), repo_id) is None:
             return _no_repo(repo_id)
-        settings = check_suite_settings(engine, org_id, repo_id)
-        return JSONResponse(_dump(CheckSuiteSettingsResponse, settings))
+        return JSONResponse(_dump(CheckSuiteSettingsResponse, org.settings(org_id, repo_id)))
 
     @api.put("/v1/organizations/{org_id}/repos/check-suite-settings")
     def put_settings(
         request: Request, org_id: int, repo_id: int, body: _SettingsBody
     ) -> JSONResponse:
-        if repo(mine(request, org_id), repo_id) is None:
+        if org.repo(mine(request, org_id), repo_id) is None:
             return _no_repo(repo_id)
-        changes = body.model_dump(mode="json", exclude_none=True)
-        return JSONResponse(update_check_suite_settings(engine, org_id, repo_id, changes))
+        return JSONResponse(org.settings(org_id, repo_id, body.model_dump(mode="json")))
 
     @api.patch("/v1/organizations/{org_id}/prs/{pr_id}")
     def patch_pr(request: Request, org_id: int, pr_id: int, body: _EditBody) -> JSONResponse:
-        edited = edit_pr(engine, mine(request, org_id), pr_id, body.state, None)
+        edited = org.edit_pr(mine(request, org_id), pr_id, body.state, None)
         return JSONResponse(_dump(EditPRResponse, edited))
 
     @api.patch("/v1/organizations/{org_id}/repos/{repo_id}/prs/{pr_id}")
     def patch_repo_pr(
         request: Request, org_id: int, repo_id: int, pr_id: int, body: _EditBody
     ) -> JSONResponse:
-        edited = edit_pr(engine, mine(request, org_id), pr_id, body.state, repo_id)
+        edited = org.edit_pr(mine(request, org_id), pr_id, body.state, repo_id)
         return JSONResponse(_dump(EditPRResponse, edited))
 
     @api.get("/v1/organizations/{org_id}/integrations")
     def get_integrations(request: Request, org_id: int) -> JSONResponse:
-        found = integrations(engine, mine(request, org_id))
+        found = org.integrations(mine(request, org_id))
         return JSONResponse(_dump(OrganizationIntegrationsResponse, found))
 
-    def start(request: Request, prompt: str, repo_id: int, **kw: Any) -> dict[str, Any]:
-        me = who(request)
-        return engine.create(
-            org_id=me.org_id, user_id=me.user_id, prompt=prompt, repo_id=repo_id, **kw
-        )
-
     @api.post("/v1/organizations/{org_id}/setup-commands/generate")
-    def generate_setup_commands(request: Request, org_id: int, body: _SetupBody) -> JSONResponse:
-        repository = repo(mine(request, org_id), body.repo_id)
+    def generate_setup(request: Request, org_id: int, body: _SetupBody) -> JSONResponse:
+        repository = org.repo(mine(request, org_id), body.repo_id)
         if repository is None:
             return _error(404, "Repository not found.")
-        prompt = body.prompt or f"Generate setup commands for {repository['full_name']}."
-        outcome = setup_outcome(repository)
-        view = start(request, prompt, body.repo_id, source_type="SETUP_COMMANDS", outcome=outcome)
-        answer = {"agent_run_id": view["id"], "status": view["status"], "url": view["web_url"]}
+        answer = org.generate_setup(who(request), repository, body.prompt)
         return JSONResponse(_dump(SetupCommandsResponse, answer))
 
     @api.post("/v1/organizations/{org_id}/sandbox/{sandbox_id}/analyze-logs")
-    def analyze_sandbox_logs(request: Request, sandbox_id: int, org_id: int) -> JSONResponse:
-        if repo(mine(request, org_id), sandbox_id) is None:
+    def analyze_logs(request: Request, sandbox_id: int, org_id: int) -> JSONResponse:
+        if org.repo(mine(request, org_id), sandbox_id) is None:
             return _error(404, "Sandbox not found.")
-        setup = latest_setup_run(engine, org_id, sandbox_id)
-        entries = engine.logs(setup) if setup is not None else []
-        if setup is None or not entries:
+        answer = org.analyze_logs(who(request), sandbox_id)
+        if answer is None:
             return _error(400, "No logs available for analysis.")
-        outcome = analysis_outcome(engine, sandbox_id, setup)
-        view = start(
-            request, f"Analyze the setup logs of sandbox {sandbox_id}.", sandbox_id, outcome=outcome
-        )
-        message = (
-            f"Analyzing {len(entries)} setup log entries of sandbox {sandbox_id}; "
-            f"agent run {view['id']} will hold the result."
-        )
-        answer = {"agent_run_id": view["id"], "status": view["status"], "message": message}
         return JSONResponse(_dump(AnalyzeLogsResponse, answer))
 
     @api.get("/v1/organizations/{org_id}/cli/rules")
-    def get_cli_rules(request: Request, org_id: int) -> JSONResponse:
+    def cli_rules(request: Request, org_id: int) -> JSONResponse:
         mine(request, org_id)
-        return JSONResponse(CLI_RULES)
+        return JSONResponse(org.CLI_RULES)
 
     @api.get("/v1/mcp-providers")
-    def get_mcp_providers(request: Request) -> JSONResponse:
-        return JSONResponse(mcp_providers(engine.base_url))
+    def mcp_providers(request: Request) -> JSONResponse:
+        return JSONResponse(org.mcp_providers())
 
     @api.get("/v1/oauth/tokens/status")
     def oauth_status(request: Request, org_id: int) -> JSONResponse:
