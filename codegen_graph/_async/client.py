@@ -8,8 +8,14 @@ from functools import cached_property
 from .api import AsyncAPI
 from .keyed import AsyncKeyedCreates
 from .resources.agent_runs import AsyncAgentRuns
+from .resources.cli_rules import AsyncCLIRules
+from .resources.integrations import AsyncIntegrations
 from .resources.organizations import AsyncOrganizations
+from .resources.pull_requests import AsyncPullRequests
 from .resources.repos import AsyncRepos
+from .resources.sandbox import AsyncSandbox
+from .resources.setup_commands import AsyncSetupCommands
+from .resources.slack_connect import AsyncSlackConnect
 from .resources.users import AsyncUsers
 from .watcher import AsyncRunWatcher
 
@@ -71,6 +77,36 @@ class AsyncCodegenClient(AsyncAPI):
     def repos(self) -> AsyncRepos:
         """The organisation's repositories."""
         return AsyncRepos(self)
+
+    @cached_property
+    def pull_requests(self) -> AsyncPullRequests:
+        """Change the state of a pull request an agent opened."""
+        return AsyncPullRequests(self)
+
+    @cached_property
+    def integrations(self) -> AsyncIntegrations:
+        """The organisation's integrations."""
+        return AsyncIntegrations(self)
+
+    @cached_property
+    def setup_commands(self) -> AsyncSetupCommands:
+        """Have an agent work out a repository's setup commands."""
+        return AsyncSetupCommands(self)
+
+    @cached_property
+    def sandbox(self) -> AsyncSandbox:
+        """Have an agent analyse a sandbox's setup logs."""
+        return AsyncSandbox(self)
+
+    @cached_property
+    def cli_rules(self) -> AsyncCLIRules:
+        """The organisation's rules for the Codegen CLI."""
+        return AsyncCLIRules(self)
+
+    @cached_property
+    def slack_connect(self) -> AsyncSlackConnect:
+        """A token to connect Slack."""
+        return AsyncSlackConnect(self)
 
     @cached_property
     def keyed(self) -> AsyncKeyedCreates:

@@ -150,8 +150,9 @@ class AsyncAgentRun(HandleBase):
         return self
 
     async def stop(self) -> AsyncAgentRun:
-        """Stop the run: Codegen's ``ban`` (all checks banned, the agent stops working on
-        it; the API reports it ``STOPPED``), then read its state (one GET)."""
+        """Stop the run: on Codegen's API that is ``ban`` (all checks of the run banned: its
+        agent stops working on it, and the run reports ``STOPPED``; a run already over keeps
+        its status), then read its state (one GET). Waits on it then end."""
         await self._client.request(stop_run(self._client.org_id, "ban", self.id))
         return await self.refresh()
 

@@ -10,8 +10,14 @@ from functools import cached_property
 from .api import API
 from .keyed import KeyedCreates
 from .resources.agent_runs import AgentRuns
+from .resources.cli_rules import CLIRules
+from .resources.integrations import Integrations
 from .resources.organizations import Organizations
+from .resources.pull_requests import PullRequests
 from .resources.repos import Repos
+from .resources.sandbox import Sandbox
+from .resources.setup_commands import SetupCommands
+from .resources.slack_connect import SlackConnect
 from .resources.users import Users
 from .watcher import RunWatcher
 
@@ -73,6 +79,36 @@ class CodegenClient(API):
     def repos(self) -> Repos:
         """The organisation's repositories."""
         return Repos(self)
+
+    @cached_property
+    def pull_requests(self) -> PullRequests:
+        """Change the state of a pull request an agent opened."""
+        return PullRequests(self)
+
+    @cached_property
+    def integrations(self) -> Integrations:
+        """The organisation's integrations."""
+        return Integrations(self)
+
+    @cached_property
+    def setup_commands(self) -> SetupCommands:
+        """Have an agent work out a repository's setup commands."""
+        return SetupCommands(self)
+
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        """Have an agent analyse a sandbox's setup logs."""
+        return Sandbox(self)
+
+    @cached_property
+    def cli_rules(self) -> CLIRules:
+        """The organisation's rules for the Codegen CLI."""
+        return CLIRules(self)
+
+    @cached_property
+    def slack_connect(self) -> SlackConnect:
+        """A token to connect Slack."""
+        return SlackConnect(self)
 
     @cached_property
     def keyed(self) -> KeyedCreates:

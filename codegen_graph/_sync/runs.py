@@ -152,8 +152,9 @@ class AgentRun(HandleBase):
         return self
 
     def stop(self) -> AgentRun:
-        """Stop the run: Codegen's ``ban`` (all checks banned, the agent stops working on
-        it; the API reports it ``STOPPED``), then read its state (one GET)."""
+        """Stop the run: on Codegen's API that is ``ban`` (all checks of the run banned: its
+        agent stops working on it, and the run reports ``STOPPED``; a run already over keeps
+        its status), then read its state (one GET). Waits on it then end."""
         self._client.request(stop_run(self._client.org_id, "ban", self.id))
         return self.refresh()
 

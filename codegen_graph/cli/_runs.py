@@ -37,7 +37,7 @@ __all__ = ["runs_app"]
 
 runs_app = typer.Typer(
     name="runs",
-    help="Agent runs of your organisation: list, get, logs, wait, resume, create, stats.",
+    help="Agent runs of your organisation: list, get, logs, wait, resume, stop, create, stats.",
     no_args_is_help=True,
 )
 
@@ -314,6 +314,23 @@ def resume_run(
         if wait:
             wait_live(client, run, timeout, live=not as_json)
     _started(run, "resumed", wait=wait, as_json=as_json)
+
+
+@runs_app.command("stop")
+@handle_errors
+@backend_options()
+def stop_run(
+    run_id: RunIdArg,
+    as_json: JsonOpt = False,
+    options: BackendOptions = FROM_OPTIONS,
+) -> None:
+    """Stop a run: the API bans all checks of the run, so a running agent stops (STOPPED)."""
+    with _client(options) as client:
+        run = client.agent_runs.stop(run_id)
+    if as_json:
+        print_json(_dump(run))
+    else:
+        cli_state().out.print(f"stopped run {run.id}: {_status(run)}")
 
 
 @runs_app.command("create")

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..clock import Clock
@@ -29,15 +30,25 @@ from ..models import (
     AgentRunLogResponse,
     AgentRunResponse,
     AgentRunWithLogsResponse,
+    AnalyzeLogsResponse,
+    CheckSuiteSettingsRequest,
+    CheckSuiteSettingsResponse,
+    EditPRInput,
+    EditPRResponse,
+    GenerateSetupCommandsInput,
+    GenerateTokenRequest,
+    OrganizationIntegrationsResponse,
     OrganizationResponse,
     OrganizationSettings,
     Page,
     RepoResponse,
+    SetupCommandsResponse,
     SourceType,
     UserResponse,
 )
 from ._engine import Engine
-from ._limits import FaultDice, Faults, LocalRateLimiter, Stats, retry_after_header
+from ._limits import FaultDice, Faults, LocalRateLimiter, Stats, classify, retry_after_header
+from ._org import OrgData
 from ._pages import add_pages
 from ._store import Identity, Store, token_hash
 
@@ -59,34 +70,8 @@ _MSG_RUN_404 = "Agent run not found."
 _MSG_USER_404 = "User not found."
 _MSG_REPO_404 = "No repos found in the organization. Please add some repos and try again."
 
-_ORG = r"/v1/organizations/(?P<org>[^/]+)"
 #: An organization id as the API writes it: no sign, no padding, no spaces, no fraction.
 _CANONICAL_ID = re.compile(r"[1-9][0-9]{0,17}")
-_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    ("POST", re.compile(_ORG + r"/agent/run"), "create"),
-    ("POST", re.compile(_ORG + r"/agent/run/resume"), "resume"),
-    ("POST", re.compile(_ORG + r"/agent/run/ban"), "ban"),
-    ("POST", re.compile(_ORG + r"/agent/run/unban"), "unban"),
-    ("POST", re.compile(_ORG + r"/agent/run/remove-from-pr"), "remove_from_pr"),
-    ("GET", re.compile(_ORG + r"/agent/run/[^/]+"), "get"),
-    ("GET", re.compile(_ORG + r"/agent/runs"), "list"),
-    ("GET", re.compile(r"/v1/alpha/organizations/(?P<org>[^/]+)/agent/run/[^/]+/logs"), "logs"),
-    ("GET", re.compile(r"/v1/organizations"), "organizations"),
-    ("GET", re.compile(r"/v1/users/me"), "me"),
-    ("GET", re.compile(_ORG + r"/users"), "users"),
-    ("GET", re.compile(_ORG + r"/users/[^/]+"), "user"),
-    ("GET", re.compile(_ORG + r"/repos"), "repos"),
-]
-
-
-def classify(method: str, path: str) -> tuple[str, str | None] | None:
-    """The route name and raw ``org_id`` of a request, or ``None`` outside the API."""
-    for m, pattern, name in _ROUTES:
-        if m == method:
-            match = pattern.fullmatch(path)
-            if match:
-                return name, match.groupdict().get("org")
-    return None
 
 
 @dataclass
@@ -264,6 +249,33 @@ class _StopBody(BaseModel):
     after_card_order_id: str | None = None
 
 
+_IGNORE_EXTRA = ConfigDict(extra="ignore")  # as FastAPI's default, unlike the client's models
+
+
+class _SettingsBody(CheckSuiteSettingsRequest):
+    model_config = _IGNORE_EXTRA
+
+
+class _EditBody(EditPRInput):
+    model_config = _IGNORE_EXTRA
+
+
+class _SetupBody(GenerateSetupCommandsInput):
+    model_config = _IGNORE_EXTRA
+    prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+
+
+class _TokenBody(GenerateTokenRequest):
+    model_config = _IGNORE_EXTRA
+
+
+def _no_repo(repo_id: int) -> JSONResponse:
+    """422 for a ``repo_id`` query parameter naming no repository of the organization."""
+    msg = f"No repository {repo_id} in this organization"
+    detail = {"type": "value_error", "loc": ["query", "repo_id"], "msg": msg, "input": repo_id}
+    return JSONResponse({"detail": [detail]}, 422)
+
+
 def _page(items: list[Any], total: int, skip: int, limit: int) -> dict[str, Any]:
     return {
         "items": items,
@@ -276,26 +288,6 @@ def _page(items: list[Any], total: int, skip: int, limit: int) -> dict[str, Any]
 
 def _dump(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
     return model.model_validate(data).model_dump(mode="json")
-
-
-def _repos(org_id: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": 1 + i,
-            "name": name,
-            "full_name": f"local-org-{org_id}/{name}",
-            "description": desc,
-            "github_id": str(900_000 + i),
-            "organization_id": org_id,
-            "visibility": "PRIVATE",
-            "archived": False,
-            "setup_status": "COMPLETED",
-            "language": lang,
-        }
-        for i, (name, desc, lang) in enumerate(
-            [("demo-app", "A demo web service", "Python"), ("demo-lib", None, "TypeScript")]
-        )
-    ]
 
 
 def _user(user_id: int) -> dict[str, Any]:
@@ -315,6 +307,7 @@ def build_app(state: BackendState) -> ASGIApp:
     """Build the ASGI app serving the Codegen API over ``state``."""
     api = FastAPI(title="codegen-graph local Codegen API", docs_url=None, redoc_url=None)
     engine, store = state.engine, state.store
+    org = OrgData(engine)
 
     def who(request: Request) -> Identity:
         identity: Identity = request.state.identity
@@ -340,7 +333,7 @@ def build_app(state: BackendState) -> ASGIApp:
         org_id = mine(request, org_id)
         if state.quota is not None and store.count_runs(org_id) >= state.quota:
             return _error(402, _MSG_QUOTA)
-        if body.repo_id is not None and body.repo_id not in {r["id"] for r in _repos(org_id)}:
+        if body.repo_id is not None and org.repo(org_id, body.repo_id) is None:
             return _error(404, _MSG_REPO_404)
         view = engine.create(
             org_id=org_id,
@@ -475,9 +468,85 @@ def build_app(state: BackendState) -> ASGIApp:
         skip: int = Query(0, ge=0),
         limit: int = Query(100, ge=1, le=100),
     ) -> JSONResponse:
-        all_repos = _repos(mine(request, org_id))
+        all_repos = org.repos(mine(request, org_id))
         items = all_repos[skip : skip + limit]
         return JSONResponse(_dump(Page[RepoResponse], _page(items, len(all_repos), skip, limit)))
+
+    @api.get("/v1/organizations/{org_id}/repos/check-suite-settings")
+    def get_settings(request: Request, org_id: int, repo_id: int) -> JSONResponse:
+        if org.repo(mine(request, org_id), repo_id) is None:
+            return _no_repo(repo_id)
+        return JSONResponse(_dump(CheckSuiteSettingsResponse, org.settings(org_id, repo_id)))
+
+    @api.put("/v1/organizations/{org_id}/repos/check-suite-settings")
+    def put_settings(
+        request: Request, org_id: int, repo_id: int, body: _SettingsBody
+    ) -> JSONResponse:
+        if org.repo(mine(request, org_id), repo_id) is None:
+            return _no_repo(repo_id)
+        return JSONResponse(org.settings(org_id, repo_id, body.model_dump(mode="json")))
+
+    @api.patch("/v1/organizations/{org_id}/prs/{pr_id}")
+    def patch_pr(request: Request, org_id: int, pr_id: int, body: _EditBody) -> JSONResponse:
+        edited = org.edit_pr(mine(request, org_id), pr_id, body.state, None)
+        return JSONResponse(_dump(EditPRResponse, edited))
+
+    @api.patch("/v1/organizations/{org_id}/repos/{repo_id}/prs/{pr_id}")
+    def patch_repo_pr(
+        request: Request, org_id: int, repo_id: int, pr_id: int, body: _EditBody
+    ) -> JSONResponse:
+        edited = org.edit_pr(mine(request, org_id), pr_id, body.state, repo_id)
+        return JSONResponse(_dump(EditPRResponse, edited))
+
+    @api.get("/v1/organizations/{org_id}/integrations")
+    def get_integrations(request: Request, org_id: int) -> JSONResponse:
+        found = org.integrations(mine(request, org_id))
+        return JSONResponse(_dump(OrganizationIntegrationsResponse, found))
+
+    @api.post("/v1/organizations/{org_id}/setup-commands/generate")
+    def generate_setup(request: Request, org_id: int, body: _SetupBody) -> JSONResponse:
+        repository = org.repo(mine(request, org_id), body.repo_id)
+        if repository is None:
+            return _error(404, "Repository not found.")
+        answer = org.generate_setup(who(request), repository, body.prompt)
+        return JSONResponse(_dump(SetupCommandsResponse, answer))
+
+    @api.post("/v1/organizations/{org_id}/sandbox/{sandbox_id}/analyze-logs")
+    def analyze_logs(request: Request, sandbox_id: int, org_id: int) -> JSONResponse:
+        if org.repo(mine(request, org_id), sandbox_id) is None:
+            return _error(404, "Sandbox not found.")
+        answer = org.analyze_logs(who(request), sandbox_id)
+        if answer is None:
+            return _error(400, "No logs available for analysis.")
+        return JSONResponse(_dump(AnalyzeLogsResponse, answer))
+
+    @api.get("/v1/organizations/{org_id}/cli/rules")
+    def cli_rules(request: Request, org_id: int) -> JSONResponse:
+        mine(request, org_id)
+        return JSONResponse(org.CLI_RULES)
+
+    @api.get("/v1/mcp-providers")
+    def mcp_providers(request: Request) -> JSONResponse:
+        return JSONResponse(org.mcp_providers())
+
+    @api.get("/v1/oauth/tokens/status")
+    def oauth_status(request: Request, org_id: int) -> JSONResponse:
+        return JSONResponse(store.oauth_providers(mine(request, org_id), who(request).user_id))
+
+    @api.post("/v1/oauth/tokens/revoke")
+    def oauth_revoke(request: Request, provider: str, org_id: int) -> JSONResponse:
+        revoked = store.revoke_oauth(mine(request, org_id), who(request).user_id, provider)
+        return JSONResponse({"success": True, "provider": provider, "revoked_tokens": revoked})
+
+    @api.post("/v1/slack-connect/generate-token")
+    def slack_token(request: Request, body: _TokenBody) -> JSONResponse:
+        mine(request, body.org_id)
+        message = (
+            'Send "Connect my account: <token>" to the Codegen bot in a direct message '
+            "within 10 minutes; the token works once."
+        )
+        token = "slack-connect-" + secrets.token_urlsafe(16)
+        return JSONResponse({"token": token, "message": message, "expires_in_minutes": 10})
 
     add_pages(api, engine)
 

@@ -140,6 +140,13 @@ class LocalCodegen:
         self.store.add_token(token, self.store.max_user_id() + 1, org_id or self.org_id)
         return token
 
+    def oauth_token(self, provider: str) -> str:
+        """A token of this backend's user issued through the OAuth ``provider``: it works like
+        :attr:`token` until ``POST /v1/oauth/tokens/revoke`` revokes the provider's tokens."""
+        token = _new_token()
+        self.store.add_token(token, self.user_id, self.org_id, provider=provider)
+        return token
+
     def stats(self) -> dict[str, Any]:
         """Requests, responses, 429s and faults per route; runs created, resumed, total and
         ``duplicates`` (runs sharing a ``codegen_graph_idempotency_key`` metadata value)."""

@@ -82,14 +82,17 @@ class Engine:
         model: str | None = None,
         agent_type: str | None = None,
         images: list[str] | None = None,
+        source_type: str = "API",
+        outcome: Outcome | None = None,
     ) -> dict[str, Any]:
-        """Create a run, plan its first segment and return it as the API shows it now."""
+        """Create a run, plan its first segment (unless ``outcome`` is given: the routes that
+        start a fixed task) and return it as the API shows it now."""
         now = self.clock.now()
         run: dict[str, Any] = {
             "org_id": org_id,
             "user_id": user_id,
             "created_at": now,
-            "source_type": "API",
+            "source_type": source_type,
             "metadata": metadata,
             "repo_id": repo_id,
             "model": model,
@@ -99,7 +102,7 @@ class Engine:
             "events": [{"at": now, "kind": "status", "status": "PENDING"}],
         }
         self.store.insert_run(run)
-        outcome = self._plan(run)
+        outcome = outcome or self._plan(run)
         start = now + min(self.pending_seconds, outcome.duration / 4)
         run["events"].append({"at": start, "kind": "status", "status": "ACTIVE"})
         self._lay_out(run, outcome, start, now + outcome.duration)
@@ -173,6 +176,7 @@ class Engine:
         if outcome.status == "COMPLETE":
             for pr in outcome.pull_requests:
                 pr_id = self.store.incr("pull_request_id")
+                self.store.set_meta(f"pr_run:{pr_id}", str(run["id"]))  # for PR edits
                 prs.append(
                     {
                         "id": pr_id,

@@ -1,4 +1,4 @@
-"""Rate limits, fault injection and request statistics for the local backend.
+"""Route names, rate limits, fault injection and request statistics for the local backend.
 
 All windows and delays are in simulated seconds on the backend's clock, so one
 ``time_scale`` speeds up run durations, rate windows, storms and latency together.
@@ -8,29 +8,69 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import threading
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["Faults", "LocalRateLimiter", "RateLimit", "RateLimits", "RouteFaults", "Stats"]
+__all__ = [
+    "ROUTES",
+    "Faults",
+    "LocalRateLimiter",
+    "RateLimit",
+    "RateLimits",
+    "RouteFaults",
+    "Stats",
+    "classify",
+]
 
-ROUTES = (
-    "create",
-    "get",
-    "list",
-    "resume",
-    "logs",
-    "ban",
-    "unban",
-    "remove_from_pr",
-    "organizations",
-    "me",
-    "users",
-    "user",
-    "repos",
-)
+_ORG = r"/v1/organizations/(?P<org>[^/]+)"
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile(_ORG + r"/agent/run"), "create"),
+    ("POST", re.compile(_ORG + r"/agent/run/resume"), "resume"),
+    ("POST", re.compile(_ORG + r"/agent/run/ban"), "ban"),
+    ("POST", re.compile(_ORG + r"/agent/run/unban"), "unban"),
+    ("POST", re.compile(_ORG + r"/agent/run/remove-from-pr"), "remove_from_pr"),
+    ("GET", re.compile(_ORG + r"/agent/run/[^/]+"), "get"),
+    ("GET", re.compile(_ORG + r"/agent/runs"), "list"),
+    ("GET", re.compile(r"/v1/alpha/organizations/(?P<org>[^/]+)/agent/run/[^/]+/logs"), "logs"),
+    ("GET", re.compile(r"/v1/organizations"), "organizations"),
+    ("GET", re.compile(r"/v1/users/me"), "me"),
+    ("GET", re.compile(_ORG + r"/users"), "users"),
+    ("GET", re.compile(_ORG + r"/users/[^/]+"), "user"),
+    ("GET", re.compile(_ORG + r"/repos"), "repos"),
+    ("GET", re.compile(_ORG + r"/repos/check-suite-settings"), "check_suite_settings"),
+    ("PUT", re.compile(_ORG + r"/repos/check-suite-settings"), "update_check_suite_settings"),
+    ("PATCH", re.compile(_ORG + r"/prs/[^/]+"), "edit_pr"),
+    ("PATCH", re.compile(_ORG + r"/repos/[^/]+/prs/[^/]+"), "edit_repo_pr"),
+    ("GET", re.compile(_ORG + r"/integrations"), "integrations"),
+    ("POST", re.compile(_ORG + r"/setup-commands/generate"), "setup_commands"),
+    ("GET", re.compile(r"/v1/mcp-providers"), "mcp_providers"),
+    ("GET", re.compile(r"/v1/oauth/tokens/status"), "oauth_status"),
+    ("POST", re.compile(r"/v1/oauth/tokens/revoke"), "oauth_revoke"),
+    ("POST", re.compile(_ORG + r"/sandbox/[^/]+/analyze-logs"), "analyze_logs"),
+    ("GET", re.compile(_ORG + r"/cli/rules"), "cli_rules"),
+    ("POST", re.compile(r"/v1/slack-connect/generate-token"), "slack_token"),
+]
+
+
+def classify(method: str, path: str) -> tuple[str, str | None] | None:
+    """The route name and raw ``org_id`` of a request, or ``None`` outside the API."""
+    for m, pattern, name in _ROUTES:
+        if m == method:
+            match = pattern.fullmatch(path)
+            if match:
+                return name, match.groupdict().get("org")
+    return None
+
+
+#: Every route name, in the order above.
+ROUTES = tuple(name for _, _, name in _ROUTES)
+#: The routes whose own limit the spec documents, by limit group (the rest: ``standard``).
+_GROUPS = {"create": "create", "logs": "logs", "setup_commands": "agents", "analyze_logs": "agents"}
+_GROUPS |= dict.fromkeys(("edit_pr", "edit_repo_pr", "cli_rules"), "edits")
 
 
 @dataclass(frozen=True)
@@ -47,7 +87,9 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """The documented limits: create 10/60 s, logs 60/60 s, everything else 60/30 s.
+    """The documented limits: create 10/60 s, logs 60/60 s, setup-commands generation and
+    sandbox log analysis (``agents``) 5/60 s, pull request edits and CLI rules (``edits``)
+    30/60 s, everything else 60/30 s.
 
     Set a group to ``None`` to leave it unlimited.
     """
@@ -55,14 +97,14 @@ class RateLimits:
     create: RateLimit | None = RateLimit(10, 60.0)
     standard: RateLimit | None = RateLimit(60, 30.0)
     logs: RateLimit | None = RateLimit(60, 60.0)
+    agents: RateLimit | None = RateLimit(5, 60.0)
+    edits: RateLimit | None = RateLimit(30, 60.0)
 
     def for_route(self, route: str) -> tuple[str, RateLimit | None]:
         """The limit group of a route and its limit."""
-        if route == "create":
-            return "create", self.create
-        if route == "logs":
-            return "logs", self.logs
-        return "standard", self.standard
+        group = _GROUPS.get(route, "standard")
+        limit: RateLimit | None = getattr(self, group)
+        return group, limit
 
 
 class LocalRateLimiter:
@@ -139,9 +181,8 @@ class RouteFaults:
 class Faults:
     """Fault injection per route, reproducible from ``seed``.
 
-    Route names: ``create``, ``get``, ``list``, ``resume``, ``logs``, ``ban``, ``unban``,
-    ``remove_from_pr``, ``organizations``, ``me``, ``users``, ``user``, ``repos``, and ``"*"``
-    for every route without its own entry.
+    Route names: :data:`ROUTES` (``create``, ``get``, ``list``, ``resume``, ``logs``, ...),
+    and ``"*"`` for every route without its own entry.
 
     Attributes:
         routes: route name -> :class:`RouteFaults`.

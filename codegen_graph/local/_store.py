@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     org_id INTEGER NOT NULL,
     is_primary INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS oauth_tokens (token_hash TEXT PRIMARY KEY, provider TEXT NOT NULL);
 """
 
 
@@ -123,13 +124,50 @@ class Store:
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # -- tokens -------------------------------------------------------------------------
-    def add_token(self, token: str, user_id: int, org_id: int, *, primary: bool = False) -> None:
+    def add_token(
+        self,
+        token: str,
+        user_id: int,
+        org_id: int,
+        *,
+        primary: bool = False,
+        provider: str | None = None,
+    ) -> None:
+        """Register a token; with ``provider``, one issued through that OAuth provider."""
         with self.transaction() as c:
             c.execute(
                 "INSERT OR REPLACE INTO tokens (token_hash, user_id, org_id, is_primary) "
                 "VALUES (?, ?, ?, ?)",
                 (token_hash(token), user_id, org_id, int(primary)),
             )
+            if provider is not None:
+                c.execute(
+                    "INSERT OR REPLACE INTO oauth_tokens VALUES (?, ?)",
+                    (token_hash(token), provider),
+                )
+
+    def oauth_providers(self, org_id: int, user_id: int | None = None) -> list[str]:
+        """The providers with active OAuth tokens in the organization (of one user)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT provider FROM oauth_tokens JOIN tokens USING (token_hash) "
+                "WHERE org_id = ? AND (? IS NULL OR user_id = ?) ORDER BY provider",
+                (org_id, user_id, user_id),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def revoke_oauth(self, org_id: int, user_id: int, provider: str) -> int:
+        """Deactivate a user's OAuth tokens of ``provider``: they no longer authenticate."""
+        with self.transaction() as c:
+            gone = c.execute(
+                "DELETE FROM tokens WHERE org_id = ? AND user_id = ? AND token_hash IN "
+                "(SELECT token_hash FROM oauth_tokens WHERE provider = ?)",
+                (org_id, user_id, provider),
+            ).rowcount
+            c.execute(
+                "DELETE FROM oauth_tokens WHERE token_hash NOT IN (SELECT token_hash FROM tokens)"
+            )
+        return int(gone)
 
     def identity(self, token: str) -> Identity | None:
         with self._lock:

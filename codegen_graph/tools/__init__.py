@@ -1,11 +1,12 @@
 """LangChain tools for Codegen agent runs (see ``docs/tools.md``).
 
-``CodegenToolkit(client=...).get_tools()`` gives an agent six tools: ``codegen_run_agent``,
-``codegen_get_agent_run``, ``codegen_resume_agent_run``, ``codegen_list_agent_runs``,
-``codegen_get_agent_run_logs`` and ``codegen_list_repos``. Each answers with short text for
-the model and the full wire model as the ``ToolMessage`` artifact, turns Codegen API errors
-into ``ToolMessage(status="error")`` with an actionable sentence, and, while it waits on a
-run, dispatches each new remote log entry as a :data:`CODEGEN_LOG_EVENT` custom event.
+``CodegenToolkit(client=...).get_tools()`` gives an agent seven tools: ``codegen_run_agent``,
+``codegen_get_agent_run``, ``codegen_resume_agent_run``, ``codegen_stop_agent_run``,
+``codegen_list_agent_runs``, ``codegen_get_agent_run_logs`` and ``codegen_list_repos``.
+Each answers with short text for the model and the full wire model as the ``ToolMessage``
+artifact, turns Codegen API errors into ``ToolMessage(status="error")`` with an actionable
+sentence, and, while it waits on a run, dispatches each new remote log entry as a
+:data:`CODEGEN_LOG_EVENT` custom event.
 :class:`RoleRunAgentTool` is the supervisor's ``codegen_run_agent`` with a ``role``.
 """
 
@@ -23,6 +24,7 @@ from ._tools import (
     CodegenListReposTool,
     CodegenResumeAgentRunTool,
     CodegenRunAgentTool,
+    CodegenStopAgentRunTool,
     TypedAgentRunResponse,
 )
 
@@ -37,6 +39,7 @@ __all__ = [
     "CodegenListReposTool",
     "CodegenResumeAgentRunTool",
     "CodegenRunAgentTool",
+    "CodegenStopAgentRunTool",
     "CodegenTool",
     "CodegenToolError",
     "CodegenToolkit",

@@ -18,6 +18,7 @@ from ._tools import (
     CodegenListReposTool,
     CodegenResumeAgentRunTool,
     CodegenRunAgentTool,
+    CodegenStopAgentRunTool,
 )
 
 __all__ = ["TOOL_NAMES", "CodegenToolkit"]
@@ -26,6 +27,7 @@ _TOOLS: dict[str, type[CodegenTool]] = {
     "codegen_run_agent": CodegenRunAgentTool,
     "codegen_get_agent_run": CodegenGetAgentRunTool,
     "codegen_resume_agent_run": CodegenResumeAgentRunTool,
+    "codegen_stop_agent_run": CodegenStopAgentRunTool,
     "codegen_list_agent_runs": CodegenListAgentRunsTool,
     "codegen_get_agent_run_logs": CodegenGetAgentRunLogsTool,
     "codegen_list_repos": CodegenListReposTool,

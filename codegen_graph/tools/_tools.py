@@ -1,4 +1,4 @@
-"""The six Codegen tools: run, get, resume, list runs, read logs, list repositories.
+"""The seven Codegen tools: run, get, resume, stop, list runs, read logs, list repositories.
 
 Each tool's work is a short sync/async pair over the client and its run handles; waiting is
 ``handle.follow(on_log, timeout=...)`` from the runs layer (batched watcher + incremental log
@@ -34,6 +34,7 @@ __all__ = [
     "CodegenListReposTool",
     "CodegenResumeAgentRunTool",
     "CodegenRunAgentTool",
+    "CodegenStopAgentRunTool",
     "TypedAgentRunResponse",
 ]
 
@@ -112,6 +113,12 @@ class ResumeAgentRunArgs(_Args):
         "result. False: return at once; check later with codegen_get_agent_run.",
     )
     timeout: float | None = Field(default=None, gt=0, description=_TIMEOUT)
+
+
+class StopAgentRunArgs(_Args):
+    """Arguments of ``codegen_stop_agent_run``."""
+
+    agent_run_id: int = Field(gt=0, description=_RUN_ID)
 
 
 class ListAgentRunsArgs(_Args):
@@ -351,6 +358,29 @@ class CodegenResumeAgentRunTool(_RunTool):
                 raise_on_failure=self.raise_on_failure,
             )
         return run.data
+
+
+class CodegenStopAgentRunTool(_RunTool):
+    """``codegen_stop_agent_run``: stop a run (``POST .../agent/run/ban``) and report it.
+
+    On Codegen's API stopping is banning all checks of the run, which stops its agent; a run
+    that is already over keeps its status.
+    """
+
+    name: str = "codegen_stop_agent_run"
+    description: str = (
+        "Stop a Codegen agent run that is still going (a wrong task, or one no longer needed); "
+        "it ends STOPPED. Returns the run's status."
+    )
+    args_schema: ArgsSchema | None = StopAgentRunArgs
+
+    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
+        return client.agent_runs.stop(params.agent_run_id)
+
+    async def _acall(
+        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
+    ) -> AgentRunResponse:
+        return await client.agent_runs.stop(params.agent_run_id)
 
 
 class CodegenListAgentRunsTool(CodegenTool):

@@ -20,7 +20,7 @@ from codegen_graph.cli._common import FROM_OPTIONS, BackendOptions, backend_opti
 from .conftest import Cli
 
 COMMANDS = [[], ["run"], ["serve"], ["review-pr"], ["review-mr"], ["runs"]]
-RUNS = ["list", "get", "logs", "wait", "resume", "create", "stats"]
+RUNS = ["list", "get", "logs", "wait", "resume", "stop", "create", "stats"]
 
 
 def _help(*args: str) -> str:

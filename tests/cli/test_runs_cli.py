@@ -108,6 +108,25 @@ def test_resume_then_wait(cli: Cli) -> None:
     assert "Also add a /ready endpoint" in messages and "And document both" in messages
 
 
+def test_stop_ends_a_running_run_stopped(cli: Cli) -> None:
+    run_id = seed_run(cli, status="COMPLETE", duration=FOREVER)
+    assert cli.json("runs", "get", str(run_id))["status"] in ("PENDING", "ACTIVE")
+    stopped = cli.json("runs", "stop", str(run_id))
+    assert stopped["id"] == run_id and stopped["status"] == "STOPPED"
+    assert cli.json("runs", "get", str(run_id))["status"] == "STOPPED"
+    assert cli.json("runs", "logs", str(run_id))[-1]["message_type"] == "ERROR"
+    again = cli.local("runs", "stop", str(run_id))
+    assert again.exit_code == 0 and f"stopped run {run_id}: STOPPED" in again.stdout
+
+
+def test_stop_of_an_unknown_run_is_one_line_and_a_hint(cli: Cli) -> None:
+    result = cli.local("runs", "stop", "424242")
+    assert result.exit_code == 3
+    lines = stderr_lines(result)
+    assert lines[1].startswith("error: HTTP 404") and "/agent/run/ban" in lines[1]
+    assert lines[2].startswith("hint: ") and len(lines) == 3
+
+
 def test_stats(cli: Cli) -> None:
     for prompt in ("Add a /health endpoint", "Write the README docs"):
         cli.json("runs", "create", prompt, "--wait")

@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from codegen_graph import CodegenClient
 from codegen_graph.cli._common import LOCAL_NOTICE
 from codegen_graph.local import LocalServer
 
@@ -63,6 +65,23 @@ def test_create_wait_and_json_against_serve(base_url: str) -> None:
     got = _cli(base_url, "runs", "get", str(run["id"]))
     assert got.returncode == 0 and "COMPLETE" in got.stdout
     assert TOKEN not in got.stdout + got.stderr + created.stdout + created.stderr
+
+
+def test_stop_against_serve(tmp_path: Path) -> None:
+    """`runs stop` in a subprocess against a real server: the running run ends STOPPED."""
+    scenario = tmp_path / "forever.json"
+    scenario.write_text(json.dumps({"rules": [{"attempts": [{"duration": FOREVER}]}]}))
+    with LocalServer(token=TOKEN, org_id=int(ORG), time_scale=1000, scenario=str(scenario)) as srv:
+        with CodegenClient(TOKEN, int(ORG), base_url=srv.base_url) as client:
+            run = client.agent_runs.create("Add a /health endpoint")
+            assert not client.agent_runs.get(run.id).status.is_terminal  # type: ignore[union-attr]
+            stopped = _cli(srv.base_url, "runs", "stop", str(run.id), "--json")
+            assert stopped.returncode == 0, stopped.stderr
+            assert json.loads(stopped.stdout)["status"] == "STOPPED"
+            assert client.agent_runs.get(run.id).status == "STOPPED"
+        missing = _cli(srv.base_url, "runs", "stop", "424242")
+    assert missing.returncode == 3 and missing.stderr.startswith("error: HTTP 404")
+    assert TOKEN not in stopped.stdout + stopped.stderr + missing.stderr
 
 
 #: Real seconds before the child counts as hung: a bound for a hang, not a speed expectation

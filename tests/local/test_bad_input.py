@@ -15,6 +15,7 @@ from codegen_graph.local import MAX_PROMPT_CHARS, LocalCodegen
 ORG = "/v1/organizations/42"
 ALPHA = "/v1/alpha/organizations/42"
 JSON = {"content-type": "application/json"}
+CHECKS = f"{ORG}/repos/check-suite-settings?repo_id=1"
 
 CASES: list[tuple[str, str, dict[str, Any], int]] = [
     ("POST", f"{ORG}/agent/run", {"json": {}}, 422),
@@ -53,6 +54,32 @@ CASES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", f"{ALPHA}/agent/run/x/logs", {}, 422),
     ("GET", f"{ORG}/users/abc", {}, 422),
     ("GET", f"{ORG}/users/10000000000000000000000", {}, 404),
+    ("GET", f"{ORG}/repos/check-suite-settings", {}, 422),
+    ("GET", f"{ORG}/repos/check-suite-settings", {"params": {"repo_id": "x"}}, 422),
+    ("GET", f"{ORG}/repos/check-suite-settings", {"params": {"repo_id": 10**30}}, 422),
+    ("PUT", f"{ORG}/repos/check-suite-settings", {"params": {"repo_id": 1}}, 422),
+    ("PUT", f"{ORG}/repos/check-suite-settings", {"params": {"repo_id": 1}, "json": []}, 422),
+    ("PUT", CHECKS, {"json": {"check_retry_count": -1}}, 422),
+    ("PUT", CHECKS, {"json": {"ignored_checks": "lint"}}, 422),
+    ("PUT", CHECKS, {"json": {"check_retry_counts": {"lint": "x"}}}, 422),
+    ("PUT", CHECKS, {"json": {"custom_prompts": {"lint": 1}}}, 422),
+    ("PUT", CHECKS, {"json": {"nope": 1}}, 200),
+    ("PATCH", f"{ORG}/prs/1", {"json": {}}, 422),
+    ("PATCH", f"{ORG}/prs/1", {"json": {"state": "merged"}}, 422),
+    ("PATCH", f"{ORG}/prs/x", {"json": {"state": "open"}}, 422),
+    ("PATCH", f"{ORG}/prs/10000000000000000000000", {"json": {"state": "open"}}, 200),
+    ("PATCH", f"{ORG}/repos/x/prs/1", {"json": {"state": "open"}}, 422),
+    ("POST", f"{ORG}/setup-commands/generate", {"json": {"repo_id": "x"}}, 422),
+    ("POST", f"{ORG}/setup-commands/generate", {"json": {"repo_id": 10**30}}, 404),
+    ("POST", f"{ORG}/setup-commands/generate", {"content": b"{", "headers": JSON}, 422),
+    ("POST", f"{ORG}/sandbox/x/analyze-logs", {}, 422),
+    ("POST", f"{ORG}/sandbox/-1/analyze-logs", {}, 404),
+    ("POST", f"{ORG}/sandbox/1/analyze-logs", {}, 400),
+    ("GET", "/v1/oauth/tokens/status", {"params": {"org_id": "x"}}, 422),
+    ("POST", "/v1/oauth/tokens/revoke", {"params": {"org_id": 42}}, 422),
+    ("POST", "/v1/oauth/tokens/revoke", {"params": {"provider": "github"}}, 422),
+    ("POST", "/v1/slack-connect/generate-token", {"json": {}}, 422),
+    ("POST", "/v1/slack-connect/generate-token", {"json": {"org_id": "x"}}, 422),
 ]
 
 
@@ -92,7 +119,9 @@ def _body(props: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
     return st.one_of(fixed, _json)
 
 
-_ROUTE = st.sampled_from(["create", "get", "list", "resume", "logs", "ban"])
+_ROUTE = st.sampled_from(
+    ["create", "get", "list", "resume", "logs", "ban", "settings", "edit", "setup", "analyze"]
+)
 
 
 @st.composite
@@ -104,7 +133,7 @@ def _request(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         k: v
         for k, v in draw(
             st.dictionaries(
-                st.sampled_from(["skip", "limit", "reverse", "user_id", "source_type"]),
+                st.sampled_from(["skip", "limit", "reverse", "user_id", "source_type", "repo_id"]),
                 _ints(),
                 max_size=4,
             )
@@ -128,6 +157,19 @@ def _request(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         body = _body({"agent_run_id": st.one_of(st.just(10000), _ints()), "prompt": prompt})
         path = f"{ORG}/agent/run/{route}"
         return "POST", path, {"json": draw(body)}
+    if route == "settings":
+        body = _body(
+            {"check_retry_count": _ints(), "ignored_checks": _json, "custom_prompts": _json}
+        )
+        return "PUT", f"{ORG}/repos/check-suite-settings", {"params": params, "json": draw(body)}
+    if route == "edit":
+        state = st.sampled_from(["open", "closed", "draft", "ready_for_review", "merged"])
+        return "PATCH", f"{ORG}/prs/{run_id}", {"json": draw(_body({"state": state}))}
+    if route == "setup":
+        body = _body({"repo_id": _ints(), "prompt": prompt, "trigger_source": _json})
+        return "POST", f"{ORG}/setup-commands/generate", {"json": draw(body)}
+    if route == "analyze":
+        return "POST", f"{ORG}/sandbox/{run_id}/analyze-logs", {}
     if route == "get":
         return "GET", f"{ORG}/agent/run/{run_id}", {}
     if route == "list":
@@ -144,7 +186,7 @@ def fuzz_backend() -> Any:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(req=_request())
 def test_fuzz_agent_endpoints_never_5xx(

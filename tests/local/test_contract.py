@@ -102,3 +102,56 @@ def test_contract_checker_rejects_a_wrong_body(contract: object) -> None:
     undeclared = httpx.Response(409, json={"message": "m", "status_code": 409}, request=bad.request)
     with pytest.raises(AssertionError):
         contract.check(undeclared)  # type: ignore[attr-defined]
+
+
+def test_the_other_operations_success_and_error_bodies(
+    http: httpx.Client, org: str, backend: LocalCodegen, contract: object
+) -> None:
+    """The operations beyond agent runs, users and repos: bodies and statuses per the spec."""
+    run = http.post(f"{org}/agent/run", json={"prompt": "Add a /health endpoint"}).json()
+    assert http.patch(f"{org}/prs/1", json={"state": "closed"}).json() == {
+        "success": False,
+        "url": None,
+        "number": None,
+        "title": None,
+        "state": None,
+        "error": "Pull request 1 not found.",
+    }  # the PR does not exist yet: it opens when the run completes
+    backend.clock.advance(3600)  # type: ignore[attr-defined]
+    pr = http.get(f"{org}/agent/run/{run['id']}").json()["github_pull_requests"][0]
+    edited = http.patch(f"{org}/repos/1/prs/{pr['id']}", json={"state": "draft"}).json()
+    assert edited == {**edited, "success": True, "number": pr["id"], "state": "draft"}
+    assert not http.patch(f"{org}/repos/2/prs/{pr['id']}", json={"state": "open"}).json()["success"]
+    assert http.patch(f"{org}/prs/{pr['id']}", json={"state": "merged"}).status_code == 422
+    settings = http.get(f"{org}/repos/check-suite-settings", params={"repo_id": 2}).json()
+    assert settings["check_retry_count"] == 3 and settings["available_check_suite_names"]
+    put = http.put(
+        f"{org}/repos/check-suite-settings", params={"repo_id": 2}, json={"check_retry_count": 11}
+    )
+    assert put.status_code == 422
+    assert http.get(f"{org}/repos/check-suite-settings", params={"repo_id": 3}).status_code == 422
+    assert http.get(f"{org}/repos/check-suite-settings").status_code == 422  # repo_id required
+    integrations = http.get(f"{org}/integrations").json()
+    assert integrations["organization_id"] == 42 and integrations["total_active_integrations"] == 1
+    assert http.post(f"{org}/setup-commands/generate", json={"repo_id": 9}).status_code == 404
+    assert http.post(f"{org}/setup-commands/generate", json={}).status_code == 422
+    assert http.post(f"{org}/sandbox/9/analyze-logs").status_code == 404
+    assert http.post(f"{org}/sandbox/2/analyze-logs").status_code == 400  # no setup logs yet
+    setup = http.post(f"{org}/setup-commands/generate", json={"repo_id": 2}).json()
+    assert setup["status"] == "PENDING" and setup["url"].endswith(f"/{setup['agent_run_id']}")
+    backend.clock.advance(3600)  # type: ignore[attr-defined]
+    analysis = http.post(f"{org}/sandbox/2/analyze-logs").json()
+    assert analysis["status"] == "PENDING" and "sandbox 2" in analysis["message"]
+    assert http.get(f"{org}/cli/rules").json()["organization_rules"]
+    providers = http.get("/v1/mcp-providers").json()
+    assert providers and all(p["is_mcp"] for p in providers)
+    assert http.get("/v1/oauth/tokens/status", params={"org_id": 42}).json() == []
+    assert http.get("/v1/oauth/tokens/status", params={"org_id": 7}).status_code == 403
+    assert http.get("/v1/oauth/tokens/status").status_code == 422
+    revoke = http.post("/v1/oauth/tokens/revoke", params={"provider": "github", "org_id": 42})
+    assert revoke.json()["revoked_tokens"] == 0
+    token = http.post("/v1/slack-connect/generate-token", json={"org_id": 42}).json()
+    assert token["expires_in_minutes"] == 10 and token["token"] not in token["message"]
+    assert http.post("/v1/slack-connect/generate-token", json={"org_id": 7}).status_code == 403
+    checked = {(m, t) for m, t, _ in contract.checked}  # type: ignore[attr-defined]
+    assert len(checked) == 2 + 12  # create, get and the twelve operations, each on the spec

@@ -31,6 +31,9 @@ class World:
         self.backend = backend
         with backend.client() as client:
             self.run_id = client.agent_runs.create(SECRET, metadata={"owner": "org-a"}).id
+            backend.clock.advance(3600)  # type: ignore[attr-defined]  # it opened PR 1
+            client.repos.update_check_suite_settings(1, check_retry_count=4)
+        backend.oauth_token("github")
         self.user_a = backend.user_id
         self.token_b = backend.add_token(org_id=ORG_B)
         identity = backend.store.identity(self.token_b)
@@ -48,7 +51,8 @@ class World:
     def snapshot(self) -> str:
         store = self.backend.store
         runs, total = store.list_runs(ORG_A, user_id=None, source_type=None, skip=0, limit=100)
-        return json.dumps([total, runs], sort_keys=True)
+        settings = store.get_meta(f"check_suite:{ORG_A}:1")
+        return json.dumps([total, runs, settings, store.oauth_providers(ORG_A)], sort_keys=True)
 
     def requests(self, seg: str) -> list[tuple[str, str, dict[str, Any] | None]]:
         """Every org-scoped route of the API, with ``seg`` as the organization segment."""
@@ -66,6 +70,16 @@ class World:
             ("GET", f"{org}/users", None),
             ("GET", f"{org}/users/{self.user_a}", None),
             ("GET", f"{org}/repos", None),
+            ("GET", f"{org}/repos/check-suite-settings?repo_id=1", None),
+            ("PUT", f"{org}/repos/check-suite-settings?repo_id=1", {"check_retry_count": 9}),
+            ("PATCH", f"{org}/prs/1", {"state": "closed"}),
+            ("PATCH", f"{org}/repos/1/prs/1", {"state": "closed"}),
+            ("GET", f"{org}/integrations", None),
+            ("POST", f"{org}/setup-commands/generate", {"repo_id": 1}),
+            ("POST", f"{org}/sandbox/1/analyze-logs", None),
+            ("GET", f"{org}/cli/rules", None),
+            ("GET", f"/v1/oauth/tokens/status?org_id={seg}", None),
+            ("POST", f"/v1/oauth/tokens/revoke?provider=github&org_id={seg}", None),
         ]
 
 

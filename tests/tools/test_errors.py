@@ -73,6 +73,19 @@ CASES = {
         NotFoundError,
         ["no agent run 999999", "codegen_list_agent_runs"],
     ),
+    "unknown-run-stop-404": Case(
+        "codegen_stop_agent_run",
+        {"agent_run_id": 999_999},
+        NotFoundError,
+        ["no agent run 999999", "codegen_list_agent_runs"],
+    ),
+    "stop-rate-limited-429": Case(
+        "codegen_stop_agent_run",
+        {"agent_run_id": 1},
+        RateLimitError,
+        ["Rate limited", "Retry this call in about 100 seconds"],
+        backend={"faults": {"ban": {"storms": [[0, 100]]}}},
+    ),
     "unknown-repo-404": Case(
         "codegen_run_agent",
         {"prompt": "Add a /health endpoint", "repo_id": 77},

@@ -22,6 +22,7 @@ from codegen_graph.tools import (
     CodegenListReposTool,
     CodegenResumeAgentRunTool,
     CodegenRunAgentTool,
+    CodegenStopAgentRunTool,
 )
 
 
@@ -63,6 +64,14 @@ class _ResumeAgentRun(_OnLocalBackend):
     @property
     def tool_invoke_params_example(self) -> dict[str, Any]:
         return {"agent_run_id": self.run_id, "prompt": "Also add a test for it"}
+
+
+class _StopAgentRun(_OnLocalBackend):
+    tool_constructor: type[BaseTool] = CodegenStopAgentRunTool
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"agent_run_id": self.run_id}
 
 
 class _ListAgentRuns(_OnLocalBackend):
@@ -110,6 +119,14 @@ class TestResumeAgentRunUnit(_ResumeAgentRun, ToolsUnitTests):
 
 
 class TestResumeAgentRunIntegration(_ResumeAgentRun, ToolsIntegrationTests):
+    pass
+
+
+class TestStopAgentRunUnit(_StopAgentRun, ToolsUnitTests):
+    pass
+
+
+class TestStopAgentRunIntegration(_StopAgentRun, ToolsIntegrationTests):
     pass
 
 

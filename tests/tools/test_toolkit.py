@@ -22,6 +22,7 @@ from codegen_graph.tools import (
     CodegenGetAgentRunTool,
     CodegenListAgentRunsTool,
     CodegenRunAgentTool,
+    CodegenStopAgentRunTool,
     CodegenTool,
     CodegenToolkit,
 )
@@ -29,7 +30,7 @@ from codegen_graph.tools import (
 from ._scenarios import TESTS_FAIL_ONCE
 
 
-def test_toolkit_gives_all_six_tools_in_order(client: CodegenClient) -> None:
+def test_toolkit_gives_all_seven_tools_in_order(client: CodegenClient) -> None:
     tools = CodegenToolkit(client=client).get_tools()
     assert (
         [t.name for t in tools]
@@ -38,6 +39,7 @@ def test_toolkit_gives_all_six_tools_in_order(client: CodegenClient) -> None:
             "codegen_run_agent",
             "codegen_get_agent_run",
             "codegen_resume_agent_run",
+            "codegen_stop_agent_run",
             "codegen_list_agent_runs",
             "codegen_get_agent_run_logs",
             "codegen_list_repos",
@@ -212,3 +214,29 @@ def test_importing_the_package_does_not_import_the_tools() -> None:
     code = "import sys, codegen_graph; print('codegen_graph.tools' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "sync-on-async-client", "async-on-sync-client"])
+async def test_stop_ends_a_running_run_stopped(
+    mode: str, local: LocalCodegen, client: CodegenClient, aclient: AsyncCodegenClient
+) -> None:
+    run = client.agent_runs.create("Add a /health endpoint")
+    local.clock.advance(5)  # type: ignore[attr-defined]
+    assert client.agent_runs.get(run.id).status == "ACTIVE"
+    clients = {"client": client} if mode in ("sync", "async-on-sync-client") else {}
+    tool = CodegenStopAgentRunTool(**clients, async_client=None if clients else aclient)
+    call = ToolCall(name=tool.name, args={"agent_run_id": run.id}, id="1", type="tool_call")
+    message = tool.invoke(call) if mode.startswith("sync") else await tool.ainvoke(call)
+    assert message.status == "success"
+    assert message.artifact.status == "STOPPED"
+    assert f"Agent run {run.id}: STOPPED." in message.content
+    local.clock.advance(3600)  # type: ignore[attr-defined]
+    assert client.agent_runs.get(run.id).status == "STOPPED"  # it stays stopped
+
+
+def test_stop_leaves_a_finished_run_as_it_was(client: CodegenClient, finished_run: int) -> None:
+    tool = CodegenStopAgentRunTool(client=client)
+    args = {"agent_run_id": finished_run}
+    message = tool.invoke(ToolCall(name=tool.name, args=args, id="1", type="tool_call"))
+    assert message.artifact.status == "COMPLETE"
+    assert f"Agent run {finished_run}: COMPLETE." in message.content

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..._checks import check_limit, check_text, next_skip
+from ..._checks import check_id, check_limit, check_text, next_skip
 from ..._exceptions import ConfigurationError
 from ..._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from ..._specs import (
@@ -171,6 +171,12 @@ class AsyncAgentRuns:
         """Every log entry of a run, fetching pages as needed."""
         run_logs(self._org, agent_run_id, 0, check_limit(page_size, "page_size"), reverse)
         return async_iter_logs(self._client, agent_run_id, reverse=reverse, page_size=page_size)
+
+    async def stop(self, agent_run_id: int) -> AgentRunResponse:
+        """Stop a run and read its state: see :meth:`AsyncAgentRun.stop`."""
+        check_id("agent_run_id", agent_run_id)
+        run = AgentRunResponse(id=agent_run_id, organization_id=self._org)
+        return (await AsyncAgentRun(self._client, run).stop()).data
 
     async def ban(self, agent_run_id: int) -> None:
         """Ban all checks for the run: the agent stops working on it (see ``stop``)."""

@@ -1,13 +1,59 @@
-"""``client.repos``: the organisation's repositories."""
+"""``client.repos``: the organisation's repositories and their check-suite settings."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import TypeAdapter
+from typing_extensions import Unpack
+
 from ..._base_client import RequestSpec
-from ..._checks import check_limit, check_skip
-from ...models import Page, RepoResponse
+from ..._checks import build_input, check_id, check_limit, check_skip
+from ...models import (
+    CheckSuiteSettings,
+    CheckSuiteSettingsRequest,
+    CheckSuiteSettingsResponse,
+    Page,
+    RepoResponse,
+)
 from ._base import AsyncResource
 
 __all__ = ["AsyncRepos"]
+
+_OBJECT = TypeAdapter(dict[str, Any])
+
+
+def _spec_list(org: int, skip: int, limit: int) -> RequestSpec[Page[RepoResponse]]:
+    check_skip(skip)
+    check_limit(limit)
+    return RequestSpec(
+        "GET",
+        f"/v1/organizations/{org}/repos",
+        parse=Page[RepoResponse].model_validate,
+        params={"skip": skip, "limit": limit},
+    )
+
+
+def _spec_check_suite(org: int, repo_id: int) -> RequestSpec[CheckSuiteSettingsResponse]:
+    return RequestSpec(
+        "GET",
+        f"/v1/organizations/{org}/repos/check-suite-settings",
+        parse=CheckSuiteSettingsResponse.model_validate,
+        params={"repo_id": check_id("repo_id", repo_id)},
+    )
+
+
+def _spec_update_check_suite(
+    org: int, repo_id: int, settings: CheckSuiteSettings
+) -> RequestSpec[dict[str, Any]]:
+    body = build_input(CheckSuiteSettingsRequest, **settings)
+    return RequestSpec(
+        "PUT",
+        f"/v1/organizations/{org}/repos/check-suite-settings",
+        parse=_OBJECT.validate_python,
+        params={"repo_id": check_id("repo_id", repo_id)},
+        json=body.model_dump(mode="json", exclude_none=True),
+    )
 
 
 class AsyncRepos(AsyncResource):
@@ -15,13 +61,14 @@ class AsyncRepos(AsyncResource):
 
     async def list(self, *, skip: int = 0, limit: int = 100) -> Page[RepoResponse]:
         """One page of the organisation's repositories."""
-        check_skip(skip)
-        check_limit(limit)
-        return await self._run(
-            RequestSpec(
-                "GET",
-                f"/v1/organizations/{self._org}/repos",
-                parse=Page[RepoResponse].model_validate,
-                params={"skip": skip, "limit": limit},
-            )
-        )
+        return await self._run(_spec_list(self._org, skip, limit))
+
+    async def check_suite_settings(self, repo_id: int) -> CheckSuiteSettingsResponse:
+        """How the agent treats the repository's failing checks."""
+        return await self._run(_spec_check_suite(self._org, repo_id))
+
+    async def update_check_suite_settings(
+        self, repo_id: int, **settings: Unpack[CheckSuiteSettings]
+    ) -> dict[str, Any]:
+        """Change the given settings (the others stay); the API's answer, a free-form object."""
+        return await self._run(_spec_update_check_suite(self._org, repo_id, settings))

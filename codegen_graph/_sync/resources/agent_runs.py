@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..._checks import check_limit, check_text, next_skip
+from ..._checks import check_id, check_limit, check_text, next_skip
 from ..._exceptions import ConfigurationError
 from ..._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from ..._specs import (
@@ -173,6 +173,12 @@ class AgentRuns:
         """Every log entry of a run, fetching pages as needed."""
         run_logs(self._org, agent_run_id, 0, check_limit(page_size, "page_size"), reverse)
         return iter_logs(self._client, agent_run_id, reverse=reverse, page_size=page_size)
+
+    def stop(self, agent_run_id: int) -> AgentRunResponse:
+        """Stop a run and read its state: see :meth:`AgentRun.stop`."""
+        check_id("agent_run_id", agent_run_id)
+        run = AgentRunResponse(id=agent_run_id, organization_id=self._org)
+        return (AgentRun(self._client, run).stop()).data
 
     def ban(self, agent_run_id: int) -> None:
         """Ban all checks for the run: the agent stops working on it (see ``stop``)."""
