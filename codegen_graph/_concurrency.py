@@ -17,6 +17,8 @@ world, so the generated code needs no ``if``:
 * :func:`async_call_provider` / :func:`call_provider`: call a (sync or async) provider.
 * :func:`async_drain` / :func:`drain`: run a stepped computation (a generator that yields
   between slices of work); the async one lets the event loop run at each step.
+* :func:`async_shield` / :func:`shield`: finish a clean-up even while being cancelled
+  (:data:`Cancelled` is what a cancelled task raises; nothing raises it in sync code).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "AsyncEvent",
     "AsyncKeyLock",
     "Background",
+    "Cancelled",
     "Event",
     "KeyLock",
     "async_call_provider",
@@ -44,14 +47,19 @@ __all__ = [
     "async_each",
     "async_offload",
     "async_resolve",
+    "async_shield",
     "call_provider",
     "drain",
     "each",
     "offload",
     "resolve",
+    "shield",
 ]
 
 T = TypeVar("T")
+
+#: What a cancelled task raises (an Agent Server cancelling a run, a TimeoutPolicy...).
+Cancelled = asyncio.CancelledError
 
 # -- events -------------------------------------------------------------------------------
 
@@ -340,3 +348,13 @@ async def async_drain(steps: Generator[None, None, T]) -> T:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         await asyncio.sleep(0)
+
+
+def shield(fn: Callable[[], T]) -> T:
+    """``fn()``."""
+    return fn()
+
+
+async def async_shield(fn: Callable[[], Awaitable[T]]) -> T:
+    """``await fn()`` to its end, even if the task awaiting it is cancelled meanwhile."""
+    return await asyncio.shield(fn())

@@ -42,19 +42,21 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import ConfigDict, TypeAdapter, with_config
 
-from . import CodegenClient
+from . import AsyncCodegenClient, CodegenClient
 from ._exceptions import ConfigurationError
 from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
 from .clock import ScaledClock
-from .graph import FeatureOptions, feature_workflow, supervisor_workflow
+from .graph import FeatureOptions, codegen_agent, feature_workflow, supervisor_workflow
 
 __all__ = [
     "LOG_LEVEL_ENV_VAR",
     "SUPERVISOR_MODEL_ENV_VAR",
     "TIME_SCALE_ENV_VAR",
+    "async_client_from_env",
     "build_feature_graph",
     "build_supervisor_graph",
     "client_from_env",
+    "codegen_graph",
     "feature_graph",
     "reset_client",
     "supervisor_graph",
@@ -73,6 +75,7 @@ warnings only, and no httpx line per Codegen request)."""
 
 _lock = threading.Lock()
 _client: CodegenClient | None = None
+_async_client: AsyncCodegenClient | None = None  # the same settings, for cancellable nodes
 _backend: Any = None  # LocalCodegen, imported lazily (the local extra is optional)
 #: The server factories' compiled graphs and supervisor models, built once per key.
 _graphs: dict[tuple[Any, ...], CompiledStateGraph[Any, Any, Any, Any]] = {}
@@ -95,10 +98,12 @@ def _time_scale(environ: Mapping[str, str]) -> float:
     return scale
 
 
-def _build_client(environ: Mapping[str, str], out_of_process: bool) -> tuple[CodegenClient, Any]:
+def _build_client(
+    environ: Mapping[str, str], out_of_process: bool
+) -> tuple[CodegenClient, AsyncCodegenClient, Any]:
     choice = choose_backend(environ=environ, local_flag="CODEGEN_GRAPH_LOCAL=1")
     if not choice.local:
-        return CodegenClient(), None
+        return CodegenClient(), AsyncCodegenClient(), None
     scale = _time_scale(environ)
     local_cls = local_backend_class()
     if out_of_process:
@@ -115,16 +120,16 @@ def _build_client(environ: Mapping[str, str], out_of_process: bool) -> tuple[Cod
         where = f"{server.base_url}, org {server.org_id}"
         # The client keeps time like the backend (rate budgets, Retry-After and polling are
         # in simulated seconds), as the in-process backend's client does.
-        client = CodegenClient(
-            server.token, server.org_id, base_url=server.base_url, clock=ScaledClock(scale)
-        )
+        settings: dict[str, Any] = {"base_url": server.base_url, "clock": ScaledClock(scale)}
+        client = CodegenClient(server.token, server.org_id, **settings)
+        aclient = AsyncCodegenClient(server.token, server.org_id, **settings)
         backend: Any = server
     else:
         backend = local_cls(time_scale=scale)
         where = f"in process, org {backend.org_id}"
-        client = backend.client()
+        client, aclient = backend.client(), backend.async_client()
     print(f"codegen-graph: {choice.notice} ({where}, time scale {scale:g}x).", file=sys.stderr)
-    return client, backend
+    return client, aclient, backend
 
 
 def client_from_env(*, out_of_process: bool = False) -> CodegenClient:
@@ -146,19 +151,27 @@ def client_from_env(*, out_of_process: bool = False) -> CodegenClient:
             ``CODEGEN_ORG_ID``, no token and no local extra installed, or an embedded
             server that does not start.
     """
-    global _client, _backend
+    global _client, _async_client, _backend
     with _lock:
         if _client is None:
-            _client, _backend = _build_client(os.environ, out_of_process)
+            _client, _async_client, _backend = _build_client(os.environ, out_of_process)
         return _client
+
+
+def async_client_from_env(*, out_of_process: bool = False) -> AsyncCodegenClient:
+    """The async twin of :func:`client_from_env` (the same backend and settings), for the
+    graphs whose nodes must be cancellable (``codegen``: a cancelled run stops its agent)."""
+    client_from_env(out_of_process=out_of_process)
+    assert _async_client is not None
+    return _async_client
 
 
 def reset_client() -> None:
     """Close the process-wide client (and embedded backend); the next call builds anew."""
-    global _client, _backend
+    global _client, _async_client, _backend
     with _lock:
         client, backend = _client, _backend
-        _client = _backend = None
+        _client = _async_client = _backend = None
         _graphs.clear()  # they hold the client
         _models.clear()
     if client is not None:
@@ -290,6 +303,20 @@ async def feature_graph(
     """
     client = await _server_client()
     yield _cached(("feature",), lambda: build_feature_graph(config, client=client))
+
+
+@asynccontextmanager
+async def codegen_graph(
+    config: RunnableConfig,
+) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """The ``codegen`` graph of ``langgraph.json``: :func:`~codegen_graph.graph.codegen_agent`
+    on the async client, so that ``runs.cancel`` (a Deep Agents ``cancel_async_task``)
+    cancels its node and stops the Codegen run. A thread is one conversation, one run."""
+    del config
+    await _server_client()
+    client = _async_client
+    assert client is not None
+    yield _cached(("codegen",), lambda: codegen_agent(client=client, name="codegen"))
 
 
 def supervisor_model_from_env() -> BaseChatModel:

@@ -5,6 +5,7 @@ The public names are re-exported here; the modules with a leading underscore are
 
 from __future__ import annotations
 
+from ._agent import CodegenAgentState, codegen_agent
 from ._draw import draw_graph
 from ._keys import launch_key
 from ._messages import Summarizer, merge_messages, windowed_messages
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_ROLES",
     "DEFAULT_SUPERVISOR_PROMPT",
     "LOG_EVENT",
+    "CodegenAgentState",
     "ErrorRecord",
     "FeatureInput",
     "FeatureOptions",
@@ -47,6 +49,7 @@ __all__ = [
     "RunRecord",
     "Summarizer",
     "SupervisorState",
+    "codegen_agent",
     "codegen_node",
     "codegen_retry_policy",
     "codegen_wait_node",

@@ -47,7 +47,7 @@ from langgraph.runtime import ExecutionInfo, Runtime, get_runtime
 
 from .._exceptions import ConfigurationError
 
-__all__ = ["current_execution_info", "launch_key"]
+__all__ = ["current_execution_info", "launch_key", "message_key"]
 
 #: Version prefix of the key scheme, so a future scheme never collides with this one
 #: (``cg1`` keys hashed the task id, which a re-run from an earlier checkpoint changes).
@@ -107,6 +107,22 @@ def launch_key(
     payload = json.dumps([*parts, prompt_digest], default=str)
     digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
     return f"{_SCHEME}-{digest}"
+
+
+def message_key(config: Mapping[str, Any], agent: str, index: int, text: str) -> str:
+    """The idempotency key of the ``index``-th human message (``text``) of a conversation
+    with ``agent`` on this thread: ``codegen_agent`` creates or resumes its run with it.
+
+    The same whenever the message is handled again (a retry, a crash and a resume under any
+    durability, as a subgraph too: no task id of any namespace segment is in it); another
+    thread, agent, position or text gives another key. Without a thread there is no
+    conversation to find again: the key then holds the invocation's task id.
+    """
+    thread_id, checkpoint_ns, task_id = _execution_ids(config)
+    path = _NS_SEP.join(part.split(_NS_END, 1)[0] for part in checkpoint_ns.split(_NS_SEP))
+    parts = [thread_id, path, agent, index] if thread_id else [checkpoint_ns, task_id, agent, index]
+    digest = hashlib.sha256(json.dumps([*parts, text], default=str).encode("utf-8")).hexdigest()
+    return f"{_SCHEME}m-{digest[:40]}"
 
 
 def _stable_ns(checkpoint_ns: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore
@@ -25,7 +25,7 @@ from ..clock import Clock
 from ..models import AgentRunResponse, AgentType
 from ..observability import subagent_metadata, trace_operation
 from ..resources import DEFAULT_KEY_LOOKBACK
-from ._keys import launch_key
+from ._keys import launch_key, message_key
 from ._observe import OutputFilters, StoreNamespace, namespace_for, node_store
 from ._state import RunRecord
 
@@ -34,8 +34,11 @@ __all__ = [
     "NodeSpec",
     "PromptSpec",
     "ResumePlan",
+    "Turn",
     "TypedResult",
+    "agent_answer",
     "plan_launch",
+    "plan_turn",
     "record_update",
     "recorded_run",
     "render_prompt",
@@ -324,6 +327,92 @@ def heartbeat() -> Callable[[], None] | None:
         return None
     beat = getattr(runtime, "heartbeat", None)
     return beat if callable(beat) else None
+
+
+#: A message that starts with this starts a new Codegen run instead of resuming the thread's.
+NEW_RUN = "/new"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the agent does for the last human message."""
+
+    text: str
+    index: int  # which human message of the thread it is (0: the first)
+    key: str
+    run_id: int | None  # the run to resume; None: look for one, else create one
+    earlier: tuple[str, ...] = ()  # the keys of the earlier messages, newest first
+
+
+def _text(message: AnyMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts = [p.get("text", "") if isinstance(p, dict) else str(p) for p in content]
+    return "\n".join(p for p in parts if p)
+
+
+def _known_run(name: str, state: Mapping[str, Any]) -> int | None:
+    record = state.get("codegen_run") or {}
+    if record.get("agent_run_id"):
+        return int(record["agent_run_id"])
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, AIMessage) and message.name == name:
+            run_id = message.additional_kwargs.get("agent_run_id")
+            if isinstance(run_id, int):
+                return run_id
+    return None
+
+
+def plan_turn(name: str, state: Mapping[str, Any], config: RunnableConfig) -> Turn:
+    """The task (the last human message), its key, and the run to resume, if any."""
+    humans = [m for m in state.get("messages") or [] if isinstance(m, HumanMessage)]
+    if not humans:
+        raise ConfigurationError(f"{name}: codegen_agent needs a human message: the task")
+    text = _text(humans[-1]).strip()
+    fresh = text.startswith(NEW_RUN)
+    if fresh:
+        text = text[len(NEW_RUN) :].strip()
+    if not text:
+        raise ConfigurationError(f"{name}: the last human message is empty; it is the task")
+    index = len(humans) - 1
+    key = message_key(config, name, index, text)
+    if fresh:
+        return Turn(text, index, key, None)
+    earlier = tuple(
+        message_key(config, name, i, _text(m).strip())
+        for i, m in reversed(list(enumerate(humans[:-1])))
+    )
+    return Turn(text, index, key, _known_run(name, state), earlier)
+
+
+def agent_answer(
+    spec: NodeSpec, turn: Turn, run: AgentRunResponse, started: float, typed: TypedResult | None
+) -> dict[str, Any]:
+    """The agent's answer (an ``AIMessage`` named after it) and its run's record."""
+    status = run.status.canonical if run.status is not None else "PENDING"
+    lines = [run.result or run.summary or f"The Codegen run {run.id} ended {status}."]
+    if run.pr_urls:
+        lines.append("Pull requests: " + ", ".join(run.pr_urls))
+    if run.web_url:
+        lines.append(f"Codegen run {run.id}: {run.web_url}")
+    extra: dict[str, Any] = {"agent_run_id": run.id, "status": status, "pr_urls": run.pr_urls}
+    extra["web_url"] = run.web_url
+    record = run_record(
+        spec.key, spec.role, run, iteration=turn.index + 1, idempotency_key=turn.key,
+        started_at=started, finished_at=spec.clock.now(), now=spec.clock.now(),
+    )  # fmt: skip
+    if typed is not None:
+        data = typed.output.model_dump(mode="json") if typed.output is not None else None
+        extra["output"] = record["output"] = data
+        record["output_attempts"] = typed.answers
+    message = AIMessage(
+        content="\n\n".join(lines),
+        name=spec.role,
+        id=f"codegen-{spec.role}-{run.id}-{turn.index}",
+        additional_kwargs=extra,
+    )
+    return {"messages": [message], "codegen_run": record}
 
 
 # -- traces ----------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ __all__ = [
     "StoreNamespace",
     "codegen_node",
     "codegen_wait_node",
+    "node_spec",
     "render_prompt",
     "resume_node",
 ]
@@ -62,7 +63,7 @@ _Node = Callable[..., Any]
 # -- the factories -----------------------------------------------------------------------------
 
 
-def _spec(
+def node_spec(
     client: CodegenClient | AsyncCodegenClient,
     role: str,
     key: str,
@@ -167,7 +168,7 @@ def codegen_node(
         raise ConfigurationError(f"key_lookback must be seconds, got {key_lookback!r}")
     if key_lookback < 0:
         raise ConfigurationError(f"key_lookback must be >= 0, got {key_lookback!r}")
-    spec = _spec(
+    spec = node_spec(
         client,
         role,
         key,
@@ -205,7 +206,7 @@ def codegen_wait_node(
     ``store_namespace``, ``output_filter``, ``output_schema`` and ``output_attempts`` work
     as there (this node writes the result and checks and repairs the answer).
     """
-    spec = _spec(
+    spec = node_spec(
         client,
         role or "",
         key,

@@ -14,6 +14,7 @@ from langchain_core.runnables import RunnableConfig
 
 from ... import AsyncAgentRun, AsyncCodegenClient
 from ..._async.output import async_repair
+from ..._concurrency import Cancelled, async_shield
 from ..._output import OutputAttempt, answers_used, count_repairs
 from ...models import AgentRunResponse
 from ...plugins import call_context
@@ -22,11 +23,13 @@ from .._launch import (
     NodeSpec,
     ResumePlan,
     TypedResult,
+    agent_answer,
     attach_trace,
     create_trace,
     heartbeat,
     known_active,
     plan_launch,
+    plan_turn,
     record_update,
     recorded_run,
     repair_trace,
@@ -41,6 +44,7 @@ from .._launch import (
 from .._observe import LogSink, render_context, with_context
 
 __all__ = [
+    "async_agent_node",
     "async_follow",
     "async_launch",
     "async_launch_node",
@@ -215,4 +219,45 @@ def async_resume_node(
             run = await async_resume(client, todo)
         return done(state, todo, run)
 
+    return node
+
+
+async def async_log_count(client: AsyncCodegenClient, run_id: int) -> int:
+    """How many log entries the run has (one request): a wait after a resume streams on."""
+    page = await client.agent_runs.logs(run_id, limit=1)
+    return page.total_logs if page.total_logs is not None else len(page.logs)
+
+
+def async_agent_node(client: AsyncCodegenClient, spec: NodeSpec) -> Callable[..., Awaitable[Any]]:
+    """``codegen_agent``'s node: the last human message creates the thread's run or
+    resumes it (once per message), the wait streams and traces, the answer is a message.
+    A cancelled graph run stops the Codegen run."""
+
+    async def node(state: Mapping[str, Any], config: RunnableConfig) -> Any:
+        turn, started = plan_turn(spec.role, state, config), spec.clock.now()
+        seen, run_id = 0, turn.run_id
+        with call_context(role=spec.role):
+            if run_id is None and turn.earlier:  # not in state: an earlier message's run?
+                found = await client.agent_runs.find_by_idempotency_keys(
+                    list(turn.earlier), created_after=started - spec.key_lookback
+                )
+                run_id = next((found[k].id for k in turn.earlier if k in found), None)
+            if run_id is None:
+                since = started - spec.key_lookback
+                todo = Launch(turn.index + 1, None, turn.text, turn.key, since=since)
+                handle = await async_launch(client, spec, todo, state, config)
+            else:
+                seen = await async_log_count(client, run_id)
+                plan = ResumePlan(spec.role, run_id, turn.text, turn.key)
+                handle = await client.agent_runs.attach(await async_resume(client, plan))
+                if handle.reused:  # sent before (a retry, a crash): stream it all again
+                    seen = 0
+            try:
+                run, _, typed = await async_wait_checked(handle, spec, seen)
+            except Cancelled:
+                await async_shield(handle.stop)
+                raise
+        return agent_answer(spec, turn, run, started, typed)
+
+    node.__name__ = f"codegen_agent_{spec.role}"
     return node
