@@ -15,9 +15,12 @@ found from the agent's own state (``codegen_run``), else from its last answer in
 keeps the conversation. A message starting with ``/new`` starts a new run instead.
 
 **Cancel means stop.** When the graph run is cancelled (``runs.cancel`` on an Agent Server,
-Deep Agents' ``cancel_async_task``, a ``TimeoutPolicy``), the Codegen run is stopped
+Deep Agents' ``cancel_async_task``, a ``CancelledError``), the Codegen run is stopped
 (``AgentRun.stop()``: Codegen's ``ban``). A later message on the thread resumes the same run:
-an update (``multitask_strategy="interrupt"`` and a new message) redirects it.
+an update (``multitask_strategy="interrupt"`` and a new message) redirects it. (With a
+``timeout_policy``, LangGraph cancels the node to retry it: then a cancel is not a stop, and
+the retry finds the run going. A parent that cancels this node because a sibling failed
+stops it too.)
 """
 
 from __future__ import annotations
@@ -84,7 +87,9 @@ def codegen_agent(
             :class:`~codegen_graph.AsyncCodegenClient` from the environment
             (``CODEGEN_API_TOKEN``, ``CODEGEN_ORG_ID``).
         name: the graph's name, the ``name`` of its answers, its role in metadata and traces.
-        repo_id, model, agent_type: the run's repository, model and agent (default: the org's).
+        repo_id: the repository the run works in (default: the org's).
+        model: the model the agent uses (default: the org's).
+        agent_type: ``"codegen"`` or ``"claude_code"`` (default: the org's).
         timeout: clock seconds to wait for each answer at most (``RunTimeoutError``; a retry
             of the node attaches to the same run and waits again).
         output_schema: a pydantic model the answer must hold as a JSON object (repaired by
@@ -124,6 +129,8 @@ def codegen_agent(
         agent_type=agent_type,
         timeout=timeout,
         key_lookback=float(key_lookback),
+        # a TimeoutPolicy cancels the node to retry it: then a cancel is not a stop
+        stop_on_cancel=timeout_policy is None,
     )
     node = (
         async_nodes.async_agent_node(client, spec)

@@ -91,6 +91,10 @@ class NodeSpec:
     store_namespace: StoreNamespace | None = None
     output: OutputSpec[Any] | None = None
     key_lookback: float = DEFAULT_KEY_LOOKBACK
+    #: Stop the run when the graph run is cancelled. Off for ``codegen_node``: LangGraph
+    #: also cancels a node to retry it (``TimeoutPolicy``) or when a sibling fails, and
+    #: the retry must find its run going.
+    stop_on_cancel: bool = False
 
     def create_args(self, state: Mapping[str, Any]) -> dict[str, Any]:
         repo = self.repo_id(state) if callable(self.repo_id) else self.repo_id

@@ -77,7 +77,19 @@ def wait_checked(
     handle: AgentRun, spec: NodeSpec, start: int
 ) -> tuple[AgentRunResponse, int, TypedResult | None]:
     """Follow the run to its end, then check (and repair, by resuming it) its answer against
-    the node's ``output_schema``; the node's timeout covers the repairs too."""
+    the node's ``output_schema``; the node's timeout covers the repairs too. With
+    ``stop_on_cancel``, a cancelled graph run (an Agent Server's ``runs.cancel``) stops it."""
+    try:
+        return _follow_checked(handle, spec, start)
+    except Cancelled:  # the graph run was cancelled: so is the agent's work
+        if spec.stop_on_cancel:
+            shield(handle.stop)
+        raise
+
+
+def _follow_checked(
+    handle: AgentRun, spec: NodeSpec, start: int
+) -> tuple[AgentRunResponse, int, TypedResult | None]:
     clock = spec.clock
     deadline = None if spec.timeout is None else clock.now() + spec.timeout
     run, seen = follow(handle, spec, spec.timeout, start)
@@ -252,11 +264,7 @@ def agent_node(client: CodegenClient, spec: NodeSpec) -> Callable[..., Any]:
                 handle = client.agent_runs.attach(resume(client, plan))
                 if handle.reused:  # sent before (a retry, a crash): stream it all again
                     seen = 0
-            try:
-                run, _, typed = wait_checked(handle, spec, seen)
-            except Cancelled:
-                shield(handle.stop)
-                raise
+            run, _, typed = wait_checked(handle, spec, seen)
         return agent_answer(spec, turn, run, started, typed)
 
     node.__name__ = f"codegen_agent_{spec.role}"
