@@ -56,7 +56,7 @@ async def async_iter_logs(
 class AsyncAgentRun(HandleBase):
     """A handle on one agent run (``client.agent_runs.start(...)`` / ``.attach(id)``).
 
-    Example:
+    Examples:
         >>> run = client.agent_runs.start("Add a /health endpoint")  # doctest: +SKIP
         >>> run.wait(timeout=600).result  # doctest: +SKIP
     """

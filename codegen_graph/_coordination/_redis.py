@@ -108,7 +108,7 @@ class Coordination:
             answer now (a deployment whose Redis never answered is misconfigured; one
             that goes away later is handled by the local fallback).
 
-    Example:
+    Examples:
         >>> from codegen_graph import CodegenClient, Coordination  # doctest: +SKIP
         >>> shared = Coordination("redis://127.0.0.1:6379/0")  # doctest: +SKIP
         >>> client = CodegenClient(coordination=shared)  # doctest: +SKIP

@@ -58,7 +58,7 @@ def iter_logs(
 class AgentRun(HandleBase):
     """A handle on one agent run (``client.agent_runs.start(...)`` / ``.attach(id)``).
 
-    Example:
+    Examples:
         >>> run = client.agent_runs.start("Add a /health endpoint")  # doctest: +SKIP
         >>> run.wait(timeout=600).result  # doctest: +SKIP
     """

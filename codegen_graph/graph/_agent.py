@@ -103,7 +103,7 @@ def codegen_agent(
             state (default one day).
         checkpointer: passed to ``compile`` (none: the parent's, or the server's).
 
-    Example:
+    Examples:
         >>> from codegen_graph.graph import codegen_agent  # doctest: +SKIP
         >>> agent = codegen_agent(name="coder")  # doctest: +SKIP
         >>> agent.invoke({"messages": [("user", "Add a /health endpoint")]})  # doctest: +SKIP
