@@ -23,19 +23,20 @@ The graph (uncompiled; you choose the checkpointer)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
+from langgraph.pregel import Pregel
 
 from .. import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
-from ..clock import Clock
+from ..clock import Clock, SystemClock
 from ..tools import (
     DEFAULT_TIMEOUT,
     CodegenGetAgentRunLogsTool,
@@ -115,6 +116,7 @@ def supervisor_workflow(
     model: BaseChatModel,
     client: CodegenClient | None = None,
     async_client: AsyncCodegenClient | None = None,
+    agents: Sequence[Pregel[Any, Any]] = (),
     roles: Mapping[str, str] = DEFAULT_ROLES,
     max_turns: int = 12,
     system_prompt: str | None = None,
@@ -129,7 +131,12 @@ def supervisor_workflow(
             to the Codegen tools with ``bind_tools``.
         client: the sync client the tools use (``invoke``/``stream``).
         async_client: the async client the tools use (``ainvoke``/``astream``). One of the
-            two is enough (see :class:`~codegen_graph.tools.CodegenTool`).
+            two is enough (see :class:`~codegen_graph.tools.CodegenTool`); with ``agents``
+            and no client, the supervisor delegates only to those agents.
+        agents: agents to delegate to besides the Codegen tools: compiled graphs of
+            ``messages`` with a ``name`` (``codegen_agent(...)``, ``create_agent(...)``,
+            ...). Each is a tool ``ask_<name>`` whose ``task`` becomes the agent's human
+            message and whose answer is the agent's last message.
         roles: role name -> instructions for that agent, added after the task the model
             writes (default :data:`DEFAULT_ROLES`: ``code``, ``tests``, ``docs``).
         max_turns: model turns at most per human message; then the loop stops with
@@ -149,10 +156,10 @@ def supervisor_workflow(
     Raises:
         ConfigurationError: no client, an unusable model, empty roles, ``max_turns < 1``.
     """
-    if client is None and async_client is None:
+    if client is None and async_client is None and not agents:
         raise ConfigurationError(
             "supervisor_workflow needs a client: pass client=CodegenClient(...) and/or "
-            "async_client=AsyncCodegenClient(...)"
+            "async_client=AsyncCodegenClient(...), or agents=[...] to delegate to"
         )
     if not isinstance(model, BaseChatModel):
         raise ConfigurationError(
@@ -160,9 +167,12 @@ def supervisor_workflow(
         )
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
         raise ConfigurationError(f"max_turns must be an int >= 1, got {max_turns!r}")
-    tools = _tools(client, async_client, roles, repo_id, timeout, max_result_chars)
-    prompt = _system_prompt(system_prompt, roles)
-    clock: Clock = (client or async_client).clock  # type: ignore[union-attr]
+    tools = [agent_tool(agent) for agent in agents]
+    if client is not None or async_client is not None:
+        tools += _tools(client, async_client, roles, repo_id, timeout, max_result_chars)
+    prompt = _system_prompt(system_prompt, roles if len(tools) > len(agents) else {}, agents)
+    either = client or async_client
+    clock: Clock = either.clock if either is not None else SystemClock()
 
     try:
         bound = model.bind_tools(tools)
@@ -254,8 +264,39 @@ def _tools(
     ]
 
 
-def _system_prompt(template: str | None, roles: Mapping[str, str]) -> str:
-    listing = "\n".join(f"- {role}: {text.strip()}" for role, text in roles.items())
+def agent_tool(agent: Pregel[Any, Any]) -> BaseTool:
+    """A tool that hands a task to ``agent`` (a graph of ``messages``) and returns its
+    answer: the agent's last message."""
+    name = getattr(agent, "name", None)
+    if not isinstance(name, str) or not name or name == "LangGraph":
+        raise ConfigurationError("every agent needs a name: compile it with name=...")
+
+    def answer(out: Mapping[str, Any]) -> str:
+        messages = out.get("messages") or []
+        return str(messages[-1].content) if messages else ""
+
+    def ask(task: str, config: RunnableConfig) -> str:
+        return answer(agent.invoke({"messages": [HumanMessage(task)]}, config))
+
+    async def aask(task: str, config: RunnableConfig) -> str:
+        return answer(await agent.ainvoke({"messages": [HumanMessage(task)]}, config))
+
+    return StructuredTool.from_function(
+        func=ask,
+        coroutine=aask,
+        name=f"ask_{name}",
+        description=f"Hand a task to the {name} agent (everything it needs, in plain words) "
+        "and get its answer.",
+    )
+
+
+def _system_prompt(
+    template: str | None, roles: Mapping[str, str], agents: Sequence[Pregel[Any, Any]] = ()
+) -> str:
+    listing = "\n".join(
+        [f"- {role}: {text.strip()}" for role, text in roles.items()]
+        + [f"- {a.name}: ask it with the ask_{a.name} tool" for a in agents]
+    )
     text = DEFAULT_SUPERVISOR_PROMPT if template is None else template
     return text.replace("{roles}", listing)
 

@@ -169,3 +169,19 @@ def test_as_a_deep_agents_compiled_subagent(local: LocalCodegen) -> None:
     results = [m for m in out["messages"] if isinstance(m, ToolMessage) and m.name == "task"]
     assert results and "did: Add a /health endpoint" in str(results[-1].content)
     assert local.stats()["runs_created"] == 1
+
+
+def test_supervisor_workflow_delegates_to_codegen_agents(local: LocalCodegen) -> None:
+    from codegen_graph.graph import supervisor_workflow
+
+    with local.client() as client:
+        coder = codegen_agent(client=client, name="coder")
+        model = ScriptedSupervisor(
+            steps=[calls(tool_call("ask_coder", task="Add a /health endpoint")), AIMessage("Done.")]
+        )
+        graph = supervisor_workflow(model=model, agents=[coder]).compile()
+        out = graph.invoke({"task": "Add a health endpoint"})
+    assert "ask_coder" in model.bound
+    told = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert told and "did: Add a /health endpoint" in str(told[-1].content)
+    assert out["messages"][-1].content == "Done."
