@@ -131,7 +131,9 @@ def test_notebook_executes(
     assert list(cwd.iterdir()) == [], "a notebook wrote files into its working directory"
     text = _texts(nb)
     if path.stem == "01_quickstart":
-        assert "COMPLETE" in text and "/pull/" in text
+        assert "COMPLETE" in text and "local PR #1 (embedded backend: no page)" in text
+        assert "/local/pull/" not in text  # no dead link (nothing serves it in process)
+        assert "supervisor         The coder added the endpoint." in text
     elif path.stem == "02_feature_workflow":
         assert _images(nb) == 2, "the graph (graphviz) and the timeline (matplotlib)"
         # The timeline draws every segment of every run: code created + resumed, docs,
