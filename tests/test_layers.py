@@ -53,6 +53,7 @@ WIRE = (
     "_timestamps.py",
     "clock.py",
     "_version.py",
+    "_org_models.py",
 )
 #: The client's core: no I/O of its own (request specs and the plan, policies, the hooks
 #: protocol, the watcher's and handles' state, the protocols a plug-in implements).

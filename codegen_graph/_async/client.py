@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .api import AsyncAPI
 from .keyed import AsyncKeyedCreates
 from .resources.agent_runs import AsyncAgentRuns
-from .resources.cli_rules import AsyncCLIRules
-from .resources.integrations import AsyncIntegrations
 from .resources.organizations import AsyncOrganizations
-from .resources.pull_requests import AsyncPullRequests
 from .resources.repos import AsyncRepos
-from .resources.sandbox import AsyncSandbox
-from .resources.setup_commands import AsyncSetupCommands
-from .resources.slack_connect import AsyncSlackConnect
 from .resources.users import AsyncUsers
 from .watcher import AsyncRunWatcher
+
+if TYPE_CHECKING:
+    from .resources.cli_rules import AsyncCLIRules
+    from .resources.integrations import AsyncIntegrations
+    from .resources.pull_requests import AsyncPullRequests
+    from .resources.sandbox import AsyncSandbox
+    from .resources.setup_commands import AsyncSetupCommands
+    from .resources.slack_connect import AsyncSlackConnect
 
 __all__ = ["AsyncCodegenClient"]
 
@@ -81,31 +84,43 @@ class AsyncCodegenClient(AsyncAPI):
     @cached_property
     def pull_requests(self) -> AsyncPullRequests:
         """Change the state of a pull request an agent opened."""
+        from .resources.pull_requests import AsyncPullRequests  # rarely used: loaded on first use
+
         return AsyncPullRequests(self)
 
     @cached_property
     def integrations(self) -> AsyncIntegrations:
         """The organisation's integrations."""
+        from .resources.integrations import AsyncIntegrations  # rarely used: loaded on first use
+
         return AsyncIntegrations(self)
 
     @cached_property
     def setup_commands(self) -> AsyncSetupCommands:
         """Have an agent work out a repository's setup commands."""
+        from .resources.setup_commands import AsyncSetupCommands  # rarely used: loaded on first use
+
         return AsyncSetupCommands(self)
 
     @cached_property
     def sandbox(self) -> AsyncSandbox:
         """Have an agent analyse a sandbox's setup logs."""
+        from .resources.sandbox import AsyncSandbox  # rarely used: loaded on first use
+
         return AsyncSandbox(self)
 
     @cached_property
     def cli_rules(self) -> AsyncCLIRules:
         """The organisation's rules for the Codegen CLI."""
+        from .resources.cli_rules import AsyncCLIRules  # rarely used: loaded on first use
+
         return AsyncCLIRules(self)
 
     @cached_property
     def slack_connect(self) -> AsyncSlackConnect:
         """A token to connect Slack."""
+        from .resources.slack_connect import AsyncSlackConnect  # rarely used: loaded on first use
+
         return AsyncSlackConnect(self)
 
     @cached_property

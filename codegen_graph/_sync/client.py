@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .api import API
 from .keyed import KeyedCreates
 from .resources.agent_runs import AgentRuns
-from .resources.cli_rules import CLIRules
-from .resources.integrations import Integrations
 from .resources.organizations import Organizations
-from .resources.pull_requests import PullRequests
 from .resources.repos import Repos
-from .resources.sandbox import Sandbox
-from .resources.setup_commands import SetupCommands
-from .resources.slack_connect import SlackConnect
 from .resources.users import Users
 from .watcher import RunWatcher
+
+if TYPE_CHECKING:
+    from .resources.cli_rules import CLIRules
+    from .resources.integrations import Integrations
+    from .resources.pull_requests import PullRequests
+    from .resources.sandbox import Sandbox
+    from .resources.setup_commands import SetupCommands
+    from .resources.slack_connect import SlackConnect
 
 __all__ = ["CodegenClient"]
 
@@ -83,31 +86,43 @@ class CodegenClient(API):
     @cached_property
     def pull_requests(self) -> PullRequests:
         """Change the state of a pull request an agent opened."""
+        from .resources.pull_requests import PullRequests  # rarely used: loaded on first use
+
         return PullRequests(self)
 
     @cached_property
     def integrations(self) -> Integrations:
         """The organisation's integrations."""
+        from .resources.integrations import Integrations  # rarely used: loaded on first use
+
         return Integrations(self)
 
     @cached_property
     def setup_commands(self) -> SetupCommands:
         """Have an agent work out a repository's setup commands."""
+        from .resources.setup_commands import SetupCommands  # rarely used: loaded on first use
+
         return SetupCommands(self)
 
     @cached_property
     def sandbox(self) -> Sandbox:
         """Have an agent analyse a sandbox's setup logs."""
+        from .resources.sandbox import Sandbox  # rarely used: loaded on first use
+
         return Sandbox(self)
 
     @cached_property
     def cli_rules(self) -> CLIRules:
         """The organisation's rules for the Codegen CLI."""
+        from .resources.cli_rules import CLIRules  # rarely used: loaded on first use
+
         return CLIRules(self)
 
     @cached_property
     def slack_connect(self) -> SlackConnect:
         """A token to connect Slack."""
+        from .resources.slack_connect import SlackConnect  # rarely used: loaded on first use
+
         return SlackConnect(self)
 
     @cached_property

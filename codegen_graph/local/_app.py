@@ -25,11 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..clock import Clock
-from ..models import (
-    AgentRunLogResponse,
-    AgentRunResponse,
-    AgentRunWithLogsResponse,
+from .._org_models import (
     AnalyzeLogsResponse,
     CheckSuiteSettingsRequest,
     CheckSuiteSettingsResponse,
@@ -38,11 +34,17 @@ from ..models import (
     GenerateSetupCommandsInput,
     GenerateTokenRequest,
     OrganizationIntegrationsResponse,
+    SetupCommandsResponse,
+)
+from ..clock import Clock
+from ..models import (
+    AgentRunLogResponse,
+    AgentRunResponse,
+    AgentRunWithLogsResponse,
     OrganizationResponse,
     OrganizationSettings,
     Page,
     RepoResponse,
-    SetupCommandsResponse,
     SourceType,
     UserResponse,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..._base_client import RequestSpec
-from ...models import CLIRulesResponse
+from ..._org_models import CLIRulesResponse
 from ._base import AsyncResource
 
 __all__ = ["AsyncCLIRules"]

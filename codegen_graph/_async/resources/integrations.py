@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..._base_client import RequestSpec
-from ...models import OrganizationIntegrationsResponse
+from ..._org_models import OrganizationIntegrationsResponse
 from ._base import AsyncResource
 
 __all__ = ["AsyncIntegrations"]

@@ -7,18 +7,32 @@ The spec tags the MCP provider and OAuth token operations ``organizations``; the
 from __future__ import annotations
 
 import builtins
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue, TypeAdapter
 
 from ..._base_client import RequestSpec
 from ..._checks import check_limit, check_skip, check_text
-from ...models import OAuthProviderResponse, OrganizationResponse, Page
+from ...models import OrganizationResponse, Page
 from ._base import AsyncResource
+
+if TYPE_CHECKING:
+    from ..._org_models import OAuthProviderResponse
 
 __all__ = ["AsyncOrganizations"]
 
-_JSON: TypeAdapter[JsonValue] = TypeAdapter(JsonValue)
-_PROVIDERS = TypeAdapter(list[OAuthProviderResponse])
+
+@cache
+def _adapter(kind: str) -> TypeAdapter[Any]:
+    """The answers' validators, built on first use (not at ``import codegen_graph``)."""
+    from ..._org_models import OAuthProviderResponse
+
+    return TypeAdapter(list[OAuthProviderResponse] if kind == "providers" else JsonValue)
+
+
+def _json(data: Any) -> JsonValue:
+    return _adapter("json").validate_python(data)  # type: ignore[no-any-return]
 
 
 def _spec_list(skip: int, limit: int) -> RequestSpec[Page[OrganizationResponse]]:
@@ -33,20 +47,16 @@ def _spec_list(skip: int, limit: int) -> RequestSpec[Page[OrganizationResponse]]
 
 
 def _spec_mcp_providers() -> RequestSpec[list[OAuthProviderResponse]]:
-    return RequestSpec("GET", "/v1/mcp-providers", parse=_PROVIDERS.validate_python)
+    return RequestSpec("GET", "/v1/mcp-providers", parse=_adapter("providers").validate_python)
 
 
 def _spec_oauth_status(org: int) -> RequestSpec[JsonValue]:
-    return RequestSpec(
-        "GET", "/v1/oauth/tokens/status", parse=_JSON.validate_python, params={"org_id": org}
-    )
+    return RequestSpec("GET", "/v1/oauth/tokens/status", parse=_json, params={"org_id": org})
 
 
 def _spec_oauth_revoke(org: int, provider: str) -> RequestSpec[JsonValue]:
     params = {"provider": check_text("provider", provider), "org_id": org}
-    return RequestSpec(
-        "POST", "/v1/oauth/tokens/revoke", parse=_JSON.validate_python, params=params
-    )
+    return RequestSpec("POST", "/v1/oauth/tokens/revoke", parse=_json, params=params)
 
 
 class AsyncOrganizations(AsyncResource):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..._base_client import RequestSpec
 from ..._checks import check_id
-from ...models import AnalyzeLogsResponse
+from ..._org_models import AnalyzeLogsResponse
 from ._base import AsyncResource
 
 __all__ = ["AsyncSandbox"]

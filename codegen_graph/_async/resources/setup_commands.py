@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..._base_client import RequestSpec
 from ..._checks import build_input, check_id, check_text
-from ...models import GenerateSetupCommandsInput, SetupCommandsResponse
+from ..._org_models import GenerateSetupCommandsInput, SetupCommandsResponse
 from ._base import AsyncResource
 
 __all__ = ["AsyncSetupCommands"]

@@ -4,25 +4,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from typing_extensions import Unpack
 
 from ..._base_client import RequestSpec
 from ..._checks import build_input, check_id, check_limit, check_skip
-from ...models import (
-    CheckSuiteSettings,
-    CheckSuiteSettingsRequest,
-    CheckSuiteSettingsResponse,
-    Page,
-    RepoResponse,
-)
+from ...models import Page, RepoResponse
 from ._base import Resource
+
+if TYPE_CHECKING:
+    from ..._org_models import CheckSuiteSettings, CheckSuiteSettingsResponse
 
 __all__ = ["Repos"]
 
-_OBJECT = TypeAdapter(dict[str, Any])
+
+@cache
+def _objects() -> TypeAdapter[dict[str, Any]]:
+    return TypeAdapter(dict[str, Any])
+
+
+def _object(data: Any) -> dict[str, Any]:
+    """A JSON object answer (the spec gives it no schema), validated on first use."""
+    return _objects().validate_python(data)
 
 
 def _spec_list(org: int, skip: int, limit: int) -> RequestSpec[Page[RepoResponse]]:
@@ -37,6 +43,8 @@ def _spec_list(org: int, skip: int, limit: int) -> RequestSpec[Page[RepoResponse
 
 
 def _spec_check_suite(org: int, repo_id: int) -> RequestSpec[CheckSuiteSettingsResponse]:
+    from ..._org_models import CheckSuiteSettingsResponse  # built on first use
+
     return RequestSpec(
         "GET",
         f"/v1/organizations/{org}/repos/check-suite-settings",
@@ -48,11 +56,13 @@ def _spec_check_suite(org: int, repo_id: int) -> RequestSpec[CheckSuiteSettingsR
 def _spec_update_check_suite(
     org: int, repo_id: int, settings: CheckSuiteSettings
 ) -> RequestSpec[dict[str, Any]]:
+    from ..._org_models import CheckSuiteSettingsRequest  # built on first use
+
     body = build_input(CheckSuiteSettingsRequest, **settings)
     return RequestSpec(
         "PUT",
         f"/v1/organizations/{org}/repos/check-suite-settings",
-        parse=_OBJECT.validate_python,
+        parse=_object,
         params={"repo_id": check_id("repo_id", repo_id)},
         json=body.model_dump(mode="json", exclude_none=True),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..._base_client import RequestSpec
 from ..._checks import build_input
-from ...models import GenerateTokenRequest, GenerateTokenResponse
+from ..._org_models import GenerateTokenRequest, GenerateTokenResponse
 from ._base import Resource
 
 __all__ = ["SlackConnect"]
