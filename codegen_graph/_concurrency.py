@@ -279,23 +279,20 @@ def _provider_failed(exc: Exception) -> ConfigurationError:
 
 
 def call_provider(fn: Callable[[], Any]) -> Any:
-    """``fn()``; an async provider's coroutine runs to its end on a loop of its own (a
-    sync client inside a running event loop needs a sync provider). A failure is a
-    :class:`ConfigurationError` naming only its type: its message (and the exception,
-    left out of the chain) may carry anything, the token it failed to renew included."""
+    """``fn()``; an async provider's coroutine runs to its end on a loop of its own (not
+    inside a running event loop). A failure is a :class:`ConfigurationError` naming only
+    its type, the exception left out of the chain (it may carry anything: the token)."""
     try:
         value = fn()
-        if inspect.isawaitable(value) and not _loop_running():
-
-            async def run() -> Any:
-                return await value
-
-            return asyncio.run(run())
+        if not inspect.isawaitable(value):
+            return value
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(async_resolve(value))
     except Exception as exc:
         failed = _provider_failed(exc)
     else:
-        if not inspect.isawaitable(value):
-            return value
         if inspect.iscoroutine(value):
             value.close()
         failed = ConfigurationError(
@@ -317,14 +314,6 @@ async def async_call_provider(fn: Callable[[], Any]) -> Any:
     except Exception as exc:
         failed = _provider_failed(exc)
     raise failed
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def each(fn: Callable[[T], None], items: Iterable[T], limit: int) -> None:

@@ -10,6 +10,7 @@ import ipaddress
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
@@ -297,7 +298,7 @@ class TokenSource:
                 f"it returned {what}."
             )
         if expires is not None and (
-            not isinstance(expires, int | float) or isinstance(expires, bool) or expires != expires
+            not isinstance(expires, Real) or isinstance(expires, bool) or expires != expires
         ):
             raise ConfigurationError(
                 "AccessToken.expires_at must be epoch seconds (an int or float, not NaN) or "
