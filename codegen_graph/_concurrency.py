@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ._exceptions import ConfigurationError
+
 __all__ = [
     "AsyncBackground",
     "AsyncEvent",
@@ -278,34 +280,48 @@ async def async_resolve(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-def call_provider(fn: Callable[[], Any]) -> Any:
-    """``fn()``; an async provider's coroutine runs to its end on a loop of its own (a
-    sync client inside a running event loop needs a sync provider)."""
-    value = fn()
-    if not inspect.isawaitable(value):
-        return value
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-
-        async def run() -> Any:
-            return await value
-
-        return asyncio.run(run())
-    if inspect.iscoroutine(value):
-        value.close()
-    raise RuntimeError(
-        "an async token provider cannot serve a sync client inside a running event loop; "
-        "use AsyncCodegenClient, or a sync provider"
+def _provider_failed(exc: Exception) -> ConfigurationError:
+    return ConfigurationError(
+        f"The token provider raised {type(exc).__name__}; check the callable passed as token=..."
     )
+
+
+def call_provider(fn: Callable[[], Any]) -> Any:
+    """``fn()``; an async provider's coroutine runs to its end on a loop of its own (not
+    inside a running event loop). A failure is a :class:`ConfigurationError` naming only
+    its type, the exception left out of the chain (it may carry anything: the token)."""
+    try:
+        value = fn()
+        if not inspect.isawaitable(value):
+            return value
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(async_resolve(value))
+    except Exception as exc:
+        failed = _provider_failed(exc)
+    else:
+        if inspect.iscoroutine(value):
+            value.close()
+        failed = ConfigurationError(
+            "An async token provider cannot serve a sync CodegenClient inside a running "
+            "event loop (Jupyter, an async app): use AsyncCodegenClient there, or a sync "
+            "provider."
+        )
+    raise failed
 
 
 async def async_call_provider(fn: Callable[[], Any]) -> Any:
     """``fn()``: a coroutine function is awaited, a sync one runs in a thread (it may
-    block: a vault, a file); an awaitable it returns is awaited."""
-    if inspect.iscoroutinefunction(fn):
-        return await fn()
-    return await async_resolve(await asyncio.to_thread(fn))
+    block: a vault, a file); an awaitable it returns is awaited. Failures as in
+    :func:`call_provider`."""
+    try:
+        if inspect.iscoroutinefunction(fn):
+            return await fn()
+        return await async_resolve(await asyncio.to_thread(fn))
+    except Exception as exc:
+        failed = _provider_failed(exc)
+    raise failed
 
 
 def each(fn: Callable[[T], None], items: Iterable[T], limit: int) -> None:

@@ -10,6 +10,7 @@ import ipaddress
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
@@ -277,9 +278,10 @@ class TokenSource:
             return True
         return self._expires_at is not None and now >= self._expires_at - self._margin
 
-    def expire(self) -> None:
-        """Forget a provided token (the API rejected it): the next request fetches one."""
-        if self._provider is not None:
+    def expire(self, rejected: str) -> None:
+        """Forget the provided token the API rejected (unless another task has already
+        replaced it): the next request fetches one."""
+        if self._provider is not None and self._value == rejected:
             self._value = None
 
     def accept(self, got: object, now: float) -> str:
@@ -288,14 +290,29 @@ class TokenSource:
             (got.token, got.expires_at) if isinstance(got, AccessToken) else (got, None)
         )
         if not isinstance(token, str) or not token.strip():
+            what = "a blank str" if isinstance(token, str) else type(token).__name__
+            if isinstance(got, AccessToken):
+                what = f"an AccessToken holding {what}"
             raise ConfigurationError(
-                "The token provider must return a non-empty string or an AccessToken."
+                "The token provider must return a non-empty str or an AccessToken; "
+                f"it returned {what}."
             )
-        if expires is not None and (isinstance(expires, bool) or expires != expires):
-            raise ConfigurationError("AccessToken.expires_at must be epoch seconds or None")
+        if expires is not None and (
+            not isinstance(expires, Real) or isinstance(expires, bool) or expires != expires
+        ):
+            raise ConfigurationError(
+                "AccessToken.expires_at must be epoch seconds (an int or float, not NaN) or "
+                f"None; got {type(expires).__name__}."
+            )
+        if expires is not None and expires <= now:
+            raise ConfigurationError(
+                f"The token provider returned an AccessToken that expired {now - expires:.0f} "
+                "s ago: expires_at is epoch seconds on the client's clock (time.time() + the "
+                "lease's seconds), not a lifetime."
+            )
         self._value = check_token(token, "The token provider's value")
         self._expires_at = None if expires is None else float(expires)
-        lifetime = 0.0 if expires is None else max(0.0, float(expires) - now)
+        lifetime = 0.0 if expires is None else float(expires) - now
         self._margin = min(TOKEN_REFRESH_AHEAD, lifetime / 10)
         return self._value
 

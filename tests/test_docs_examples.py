@@ -158,6 +158,8 @@ def _client(printed: list[str], ns: dict[str, Any], page: Page, reader: Reader) 
     for line in ("100 PENDING False", "2 [3.0]", "[60.0]", "1 ticket-123", "half_open"):
         assert line in printed, line
     assert any(line.startswith("me CodegenClient(org_id=7") for line in printed)
+    assert "[0.0, 54.0]" in printed  # refreshed 6 s ahead of a 60 s token's expiry
+    assert printed[-4:] == ["True"] * 4  # the recipes: environment, file, vault (both clients)
 
 
 def _runs(printed: list[str], ns: dict[str, Any], page: Page, reader: Reader) -> None:

@@ -147,13 +147,7 @@ class API(BaseClient):
         if source.stale(self.clock.now()):
             with KeyLock(("codegen-graph-token", id(source))):
                 if source.stale(self.clock.now()) and source.provider is not None:
-                    try:
-                        got = call_provider(source.provider)
-                    except Exception as exc:  # its message may carry anything: name the type
-                        raise ConfigurationError(
-                            f"The token provider raised {type(exc).__name__}; check the "
-                            "callable passed as token=..."
-                        ) from None
+                    got = call_provider(source.provider)
                     register_secret(source.accept(got, self.clock.now()))
         token = source.value
         if token is None:  # pragma: no cover - a fixed token is never stale
@@ -165,6 +159,7 @@ class API(BaseClient):
         """Drive the core's plan for ``spec``: send what it says, sleep what it says."""
         plan = self._plan(spec)
         outcome: AttemptOutcome = None
+        sent = ""
         try:
             while True:
                 action = plan.send(outcome)
@@ -176,10 +171,11 @@ class API(BaseClient):
                     offload(action.take)
                     continue
                 if isinstance(action, Refresh):
-                    self._token.expire()
+                    self._token.expire(sent)
                     continue
                 request = action.request
-                request.headers["Authorization"] = f"Bearer {self._bearer()}"
+                sent = self._bearer()
+                request.headers["Authorization"] = f"Bearer {sent}"
                 started = time.perf_counter()
                 try:
                     outcome = self._http.send(request)

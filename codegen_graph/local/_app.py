@@ -174,8 +174,8 @@ class _Gate:
             return _error(
                 401, "Not authenticated: send the header 'Authorization: Bearer <token>'."
             )
-        token = token.strip()
-        identity = st.store.identity(token)
+        token, now = token.strip(), st.clock.now()
+        identity = st.store.identity(token, now)
         if identity is None:
             return _error(401, "Invalid or expired API token.")
         scope.setdefault("state", {})["identity"] = identity
@@ -184,7 +184,6 @@ class _Gate:
                 return _invalid_org(raw_org)
             if int(raw_org) != identity.org_id:
                 return _error(403, _MSG_FORBIDDEN)
-        now = st.clock.now()
         rf = st.faults.for_route(route) if st.faults else None
         storm = rf.storm_left(now - st.started_at) if rf else None
         if storm is not None:

@@ -147,6 +147,14 @@ class LocalCodegen:
         self.store.add_token(token, self.user_id, self.org_id, provider=provider)
         return token
 
+    def issue_token(self, expires_at: float | None = None) -> str:
+        """Another token of this backend's user (what a secret manager rotates); from
+        ``expires_at`` (epoch seconds on the backend's clock) on, it answers 401 as an
+        expired token does on the real API."""
+        token = _new_token()
+        self.store.add_token(token, self.user_id, self.org_id, expires_at=expires_at)
+        return token
+
     def stats(self) -> dict[str, Any]:
         """Requests, responses, 429s and faults per route; runs created, resumed, total and
         ``duplicates`` (runs sharing a ``codegen_graph_idempotency_key`` metadata value)."""

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     is_primary INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS oauth_tokens (token_hash TEXT PRIMARY KEY, provider TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS token_expiry (token_hash TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 """
 
 
@@ -132,8 +133,10 @@ class Store:
         *,
         primary: bool = False,
         provider: str | None = None,
+        expires_at: float | None = None,
     ) -> None:
-        """Register a token; with ``provider``, one issued through that OAuth provider."""
+        """Register a token; with ``provider``, one issued through that OAuth provider; with
+        ``expires_at``, one that stops authenticating then."""
         with self.transaction() as c:
             c.execute(
                 "INSERT OR REPLACE INTO tokens (token_hash, user_id, org_id, is_primary) "
@@ -144,6 +147,11 @@ class Store:
                 c.execute(
                     "INSERT OR REPLACE INTO oauth_tokens VALUES (?, ?)",
                     (token_hash(token), provider),
+                )
+            if expires_at is not None:
+                c.execute(
+                    "INSERT OR REPLACE INTO token_expiry VALUES (?, ?)",
+                    (token_hash(token), expires_at),
                 )
 
     def oauth_providers(self, org_id: int, user_id: int | None = None) -> list[str]:
@@ -169,10 +177,13 @@ class Store:
             )
         return int(gone)
 
-    def identity(self, token: str) -> Identity | None:
+    def identity(self, token: str, now: float | None = None) -> Identity | None:
+        """Who ``token`` stands for (``None`` if unknown, or expired at ``now``)."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT user_id, org_id FROM tokens WHERE token_hash = ?", (token_hash(token),)
+                "SELECT user_id, org_id FROM tokens LEFT JOIN token_expiry USING (token_hash) "
+                "WHERE token_hash = ? AND (? IS NULL OR expires_at IS NULL OR expires_at > ?)",
+                (token_hash(token), now, now),
             ).fetchone()
         return Identity(int(row[0]), int(row[1])) if row else None
 

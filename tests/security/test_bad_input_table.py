@@ -8,6 +8,7 @@ drifts from what the code really does.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from codegen_graph import CodegenClient
+from codegen_graph import AccessToken, CodegenClient
+from codegen_graph.clock import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "reliability.md"
@@ -76,6 +78,24 @@ TOKEN = "cg-table-0123456789abcdef"
 def _client(**kw: Any) -> CodegenClient:
     with _env():
         return CodegenClient(**{"token": TOKEN, "org_id": 1, **kw})
+
+
+def _provided(provider: Callable[[], Any]) -> Any:
+    """A call through a client whose token comes from ``provider`` (on a manual clock)."""
+    answer = httpx.MockTransport(lambda r: httpx.Response(200, json={"id": 1}))
+    with _client(token=provider, transport=answer, clock=ManualClock(1_700_000_000)) as client:
+        return client.users.me()
+
+
+def _vault_down() -> str:
+    raise RuntimeError(f"vault sealed; last token {TOKEN}")
+
+
+async def _in_a_loop() -> Any:
+    async def provider() -> str:
+        return TOKEN
+
+    return _provided(provider)
 
 
 def _env_client(**values: str) -> CodegenClient:
@@ -304,6 +324,44 @@ CASES: list[Case] = [
         "token=... contains a non-ASCII character (U+2026) at position 6: an API token is "
         "printable ASCII without spaces. Copy it again from the Codegen settings (the token "
         "is not shown here).",
+    ),
+    Case(
+        "token provider",
+        "a provider that raises (its message may hold the token)",
+        lambda: _provided(_vault_down),
+        "ConfigurationError",
+        "The token provider raised RuntimeError; check the callable passed as token=...",
+    ),
+    Case(
+        "token provider",
+        "a provider returning `None`",
+        lambda: _provided(lambda: None),
+        "ConfigurationError",
+        "The token provider must return a non-empty str or an AccessToken; it returned NoneType.",
+    ),
+    Case(
+        "token provider",
+        '`AccessToken(token, expires_at="2026-01-01")`',
+        lambda: _provided(lambda: AccessToken(TOKEN, "2026-01-01")),  # type: ignore[arg-type]
+        "ConfigurationError",
+        "AccessToken.expires_at must be epoch seconds (an int or float, not NaN) or None; got str.",
+    ),
+    Case(
+        "token provider",
+        "`AccessToken(token, expires_at=3600)` (a lifetime, not a time)",
+        lambda: _provided(lambda: AccessToken(TOKEN, 3600)),
+        "ConfigurationError",
+        "The token provider returned an AccessToken that expired 1699996400 s ago: expires_at "
+        "is epoch seconds on the client's clock (time.time() + the lease's seconds), not a "
+        "lifetime.",
+    ),
+    Case(
+        "token provider",
+        "an `async def` provider on `CodegenClient` inside a running event loop",
+        lambda: asyncio.run(_in_a_loop()),
+        "ConfigurationError",
+        "An async token provider cannot serve a sync CodegenClient inside a running event loop "
+        "(Jupyter, an async app): use AsyncCodegenClient there, or a sync provider.",
     ),
     Case(
         "client argument",
