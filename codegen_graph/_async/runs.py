@@ -2,9 +2,10 @@
 
 Waiting goes through the client's one batched watcher, so a thousand waiting handles cost
 the API what one does. A log stream reads the alpha logs endpoint incrementally; between
-two reads it waits for the run through the watcher, so a run's end is seen at the
-watcher's pace however busy the org's logs budget is, and the stream then reads its last
-entries (see :mod:`codegen_graph._handle`).
+two reads (and while the logs budget, which every stream of the client shares, has no slot
+free) it waits for the run through the watcher, so a run's end is seen at the watcher's pace
+however busy the logs budget is, and the stream then reads its last entries (see
+:mod:`codegen_graph._handle`).
 """
 
 from __future__ import annotations
@@ -181,6 +182,11 @@ class AsyncAgentRun(HandleBase):
         deadline = None if timeout is None else clock.now() + timeout
         watcher = client.watcher
         while True:
+            queued = client.rate_budgets.next_free_at("logs") - clock.now()
+            if queued > 0 and not self.is_terminal:  # many streams share the logs budget:
+                with contextlib.suppress(RunTimeoutError):  # meanwhile, the run's end comes
+                    until = queued if deadline is None else min(queued, deadline - clock.now())
+                    self._update(await watcher.wait_for(self.id, timeout=max(0.0, until)))
             spec = run_logs(client.org_id, self.id, state.seen, LOG_PAGE)
             try:
                 page = await client.request(spec)
