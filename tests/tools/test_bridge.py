@@ -99,3 +99,19 @@ async def test_a_cancelled_async_caller_stops_waiting_and_hears_no_later_entry()
     release.set()
     assert await asyncio.to_thread(second_sent.wait, 30)
     assert got == [1]
+
+
+def test_a_loop_that_died_is_replaced() -> None:
+    portal = _Portal()
+    dying = portal.get()
+    loop_thread = dying.call(threading.current_thread)
+
+    async def die() -> None:
+        raise SystemExit  # a BaseException: it ends the portal's loop
+
+    with pytest.raises(SystemExit):
+        dying.start_task_soon(die).result(timeout=30)
+    loop_thread.join(timeout=30)
+    assert not loop_thread.is_alive()
+    assert portal.get().call(threading.current_thread) is not loop_thread
+    portal.stop()
