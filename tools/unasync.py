@@ -31,7 +31,7 @@ PAIRS = (
 #: Names that lose their leading ``a`` (LangChain's, LangGraph's, our clock's and our own).
 _A_NAMES = (
     "aclose|asleep|ainvoke|aput|aget|asearch|aupdate_state|aget_state|astream|afollow"
-    "|alogs|alist|arun|acreate|astart|aresume|await_run"
+    "|alogs|alist|arun|acreate|astart|aresume|await_run|adispatch_custom_event"
 )
 
 SUBSTITUTIONS: tuple[tuple[str, str], ...] = (

@@ -1,7 +1,8 @@
 """httpx transports that call the local backend's ASGI app in process, without sockets.
 
 ``httpx.ASGITransport`` is async only; :class:`LocalTransport` gives sync clients the same
-path by running the app on a private event loop thread. Both transports turn the app's
+path by running the app on an anyio blocking portal (an event loop in a daemon thread, one
+per transport). Both transports turn the app's
 "lose this response" marker into the error a real network would produce:
 ``httpx.RemoteProtocolError`` for a dropped connection and ``httpx.ReadTimeout`` for a
 response that never comes (the request was processed either way).
@@ -9,11 +10,12 @@ response that never comes (the request was processed either way).
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import threading
 from typing import Any
 
 import httpx
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._app import FAULT_HEADER, TRANSPORT_HEADER
 
@@ -55,9 +57,10 @@ class LocalAsyncTransport(httpx.AsyncBaseTransport):
 
 
 class LocalTransport(httpx.BaseTransport):
-    """Sync transport into the local backend's ASGI app, via a background event loop.
+    """Sync transport into the local backend's ASGI app, via a blocking portal.
 
-    The loop thread starts on the first request and stops on :meth:`close`.
+    The portal starts on the first request and stops on :meth:`close` (after the requests
+    in flight), joining its thread; a request after that starts another.
 
     Args:
         app: the ASGI app (``LocalCodegen.app``).
@@ -65,23 +68,19 @@ class LocalTransport(httpx.BaseTransport):
 
     def __init__(self, app: Any) -> None:
         self._async = LocalAsyncTransport(app)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stack = contextlib.ExitStack()
+        self._portal: BlockingPortal | None = None
 
     def __repr__(self) -> str:
         return "LocalTransport()"
 
-    def _portal(self) -> asyncio.AbstractEventLoop:
+    def _running(self) -> BlockingPortal:
         with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="codegen-graph-local", daemon=True
-                )
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+            if self._portal is None:
+                started = start_blocking_portal(name="codegen-graph-local")
+                self._portal = self._stack.enter_context(started)
+            return self._portal
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         inner = httpx.Request(
@@ -93,18 +92,13 @@ class LocalTransport(httpx.BaseTransport):
             content = await response.aread()
             return response.status_code, response.headers.raw, content
 
-        future = asyncio.run_coroutine_threadsafe(call(), self._portal())
         try:
-            status, headers, content = future.result()
+            status, headers, content = self._running().call(call)
         except httpx.TransportError as exc:
             raise type(exc)(str(exc), request=request) from None
         return httpx.Response(status, headers=headers, content=content, request=request)
 
     def close(self) -> None:
         with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=5)
-            loop.close()
+            self._portal = None
+            self._stack.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, cast
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from functools import partial
+from typing import Any, ClassVar, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
@@ -13,16 +15,11 @@ from pydantic import BaseModel, Field, ValidationError
 from .. import AsyncCodegenClient, CodegenClient
 from .._exceptions import CodegenError, ConfigurationError
 from .._problems import describe_problems
-from ._bridge import (
-    AsyncLogSink,
-    SyncLogSink,
-    async_emitter,
-    in_thread,
-    on_private_loop,
-    sync_emitter,
-)
+from ._async.work import async_emitter
+from ._bridge import in_thread, on_portal
 from ._errors import wrap_error
 from ._keys import reset_tool_call_id, with_tool_call_id
+from ._sync.work import emitter
 
 __all__ = ["DEFAULT_TIMEOUT", "CodegenTool"]
 
@@ -43,10 +40,10 @@ class CodegenTool(BaseTool):
     A tool needs a client for the mode it is called in, but one is enough:
 
     * ``client`` only: ``invoke``/``run`` use it directly; ``ainvoke``/``arun`` run the
-      sync code in ``asyncio.to_thread``.
+      sync work in a worker thread.
     * ``async_client`` only: ``ainvoke`` uses it directly; ``invoke`` runs the coroutine
-      on a private event loop in a daemon thread (one per process), so don't use that
-      same async client from another event loop at the same time.
+      on an event loop in a daemon thread (one anyio blocking portal per process), so don't
+      use that same async client from another event loop at the same time.
 
     Output is ``(content, artifact)`` (``response_format="content_and_artifact"``): invoked
     with a tool call, the tool returns a ``ToolMessage`` whose content is short text for
@@ -102,15 +99,10 @@ class CodegenTool(BaseTool):
         super().__init__(client=client, async_client=async_client, **kwargs)
 
     # -- what each tool defines --------------------------------------------------------
-    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> BaseModel:
-        """Do the work with the sync client; return the artifact."""
-        raise NotImplementedError
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> BaseModel:
-        """Do the work with the async client; return the artifact."""
-        raise NotImplementedError
+    #: The tool's work, written once in ``tools/_async/work.py`` (``tools/_sync/work.py`` is
+    #: generated): ``work(tool, client, params, on_log)`` returns the artifact.
+    _work: ClassVar[Callable[..., BaseModel]]
+    _awork: ClassVar[Callable[..., Awaitable[BaseModel]]]
 
     def _content(self, artifact: Any, params: Any) -> str:
         """The text the model reads for ``artifact``."""
@@ -121,9 +113,6 @@ class CodegenTool(BaseTool):
         return {"tool": self.name}
 
     # -- shared machinery --------------------------------------------------------------
-    def _timeout(self, requested: float | None) -> float | None:
-        return requested if requested is not None else self.default_timeout
-
     # run()/arun() know the tool call id; remember it for _params (the same context), where
     # the run and resume tools derive their idempotency key from it.
     def run(self, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
@@ -144,32 +133,33 @@ class CodegenTool(BaseTool):
         # BaseTool passes only the arguments the caller gave; validate again for defaults.
         return cast(type[BaseModel], self.args_schema).model_validate(dict(kwargs))
 
+    @contextlib.contextmanager
+    def _errors(self, kwargs: Mapping[str, Any]) -> Iterator[None]:
+        try:
+            yield
+        except CodegenError as exc:
+            raise wrap_error(exc, self.name, kwargs) from exc
+
     def _run(
         self, run_manager: CallbackManagerForToolRun | None = None, **kwargs: Any
     ) -> tuple[str, BaseModel]:
         params = self._params(kwargs)
-        emit = sync_emitter(run_manager, self._event_fields(params))
-        try:
+        emit, tool = emitter(run_manager, self._event_fields(params)), type(self)
+        with self._errors(kwargs):
             if self.client is not None:
-                artifact = self._call(self.client, params, emit)
-            else:
-                aclient = cast(AsyncCodegenClient, self.async_client)
-                artifact = on_private_loop(lambda sink: self._acall(aclient, params, sink), emit)
-        except CodegenError as exc:
-            raise wrap_error(exc, self.name, kwargs) from exc
+                artifact = tool._work(self, self.client, params, emit)
+            else:  # the async work, on the tools' portal
+                artifact = on_portal(partial(tool._awork, self, self.async_client, params), emit)
         return self._content(artifact, params), artifact
 
     async def _arun(
         self, run_manager: AsyncCallbackManagerForToolRun | None = None, **kwargs: Any
     ) -> tuple[str, BaseModel]:
         params = self._params(kwargs)
-        emit = async_emitter(run_manager, self._event_fields(params))
-        try:
+        emit, tool = async_emitter(run_manager, self._event_fields(params)), type(self)
+        with self._errors(kwargs):
             if self.async_client is not None:
-                artifact = await self._acall(self.async_client, params, emit)
-            else:
-                client = cast(CodegenClient, self.client)
-                artifact = await in_thread(lambda sink: self._call(client, params, sink), emit)
-        except CodegenError as exc:
-            raise wrap_error(exc, self.name, kwargs) from exc
+                artifact = await tool._awork(self, self.async_client, params, emit)
+            else:  # the sync work, in a worker thread
+                artifact = await in_thread(partial(tool._work, self, self.client, params), emit)
         return self._content(artifact, params), artifact

@@ -1,4 +1,4 @@
-"""Progress events, and running a tool's sync or async half from the other world.
+"""Progress events, and running a tool's work from the other world.
 
 Progress: while a tool waits on a run, each new remote log entry is dispatched as a
 LangChain custom event named :data:`CODEGEN_LOG_EVENT` with data
@@ -16,29 +16,28 @@ events. Outside a graph there is no writer and nothing is written.
 
 Bridging, when a tool holds only one kind of client:
 
-* sync call, async client only: the coroutine runs on one private event loop in a daemon
-  thread (shared by every Codegen tool of the process, so the client's connections and
-  watcher stay on one loop); log entries travel back through a queue and are dispatched on
-  the calling thread, in order.
-* async call, sync client only: the sync half runs in ``asyncio.to_thread``; log entries
-  travel back with ``call_soon_threadsafe`` and are dispatched on the event loop, in order.
+* sync call, async client only: the coroutine runs on one anyio blocking portal (an event
+  loop in a daemon thread, started on first use, restarted if its loop died, stopped at
+  interpreter exit), shared by every Codegen tool of the process, so the client's
+  connections and watcher stay on one loop; log entries travel back through a queue and
+  are dispatched on the calling thread, in order. An exception there (an interrupt, a
+  failing callback) cancels the coroutine.
+* async call, sync client only: the sync work runs in an anyio worker thread; each log entry
+  is handed back to the event loop (``anyio.from_thread.run``) and dispatched there before
+  the work goes on, so in order (a failing callback raises in the work, which ends).
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
+import contextlib
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from langchain_core.callbacks import (
-    AsyncCallbackManagerForToolRun,
-    CallbackManagerForToolRun,
-    adispatch_custom_event,
-    dispatch_custom_event,
-)
-from langchain_core.runnables import RunnableConfig
+from anyio import from_thread, to_thread
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from langgraph.config import get_stream_writer
 
 from ..models import AgentRunLogResponse
@@ -47,13 +46,10 @@ __all__ = [
     "CODEGEN_LOG_EVENT",
     "AsyncLogSink",
     "SyncLogSink",
-    "async_emitter",
     "graph_writer",
     "in_thread",
     "log_event_data",
-    "on_private_loop",
-    "skip_first",
-    "sync_emitter",
+    "on_portal",
 ]
 
 T = TypeVar("T")
@@ -81,16 +77,11 @@ def log_event_data(
     }
 
 
-def _event_data(entry: AgentRunLogResponse) -> dict[str, Any]:
-    return log_event_data(entry)
-
-
 def graph_writer(fields: Mapping[str, Any]) -> SyncLogSink | None:
     """A sink writing entries to LangGraph's custom stream, or ``None`` outside a graph.
 
     Call it where the tool was invoked (the writer is found through the runnable config's
-    context variable, which a bridged thread or the private loop does not see); the sink
-    may then be called from anywhere.
+    context variable); the sink may then be called from anywhere.
     """
     try:
         writer = get_stream_writer()
@@ -103,81 +94,38 @@ def graph_writer(fields: Mapping[str, Any]) -> SyncLogSink | None:
     return write
 
 
-def sync_emitter(
-    run_manager: CallbackManagerForToolRun | None, fields: Mapping[str, Any] | None = None
-) -> SyncLogSink:
-    """A sink dispatching entries as custom events of the tool run (a no-op without one)
-    and, inside a graph, writing them to its custom stream with ``fields``."""
-    write = graph_writer(fields or {})
-
-    def emit(entry: AgentRunLogResponse) -> None:
-        if run_manager is not None:
-            config = RunnableConfig(callbacks=run_manager.get_child())
-            dispatch_custom_event(CODEGEN_LOG_EVENT, _event_data(entry), config=config)
-        if write is not None:
-            write(entry)
-
-    return emit
-
-
-def async_emitter(
-    run_manager: AsyncCallbackManagerForToolRun | None, fields: Mapping[str, Any] | None = None
-) -> AsyncLogSink:
-    """The async twin of :func:`sync_emitter`."""
-    write = graph_writer(fields or {})
-
-    async def emit(entry: AgentRunLogResponse) -> None:
-        if run_manager is not None:
-            config = RunnableConfig(callbacks=run_manager.get_child())
-            await adispatch_custom_event(CODEGEN_LOG_EVENT, _event_data(entry), config=config)
-        if write is not None:
-            write(entry)
-
-    return emit
-
-
-def skip_first(count: int, sink: Callable[[AgentRunLogResponse], T]) -> Callable[[Any], T | None]:
-    """``sink`` for every entry after the first ``count`` (entries seen before a resume)."""
-    seen = 0
-
-    def forward(entry: AgentRunLogResponse) -> T | None:
-        nonlocal seen
-        seen += 1
-        return sink(entry) if seen > count else None
-
-    return forward
-
-
-class _PrivateLoop:
-    """One event loop in a daemon thread, started on first use."""
+class _Portal:
+    """The tools' one blocking portal (a lock, and the portal with its loop's thread)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._stack = contextlib.ExitStack()
+        self._running: tuple[BlockingPortal, threading.Thread] | None = None
 
-    def get(self) -> asyncio.AbstractEventLoop:
+    def get(self) -> BlockingPortal:
         with self._lock:
-            if self._loop is None or self._thread is None or not self._thread.is_alive():
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="codegen-graph-tools-loop", daemon=True
-                )
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+            if self._running is None or not self._running[1].is_alive():
+                self._stack.close()  # a loop that died (of a BaseException) is let go
+                started = start_blocking_portal(name="codegen-graph-tools")
+                portal = self._stack.enter_context(started)
+                self._running = portal, portal.call(threading.current_thread)
+            return self._running[0]
 
-    def is_current_thread(self) -> bool:
-        return self._thread is not None and threading.current_thread() is self._thread
+    def stop(self) -> None:
+        """Cancel the calls still running, stop the loop and join its thread."""
+        with self._lock:
+            if self._running is not None and self._running[1].is_alive():
+                self._running[0].call(self._running[0].stop, True)
+            self._stack.close()
+            self._running = None
 
 
-_PRIVATE_LOOP = _PrivateLoop()
+_PORTAL = _Portal()
+atexit.register(_PORTAL.stop)
 
 
-def on_private_loop(make: Callable[[SyncLogSink], Coroutine[Any, Any, T]], emit: SyncLogSink) -> T:
-    """Run ``make(sink)`` on the private loop; entries given to ``sink`` reach ``emit`` here."""
-    if _PRIVATE_LOOP.is_current_thread():
-        raise RuntimeError("a Codegen tool's sync call cannot be made from its own private loop")
+def on_portal(make: Callable[[SyncLogSink], Awaitable[T]], emit: SyncLogSink) -> T:
+    """Run ``make(sink)`` on the tools' portal; entries given to ``sink`` reach ``emit`` here."""
     entries: queue.SimpleQueue[object] = queue.SimpleQueue()
 
     async def main() -> T:
@@ -186,7 +134,7 @@ def on_private_loop(make: Callable[[SyncLogSink], Coroutine[Any, Any, T]], emit:
         finally:
             entries.put(_DONE)
 
-    future = asyncio.run_coroutine_threadsafe(main(), _PRIVATE_LOOP.get())
+    future = _PORTAL.get().start_task_soon(main)
     try:
         while (item := entries.get()) is not _DONE:
             emit(item)  # type: ignore[arg-type]
@@ -197,29 +145,19 @@ def on_private_loop(make: Callable[[SyncLogSink], Coroutine[Any, Any, T]], emit:
 
 
 async def in_thread(call: Callable[[SyncLogSink], T], emit: AsyncLogSink) -> T:
-    """Run ``call(sink)`` in a worker thread; entries given to ``sink`` reach ``emit`` here."""
-    loop = asyncio.get_running_loop()
-    entries: asyncio.Queue[object] = asyncio.Queue()
+    """Run ``call(sink)`` in a worker thread; each entry given to ``sink`` reaches ``emit``
+    here before the thread goes on. A cancelled caller stops waiting at once (the thread
+    runs on) and hears of no later entry."""
+    listening = True
+
+    async def deliver(entry: AgentRunLogResponse) -> None:
+        await emit(entry)
 
     def sink(entry: AgentRunLogResponse) -> None:
-        loop.call_soon_threadsafe(entries.put_nowait, entry)
+        if listening:
+            from_thread.run(deliver, entry)
 
-    async def pump() -> None:
-        while (item := await entries.get()) is not _DONE:
-            await emit(item)  # type: ignore[arg-type]
-
-    pumping = asyncio.ensure_future(pump())
     try:
-        # Entries are queued with call_soon_threadsafe before the thread's result is, so
-        # by the time this await returns every entry is already in the queue.
-        result = await asyncio.to_thread(call, sink)
-    except Exception:
-        entries.put_nowait(_DONE)
-        await pumping  # deliver the progress seen before the error, then raise it
-        raise
-    except BaseException:
-        pumping.cancel()
-        raise
-    entries.put_nowait(_DONE)
-    await pumping
-    return result
+        return await to_thread.run_sync(call, sink, abandon_on_cancel=True)
+    finally:
+        listening = False

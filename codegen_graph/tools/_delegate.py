@@ -20,38 +20,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
+from pydantic import BaseModel, Field, create_model
 
 from .. import AsyncCodegenClient, CodegenClient
 from .._exceptions import ConfigurationError
-from ..models import AgentRunResponse
-from ._bridge import AsyncLogSink, SyncLogSink
-from ._keys import current_tool_call_id, tool_call_key
-from ._tools import CodegenRunAgentTool, RunAgentArgs
+from ._async import work as async_work
+from ._sync import work
+from ._tools import CodegenRunAgentTool, RunAgentArgs, ToolArgs
 
-__all__ = ["ROLE_METADATA_KEY", "RoleRunAgentTool", "delegation_key"]
+__all__ = ["ROLE_METADATA_KEY", "RoleRunAgentTool"]
 
 #: The run metadata key holding the role a supervisor delegated the run to (the same key
 #: :func:`~codegen_graph.graph.codegen_node` writes).
 ROLE_METADATA_KEY = "codegen_graph_role"
-
-
-def delegation_key(tool_call_id: str | None) -> str | None:
-    """The idempotency key of a delegation, or ``None`` when no stable one exists.
-
-    With a checkpointer (a ``thread_id``) the key is the thread plus the tool call id, so
-    it survives a crash: the call is re-run from the checkpointed ``AIMessage`` with the
-    same id. Without one, the LangGraph task id stands in for the thread (stable across
-    retries within one invocation). Outside a graph, or without a tool call id, there is no
-    key and the run is created plainly.
-    """
-    return tool_call_key("run", tool_call_id)
-
-
-class _DelegationArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    _launch_key: str | None = PrivateAttr(default=None)
 
 
 def _args_schema(roles: Mapping[str, str]) -> type[BaseModel]:
@@ -67,7 +48,7 @@ def _args_schema(roles: Mapping[str, str]) -> type[BaseModel]:
         fields[name] = (info.annotation, info)
     model: type[BaseModel] = create_model(
         "DelegateArgs",
-        __base__=_DelegationArgs,
+        __base__=ToolArgs,
         __doc__="Arguments of codegen_run_agent.",
         **fields,
     )
@@ -85,6 +66,8 @@ class RoleRunAgentTool(CodegenRunAgentTool):
     roles: dict[str, str] = Field(default_factory=dict)
     default_repo_id: int | None = None
     raise_on_failure: bool = False
+    _work = work.delegate
+    _awork = async_work.async_delegate
 
     def __init__(
         self,
@@ -111,50 +94,19 @@ class RoleRunAgentTool(CodegenRunAgentTool):
         kwargs.setdefault("args_schema", _args_schema(roles))
         super().__init__(client=client, async_client=async_client, roles=roles, **kwargs)
 
-    def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
-        params = super()._params(kwargs)
-        # Computed here, on the invoking thread: the bridges don't carry the config context.
-        params._launch_key = delegation_key(current_tool_call_id())  # type: ignore[attr-defined]
-        return params
-
     def _event_fields(self, params: Any) -> dict[str, Any]:
         return {"tool": self.name, "role": params.role}
 
-    def _start_kwargs(self, params: Any) -> tuple[str, dict[str, Any]]:
+    def _launch(self, params: Any) -> tuple[str, dict[str, Any]]:
         # The task first (it is what the agent titles its pull request after), then the role.
         prompt = f"{params.prompt}\n\nYour role: {self.roles[params.role].strip()}"
-        create = self._create_kwargs(params)
+        create = super()._launch(params)[1]  # the model's choices, the call's key
         if create["repo_id"] is None:
             create["repo_id"] = self.default_repo_id
         create["metadata"] = {ROLE_METADATA_KEY: params.role}
-        key = params._launch_key
-        if key is not None:
-            create.update(idempotency_key=key, reuse_existing=True)
+        if "idempotency_key" in create:  # a re-executed call attaches to its run
+            create["reuse_existing"] = True
         return prompt, create
-
-    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
-        prompt, create = self._start_kwargs(params)
-        run = client.agent_runs.start(prompt, **create)
-        if params.wait:
-            run.follow(
-                on_log,
-                timeout=self._timeout(params.timeout),
-                raise_on_failure=self.raise_on_failure,
-            )
-        return run.data
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> AgentRunResponse:
-        prompt, create = self._start_kwargs(params)
-        run = await client.agent_runs.start(prompt, **create)
-        if params.wait:
-            await run.follow(
-                on_log,
-                timeout=self._timeout(params.timeout),
-                raise_on_failure=self.raise_on_failure,
-            )
-        return run.data
 
 
 def _first_line(text: str) -> str:

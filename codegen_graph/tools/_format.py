@@ -8,8 +8,10 @@ beside it as the message's artifact, so nothing is lost by keeping the content s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from ..models import (
     AgentRunLogResponse,
@@ -19,10 +21,30 @@ from ..models import (
     RepoResponse,
 )
 
-__all__ = ["describe_logs", "describe_repos", "describe_run", "describe_runs", "excerpt"]
+__all__ = [
+    "TypedAgentRunResponse",
+    "describe_logs",
+    "describe_repos",
+    "describe_run",
+    "describe_runs",
+    "excerpt",
+]
 
 #: Characters of one log entry's text shown in a log listing.
 _ENTRY_CHARS = 300
+
+
+class TypedAgentRunResponse(AgentRunResponse):
+    """The run tool's artifact with ``output_schema``: the run plus its validated object.
+
+    Attributes:
+        output: the ``output_schema`` instance parsed from the final answer (``None`` when
+            the run did not end ``COMPLETE``).
+        output_attempts: how many answers it took (1: the first one was valid).
+    """
+
+    output: Any = None
+    output_attempts: int = 1
 
 
 def excerpt(text: str, limit: int) -> tuple[str, bool]:
@@ -37,7 +59,8 @@ def _status(status: Any) -> str:
 
 
 def describe_run(run: AgentRunResponse, *, max_result_chars: int) -> str:
-    """A few lines on one run: status, result (excerpt), pull requests, web URL, next step."""
+    """A few lines on one run: status, result (excerpt), pull requests, web URL, next step,
+    and the validated object of a :class:`TypedAgentRunResponse`."""
     status = run.status
     lines = [f"Agent run {run.id}: {_status(status)}."]
     if status is None or not status.is_terminal:
@@ -64,19 +87,31 @@ def describe_run(run: AgentRunResponse, *, max_result_chars: int) -> str:
         lines.append(
             f"To follow up on this run, call codegen_resume_agent_run with agent_run_id={run.id}."
         )
+    if isinstance(run, TypedAgentRunResponse) and isinstance(run.output, BaseModel):
+        name, data = type(run.output).__name__, run.output.model_dump_json()
+        if len(data) > max_result_chars:
+            data = data[:max_result_chars] + "... (cut; the whole object: artifact)"
+        lines.append(f"Validated {name} (answer {run.output_attempts}): {data}")
     return "\n".join(lines)
 
 
-def _describe_page(
-    page: Page[Any], skip: int, noun: str, title: str, line: Callable[[Any], str], order: str = ""
+def _listing(
+    items: Sequence[Any],
+    skip: int,
+    line: Callable[[Any], str],
+    title: str,
+    empty: str,
+    total: int | None = None,
+    order: str = "",
 ) -> str:
-    """A page of a listing: a heading, one line per item, how to get the next page."""
-    if not page.items:
-        return f"No {noun} (total {page.total}, skip {skip})."
-    end = skip + len(page.items)
-    lines = [f"{title} {skip + 1}-{end} of {page.total}{order}:"]
-    lines += [line(item) for item in page.items]
-    if end < page.total:
+    """A page of a listing: ``title`` and the range shown, one line per item, and with a
+    ``total`` how to get the next page (``empty`` when there is none)."""
+    if not items:
+        return empty
+    end = skip + len(items)
+    of = "" if total is None else f" of {total}{order}"
+    lines = [f"{title} {skip + 1}-{end}{of}:", *map(line, items)]
+    if total is not None and end < total:
         lines.append(f"More: call again with skip={end}.")
     return "\n".join(lines)
 
@@ -88,7 +123,8 @@ def _run_line(run: AgentRunResponse) -> str:
 
 def describe_runs(page: Page[AgentRunResponse], *, skip: int) -> str:
     """One line per run of a page, newest first."""
-    return _describe_page(page, skip, "agent runs", "Agent runs", _run_line, " (newest first)")
+    empty = f"No agent runs (total {page.total}, skip {skip})."
+    return _listing(page.items, skip, _run_line, "Agent runs", empty, page.total, " (newest first)")
 
 
 def _entry_text(entry: AgentRunLogResponse) -> str:
@@ -110,13 +146,13 @@ def describe_logs(page: AgentRunWithLogsResponse, *, skip: int) -> str:
     """One line per log entry: its type and a short text."""
     total = page.total_logs if page.total_logs is not None else len(page.logs)
     head = f"Agent run {page.id}: {_status(page.status)}; {total} log entries."
-    if not page.logs:
-        return f"{head} None in this range (skip {skip})."
-    lines = [f"{head} Entries {skip + 1}-{skip + len(page.logs)}:"]
-    for entry in page.logs:
-        stamp = f"{entry.created_at} " if entry.created_at else ""
-        lines.append(f"- {stamp}{entry.message_type or 'LOG'}: {_entry_text(entry)}")
-    return "\n".join(lines)
+    empty = f"{head} None in this range (skip {skip})."
+    return _listing(page.logs, skip, _log_line, f"{head} Entries", empty)
+
+
+def _log_line(entry: AgentRunLogResponse) -> str:
+    stamp = f"{entry.created_at} " if entry.created_at else ""
+    return f"- {stamp}{entry.message_type or 'LOG'}: {_entry_text(entry)}"
 
 
 def _repo_line(repo: RepoResponse) -> str:
@@ -126,4 +162,5 @@ def _repo_line(repo: RepoResponse) -> str:
 
 def describe_repos(page: Page[RepoResponse], *, skip: int) -> str:
     """One line per repository, with the id to pass as ``repo_id``."""
-    return _describe_page(page, skip, "repositories", "Repositories", _repo_line)
+    empty = f"No repositories (total {page.total}, skip {skip})."
+    return _listing(page.items, skip, _repo_line, "Repositories", empty, page.total)

@@ -1,31 +1,30 @@
 """The seven Codegen tools: run, get, resume, stop, list runs, read logs, list repositories.
 
-Each tool's work is a short sync/async pair over the client and its run handles; waiting is
-``handle.follow(on_log, timeout=...)`` from the runs layer (batched watcher + incremental log
-stream), never a polling loop of its own.
+Each tool is its name, description, arguments and content; its work is written once in
+``tools/_async/work.py`` (``tools/_sync/work.py`` is generated from it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from langchain_core.tools import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .. import AgentRun, AsyncAgentRun, AsyncCodegenClient, CodegenClient
-from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec, answers_used
-from ..models import (
-    AgentRunResponse,
-    AgentRunWithLogsResponse,
-    AgentType,
-    Page,
-    RepoResponse,
-)
+from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
+from ..models import AgentType
+from ._async import work as async_work
 from ._base import CodegenTool
-from ._bridge import AsyncLogSink, SyncLogSink, skip_first
-from ._format import describe_logs, describe_repos, describe_run, describe_runs
+from ._format import (
+    TypedAgentRunResponse,
+    describe_logs,
+    describe_repos,
+    describe_run,
+    describe_runs,
+)
 from ._keys import current_tool_call_id, tool_call_key
+from ._sync import work
 
 __all__ = [
     "CodegenGetAgentRunLogsTool",
@@ -47,14 +46,14 @@ _TIMEOUT = (
 )
 
 
-class _Args(BaseModel):
+class ToolArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # The idempotency key of this tool call (see ._keys), computed on the invoking thread.
     _call_key: str | None = PrivateAttr(default=None)
 
 
-class RunAgentArgs(_Args):
+class RunAgentArgs(ToolArgs):
     """Arguments of ``codegen_run_agent``."""
 
     prompt: str = Field(
@@ -87,7 +86,7 @@ class RunAgentArgs(_Args):
     timeout: float | None = Field(default=None, gt=0, description=_TIMEOUT)
 
 
-class GetAgentRunArgs(_Args):
+class GetAgentRunArgs(ToolArgs):
     """Arguments of ``codegen_get_agent_run``."""
 
     agent_run_id: int = Field(gt=0, description=_RUN_ID)
@@ -98,7 +97,7 @@ class GetAgentRunArgs(_Args):
     timeout: float | None = Field(default=None, gt=0, description=_TIMEOUT)
 
 
-class ResumeAgentRunArgs(_Args):
+class ResumeAgentRunArgs(ToolArgs):
     """Arguments of ``codegen_resume_agent_run``."""
 
     agent_run_id: int = Field(gt=0, description=_RUN_ID)
@@ -115,20 +114,20 @@ class ResumeAgentRunArgs(_Args):
     timeout: float | None = Field(default=None, gt=0, description=_TIMEOUT)
 
 
-class StopAgentRunArgs(_Args):
+class StopAgentRunArgs(ToolArgs):
     """Arguments of ``codegen_stop_agent_run``."""
 
     agent_run_id: int = Field(gt=0, description=_RUN_ID)
 
 
-class ListAgentRunsArgs(_Args):
+class ListAgentRunsArgs(ToolArgs):
     """Arguments of ``codegen_list_agent_runs``."""
 
     limit: int = Field(default=10, ge=1, le=100, description="How many runs to list (1-100).")
     skip: int = Field(default=0, ge=0, description="How many of the newest runs to skip.")
 
 
-class GetAgentRunLogsArgs(_Args):
+class GetAgentRunLogsArgs(ToolArgs):
     """Arguments of ``codegen_get_agent_run_logs``."""
 
     agent_run_id: int = Field(gt=0, description=_RUN_ID)
@@ -139,42 +138,24 @@ class GetAgentRunLogsArgs(_Args):
     )
 
 
-class ListReposArgs(_Args):
+class ListReposArgs(ToolArgs):
     """Arguments of ``codegen_list_repos``."""
 
     limit: int = Field(default=50, ge=1, le=100, description="How many repositories (1-100).")
     skip: int = Field(default=0, ge=0, description="How many repositories to skip.")
 
 
-def _log_count(page: AgentRunWithLogsResponse) -> int:
-    return page.total_logs if page.total_logs is not None else len(page.logs)
-
-
-class TypedAgentRunResponse(AgentRunResponse):
-    """The run tool's artifact with ``output_schema``: the run plus its validated object.
-
-    Attributes:
-        output: the ``output_schema`` instance parsed from the final answer (``None`` when
-            the run did not end ``COMPLETE``).
-        output_attempts: how many answers it took (1: the first one was valid).
-    """
-
-    output: Any = None
-    output_attempts: int = 1
-
-
-def _typed(run: AgentRun | AsyncAgentRun) -> TypedAgentRunResponse:
-    return TypedAgentRunResponse.model_validate(
-        {
-            **run.data.model_dump(),
-            "output": run.output,
-            "output_attempts": answers_used(run.output_attempts),
-        }
-    )
-
-
 class _RunTool(CodegenTool):
     """A tool whose artifact is one run (``AgentRunResponse``)."""
+
+    #: The kind of idempotency key each call carries inside a graph (see ``._keys``).
+    _key_kind: ClassVar[Literal["run", "resume"] | None] = None
+
+    def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
+        params = super()._params(kwargs)
+        if self._key_kind is not None and isinstance(params, ToolArgs):
+            params._call_key = tool_call_key(self._key_kind, current_tool_call_id())
+        return params
 
     def _content(self, artifact: Any, params: Any) -> str:
         return describe_run(artifact, max_result_chars=self.max_result_chars)
@@ -207,6 +188,9 @@ class CodegenRunAgentTool(_RunTool):
     is the validated object. Set by the developer, never by the model."""
     output_attempts: int = Field(default=DEFAULT_OUTPUT_ATTEMPTS, ge=1)
     """Answers in all before the call is an error, the first one included."""
+    _work = work.run_agent
+    _awork = async_work.async_run_agent
+    _key_kind = "run"
 
     def __init__(self, *, output_schema: type[BaseModel] | None = None, **kwargs: Any) -> None:
         if output_schema is not None:
@@ -214,65 +198,16 @@ class CodegenRunAgentTool(_RunTool):
             kwargs["result_schema"] = output_schema
         super().__init__(**kwargs)
 
-    @staticmethod
-    def _create_kwargs(p: RunAgentArgs) -> dict[str, Any]:
-        create = {"repo_id": p.repo_id, "model": p.model, "agent_type": p.agent_type}
-        key = getattr(p, "_call_key", None)  # a subclass's args may not have one
+    def _launch(self, params: Any) -> tuple[str, dict[str, Any]]:
+        """The prompt (with ``result_schema``'s instructions) and ``create``'s arguments."""
+        create = {"repo_id": params.repo_id, "model": params.model, "agent_type": params.agent_type}
+        key = getattr(params, "_call_key", None)  # a subclass's args may not have one
         if key is not None:  # inside a graph: one run per tool call, ever
             create["idempotency_key"] = key
-        return create
-
-    def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
-        params = super()._params(kwargs)
-        if isinstance(params, _Args):
-            params._call_key = tool_call_key("run", current_tool_call_id())
-        return params
-
-    def _content(self, artifact: Any, params: Any) -> str:
-        text = super()._content(artifact, params)
-        if isinstance(artifact, TypedAgentRunResponse) and isinstance(artifact.output, BaseModel):
-            name = type(artifact.output).__name__
-            data = artifact.output.model_dump_json()
-            if len(data) > self.max_result_chars:
-                data = data[: self.max_result_chars] + "... (cut; the whole object: artifact)"
-            text += f"\nValidated {name} (answer {artifact.output_attempts}): {data}"
-        return text
-
-    def _prompt(self, p: RunAgentArgs) -> str:
         if self.result_schema is None:
-            return p.prompt
-        return OutputSpec(self.result_schema, max_attempts=self.output_attempts).with_instructions(
-            p.prompt
-        )
-
-    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
-        p: RunAgentArgs = params
-        if not p.wait:
-            return client.agent_runs.create(self._prompt(p), **self._create_kwargs(p))
-        run = client.agent_runs.start(self._prompt(p), **self._create_kwargs(p))
-        timeout = self._timeout(p.timeout)
-        run.follow(on_log, timeout=timeout, raise_on_failure=self.raise_on_failure)
-        if self.result_schema is None:
-            return run.data
-        # The run is over: the typed wait checks its answer (and waits for any repair).
-        schema, attempts = self.result_schema, self.output_attempts
-        run.wait(timeout, output_schema=schema, output_attempts=attempts)
-        return _typed(run)
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> AgentRunResponse:
-        p: RunAgentArgs = params
-        if not p.wait:
-            return await client.agent_runs.create(self._prompt(p), **self._create_kwargs(p))
-        run = await client.agent_runs.start(self._prompt(p), **self._create_kwargs(p))
-        timeout = self._timeout(p.timeout)
-        await run.follow(on_log, timeout=timeout, raise_on_failure=self.raise_on_failure)
-        if self.result_schema is None:
-            return run.data
-        schema, attempts = self.result_schema, self.output_attempts
-        await run.wait(timeout, output_schema=schema, output_attempts=attempts)
-        return _typed(run)
+            return params.prompt, create
+        spec = OutputSpec(self.result_schema, max_attempts=self.output_attempts)
+        return spec.with_instructions(params.prompt), create
 
 
 class CodegenGetAgentRunTool(_RunTool):
@@ -288,24 +223,8 @@ class CodegenGetAgentRunTool(_RunTool):
         "wait=true to wait until a run that is still going has finished."
     )
     args_schema: ArgsSchema | None = GetAgentRunArgs
-
-    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
-        p: GetAgentRunArgs = params
-        run = client.agent_runs.attach(p.agent_run_id)
-        if p.wait and not run.is_terminal:
-            seen = _log_count(client.agent_runs.logs(run.id, limit=1))
-            run.follow(skip_first(seen, on_log), timeout=self._timeout(p.timeout))
-        return run.data
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> AgentRunResponse:
-        p: GetAgentRunArgs = params
-        run = await client.agent_runs.attach(p.agent_run_id)
-        if p.wait and not run.is_terminal:
-            seen = _log_count(await client.agent_runs.logs(run.id, limit=1))
-            await run.follow(skip_first(seen, on_log), timeout=self._timeout(p.timeout))
-        return run.data
+    _work = work.get_agent_run
+    _awork = async_work.async_get_agent_run
 
 
 class CodegenResumeAgentRunTool(_RunTool):
@@ -324,40 +243,9 @@ class CodegenResumeAgentRunTool(_RunTool):
     args_schema: ArgsSchema | None = ResumeAgentRunArgs
     raise_on_failure: bool = True
     """Whether a run ending FAILED/ERROR/CANCELLED is an error (no artifact) or a result."""
-
-    def _params(self, kwargs: Mapping[str, Any]) -> BaseModel:
-        params = super()._params(kwargs)
-        if isinstance(params, _Args):
-            params._call_key = tool_call_key("resume", current_tool_call_id())
-        return params
-
-    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
-        p: ResumeAgentRunArgs = params
-        run = client.agent_runs.attach(p.agent_run_id)
-        seen = _log_count(client.agent_runs.logs(run.id, limit=1)) if p.wait else 0
-        run.resume(p.prompt, idempotency_key=p._call_key)
-        if p.wait:
-            run.follow(
-                skip_first(seen, on_log),
-                timeout=self._timeout(p.timeout),
-                raise_on_failure=self.raise_on_failure,
-            )
-        return run.data
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> AgentRunResponse:
-        p: ResumeAgentRunArgs = params
-        run = await client.agent_runs.attach(p.agent_run_id)
-        seen = _log_count(await client.agent_runs.logs(run.id, limit=1)) if p.wait else 0
-        await run.resume(p.prompt, idempotency_key=p._call_key)
-        if p.wait:
-            await run.follow(
-                skip_first(seen, on_log),
-                timeout=self._timeout(p.timeout),
-                raise_on_failure=self.raise_on_failure,
-            )
-        return run.data
+    _work = work.resume_agent_run
+    _awork = async_work.async_resume_agent_run
+    _key_kind = "resume"
 
 
 class CodegenStopAgentRunTool(_RunTool):
@@ -373,14 +261,8 @@ class CodegenStopAgentRunTool(_RunTool):
         "it ends STOPPED. Returns the run's status."
     )
     args_schema: ArgsSchema | None = StopAgentRunArgs
-
-    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> AgentRunResponse:
-        return client.agent_runs.stop(params.agent_run_id)
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> AgentRunResponse:
-        return await client.agent_runs.stop(params.agent_run_id)
+    _work = work.stop_agent_run
+    _awork = async_work.async_stop_agent_run
 
 
 class CodegenListAgentRunsTool(CodegenTool):
@@ -392,16 +274,8 @@ class CodegenListAgentRunsTool(CodegenTool):
         "short result. Use it to find a run id."
     )
     args_schema: ArgsSchema | None = ListAgentRunsArgs
-
-    def _call(
-        self, client: CodegenClient, params: Any, on_log: SyncLogSink
-    ) -> Page[AgentRunResponse]:
-        return client.agent_runs.list(skip=params.skip, limit=params.limit)
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> Page[AgentRunResponse]:
-        return await client.agent_runs.list(skip=params.skip, limit=params.limit)
+    _work = work.list_agent_runs
+    _awork = async_work.async_list_agent_runs
 
     def _content(self, artifact: Any, params: Any) -> str:
         return describe_runs(artifact, skip=params.skip)
@@ -416,22 +290,8 @@ class CodegenGetAgentRunLogsTool(CodegenTool):
         "final answer), to see what it did or why it failed."
     )
     args_schema: ArgsSchema | None = GetAgentRunLogsArgs
-
-    def _call(
-        self, client: CodegenClient, params: Any, on_log: SyncLogSink
-    ) -> AgentRunWithLogsResponse:
-        p: GetAgentRunLogsArgs = params
-        return client.agent_runs.logs(
-            p.agent_run_id, skip=p.skip, limit=p.limit, reverse=p.newest_first
-        )
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> AgentRunWithLogsResponse:
-        p: GetAgentRunLogsArgs = params
-        return await client.agent_runs.logs(
-            p.agent_run_id, skip=p.skip, limit=p.limit, reverse=p.newest_first
-        )
+    _work = work.get_agent_run_logs
+    _awork = async_work.async_get_agent_run_logs
 
     def _content(self, artifact: Any, params: Any) -> str:
         return describe_logs(artifact, skip=params.skip)
@@ -446,14 +306,8 @@ class CodegenListReposTool(CodegenTool):
         "codegen_run_agent."
     )
     args_schema: ArgsSchema | None = ListReposArgs
-
-    def _call(self, client: CodegenClient, params: Any, on_log: SyncLogSink) -> Page[RepoResponse]:
-        return client.repos.list(skip=params.skip, limit=params.limit)
-
-    async def _acall(
-        self, client: AsyncCodegenClient, params: Any, on_log: AsyncLogSink | SyncLogSink
-    ) -> Page[RepoResponse]:
-        return await client.repos.list(skip=params.skip, limit=params.limit)
+    _work = work.list_repos
+    _awork = async_work.async_list_repos
 
     def _content(self, artifact: Any, params: Any) -> str:
         return describe_repos(artifact, skip=params.skip)

@@ -7,6 +7,7 @@ import types
 import codegen_graph.graph as graph
 
 EXPECTED = {
+    "CodegenAgentState",
     "DEFAULT_PROMPTS",
     "ErrorRecord",
     "FeatureInput",
@@ -14,6 +15,7 @@ EXPECTED = {
     "FeatureState",
     "LOG_EVENT",
     "PromptSpec",
+    "codegen_agent",
     "codegen_node",
     "codegen_wait_node",
     "draw_graph",

@@ -84,7 +84,7 @@ async def test_create_agent_async_with_only_an_async_client(
 def test_create_agent_sync_with_only_an_async_client(
     local: LocalCodegen, aclient: AsyncCodegenClient
 ) -> None:
-    """invoke() on tools holding only an async client: they run on the private loop."""
+    """invoke() on tools holding only an async client: they run on the tools' portal."""
     model = ScriptedToolModel(steps=_script())
     agent = create_agent(model, CodegenToolkit(async_client=aclient).get_tools())
     result = agent.invoke({"messages": [("user", "Add a /health endpoint")]})

@@ -228,12 +228,19 @@ def test_bad_arguments_raise_when_validation_handling_is_off(client: CodegenClie
         tool.invoke({"prompt": "x", "unexpected": 1})
 
 
-class _Broken(CodegenListReposTool):
-    def _call(self, client: CodegenClient, params: Any, on_log: Any) -> Any:
-        return {}["missing"]  # a bug, not an API error
+def _broken_work(tool: Any, client: CodegenClient, params: Any, on_log: Any) -> Any:
+    return {}["missing"]  # a bug, not an API error
 
-    async def _acall(self, client: AsyncCodegenClient, params: Any, on_log: Any) -> Any:
-        raise TypeError("a bug, not an API error")
+
+async def _broken_async_work(
+    tool: Any, client: AsyncCodegenClient, params: Any, on_log: Any
+) -> Any:
+    raise TypeError("a bug, not an API error")
+
+
+class _Broken(CodegenListReposTool):
+    _work = _broken_work
+    _awork = _broken_async_work
 
 
 async def test_programming_errors_still_raise(client: CodegenClient) -> None:

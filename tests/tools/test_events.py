@@ -79,8 +79,8 @@ class _Recorder(BaseCallbackHandler):
     ("mode", "clients"),
     [
         ("sync", "sync"),
-        ("sync", "async"),  # bridged: private event loop thread
-        ("async", "sync"),  # bridged: asyncio.to_thread
+        ("sync", "async"),  # bridged: the tools' blocking portal
+        ("async", "sync"),  # bridged: a worker thread
         ("async", "async"),
     ],
 )
