@@ -11,24 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._status import AgentRunStatus
 
-__all__ = [
-    "AnalyzeLogsResponse",
-    "CLIRulesResponse",
-    "CheckSuiteSettings",
-    "CheckSuiteSettingsRequest",
-    "CheckSuiteSettingsResponse",
-    "EditPRInput",
-    "EditPRResponse",
-    "GenerateSetupCommandsInput",
-    "GenerateTokenRequest",
-    "GenerateTokenResponse",
-    "IntegrationStatus",
-    "OAuthProviderResponse",
-    "OrganizationIntegrationsResponse",
-    "PullRequestState",
-    "SetupCommandsResponse",
-]
-
 
 class _Response(BaseModel):  # as in models: unknown fields kept
     model_config = ConfigDict(extra="allow", populate_by_name=True)

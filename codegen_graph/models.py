@@ -218,8 +218,9 @@ class StopAgentRunInput(_Request):
     after_card_order_id: str | None = None
 
 
-#: The organisation-level operations' models, built on first use (see ``_org_models``).
-_LAZY = frozenset(
+#: The organisation-level operations' models (``_org_models``), built on first use: most
+#: programs never call those operations, and building 15 models costs them ~7 ms at import.
+_ORG_MODELS = frozenset(
     {
         "AnalyzeLogsResponse",
         "CLIRulesResponse",
@@ -241,7 +242,7 @@ _LAZY = frozenset(
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _ORG_MODELS:
         import codegen_graph._org_models as org
 
         return getattr(org, name)
