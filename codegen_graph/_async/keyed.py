@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from .._base_client import RequestSpec
-from .._concurrency import AsyncKeyLock, async_offload
+from .._concurrency import AsyncKeyLock, async_offload, async_shield
 from .._exceptions import CodegenError, NotFoundError
 from .._keys import INTENTS, KeyMemo, Persist
 from .._shared import KeyClaim
@@ -113,8 +113,8 @@ class AsyncKeyedCreates:
                     await async_offload(claim.record, run.id)
                 return run
             finally:
-                if claim is not None:
-                    await async_offload(claim.release)
+                if claim is not None:  # released even by a cancelled task
+                    await async_shield(lambda: async_offload(claim.release))
 
     async def _take(self, claim: KeyClaim) -> None:
         """Hold ``claim``: wait while another process holds it, and wait up to

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from .._base_client import RequestSpec
-from .._concurrency import KeyLock, offload
+from .._concurrency import KeyLock, offload, shield
 from .._exceptions import CodegenError, NotFoundError
 from .._keys import INTENTS, KeyMemo, Persist
 from .._shared import KeyClaim
@@ -115,8 +115,8 @@ class KeyedCreates:
                     offload(claim.record, run.id)
                 return run
             finally:
-                if claim is not None:
-                    offload(claim.release)
+                if claim is not None:  # released even by a cancelled task
+                    shield(lambda: offload(claim.release))
 
     def _take(self, claim: KeyClaim) -> None:
         """Hold ``claim``: wait while another process holds it, and wait up to
