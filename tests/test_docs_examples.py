@@ -157,9 +157,14 @@ def _readme(printed: list[str], ns: dict[str, Any], page: Page, reader: Reader) 
 def _client(printed: list[str], ns: dict[str, Any], page: Page, reader: Reader) -> None:
     for line in ("100 PENDING False", "2 [3.0]", "[60.0]", "1 ticket-123", "half_open"):
         assert line in printed, line
+    assert "CodegenClient is closed: make a new client (the runs go on)" in printed
     assert any(line.startswith("me CodegenClient(org_id=7") for line in printed)
     assert "[0.0, 54.0]" in printed  # refreshed 6 s ahead of a 60 s token's expiry
     assert printed[-4:] == ["True"] * 4  # the recipes: environment, file, vault (both clients)
+
+
+def _contributing(printed: list[str], ns: dict[str, Any], page: Page, reader: Reader) -> None:
+    assert printed == ["ada"]  # the resource written in the page answered
 
 
 def _runs(printed: list[str], ns: dict[str, Any], page: Page, reader: Reader) -> None:
@@ -216,6 +221,7 @@ def _observability(printed: list[str], ns: dict[str, Any], page: Page, reader: R
 CHECKS: dict[str, Callable[[list[str], dict[str, Any], Page, Reader], None]] = {
     "README.md": _readme,
     "docs/client.md": _client,
+    "docs/contributing.md": _contributing,
     "docs/runs.md": _runs,
     "docs/tools.md": _tools,
     "docs/supervisor.md": _supervisor,

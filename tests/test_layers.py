@@ -28,6 +28,7 @@ The layers, bottom up (``docs/concepts.md`` draws them):
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -338,8 +339,8 @@ def private_uses(rel: str, source: str) -> list[str]:
 
     A private name is one with a leading underscore imported from another module, a private
     module of another subpackage (use its ``__init__``), or a framework's private module.
-    The root's own modules (``codegen_graph._client``...) are the core every subpackage builds
-    on and may be imported by their public names.
+    The root's own modules (``codegen_graph._base_client``...) are the core every subpackage
+    builds on and may be imported by their public names.
     """
     path = PKG / rel
     here = _module_name(path)
@@ -598,6 +599,15 @@ def test_no_private_name_is_aliased_public() -> None:
     problems = {rel: aliases((PKG / rel).read_text(encoding="utf-8")) for rel in _package_files()}
     assert {rel: found for rel, found in problems.items() if found} == {}
     assert aliases("Waiter = _Waiter\nLOG = logging.getLogger()\n") == ["Waiter = _Waiter"]
+
+
+def test_the_concepts_page_draws_this_table() -> None:
+    """``docs/concepts.md`` draws the layers from this table: it names every wire and core
+    module, and the API layer's modules in their order."""
+    text = (PKG.parent / "docs" / "concepts.md").read_text(encoding="utf-8")
+    words = set(re.findall(r"[A-Za-z_]+", text.replace("\\n", " ")))
+    assert [e for e in (*WIRE, *CORE) if e.removesuffix(".py") not in words] == []
+    assert ", ".join(f"`{m}`" for m in API_ORDER) in " ".join(text.split())
 
 
 def test_import_codegen_graph_loads_no_coordination() -> None:

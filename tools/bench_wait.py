@@ -7,7 +7,7 @@ CPU time and peak RSS are the client's alone:
 
 * ``ours``: :class:`codegen_graph.CodegenClient` - creates paced by the client's create
   budget, one thread per run blocked in ``run.wait()``, all of them served by the client's
-  one batched :class:`~codegen_graph._watcher.RunWatcher`;
+  one batched :class:`~codegen_graph._sync.watcher.RunWatcher`;
 * ``seed``: the seed SDK's loop - ``Agent(token, org_id).run(prompt)`` POSTs the create with
   a new ``httpx.Client`` per call (no connection reuse), then the task's ``refresh()`` GETs
   the run every 2 simulated seconds from the run's own thread; no retries: a 429 or an error

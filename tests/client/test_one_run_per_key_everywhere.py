@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 
-from codegen_graph import IDEMPOTENCY_METADATA_KEY
+import httpx
+
+from codegen_graph import IDEMPOTENCY_METADATA_KEY, AsyncCodegenClient, CodegenClient
 from codegen_graph.local import LocalCodegen, Outcome, RunContext
 
 PROMPTS = [f"Fix issue #{i}" for i in range(50)]
@@ -80,3 +83,55 @@ async def test_two_async_clients_on_two_event_loops_create_each_key_once() -> No
         assert other == [mine]
         per_key = runs_per_key(local)
         assert len(per_key) == 50 and set(per_key.values()) == {1}
+
+
+class SlowPosts(httpx.BaseTransport):
+    """The backend, each POST 20 ms slower: the window two unshared locks race through."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            time.sleep(0.02)
+        return self.inner.handle_request(request)
+
+
+class AsyncSlowPosts(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            await asyncio.sleep(0.02)
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_sync_and_an_async_client_racing_one_key_share_its_lock() -> None:
+    """The key's lock is process-wide: a thread of a sync client and a task of an async
+    client take it one at a time, so one creates and the other finds its run (with a lock
+    per kind of client, this made 17 duplicates of 20)."""
+    keys = [f"race-{i}" for i in range(20)]
+    with LocalCodegen(time_scale=2000, behavior=Quick(), rate_limits=False) as local:
+        where = {"org_id": local.org_id, "base_url": local.base_url, "rate_limits": False}
+        start = threading.Barrier(2)
+        sync_ids: list[int] = []
+
+        def sync_side() -> None:
+            with CodegenClient(local.token, transport=SlowPosts(local.transport()), **where) as c:
+                start.wait()
+                sync_ids.extend(c.agent_runs.create("x", idempotency_key=k).id for k in keys)
+
+        async def async_side() -> list[int]:
+            transport = AsyncSlowPosts(local.async_transport())
+            async with AsyncCodegenClient(local.token, transport=transport, **where) as c:
+                await asyncio.to_thread(start.wait)
+                return [(await c.agent_runs.create("x", idempotency_key=k)).id for k in keys]
+
+        thread = threading.Thread(target=sync_side)
+        thread.start()
+        async_ids = asyncio.run(async_side())
+        thread.join(timeout=120)
+        assert sync_ids == async_ids
+        assert local.stats()["runs_created"] == len(keys)
+        assert local.stats()["duplicates"] == 0

@@ -9,7 +9,11 @@ drifts from what the code really does.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -182,6 +186,93 @@ def _typed(answer: str | None) -> None:
     with LocalCodegen(clock=ManualClock(), behavior=behavior) as backend, backend.client() as c:
         run = c.agent_runs.create_and_wait("Refactor the parser", output_schema=Report)
     raise AssertionError(f"none: answer {len(run.output_attempts) + 1} validates: {run.output}")
+
+
+#: Someone else's run in the org's list, whose ``metadata`` is a list (the model wants a dict).
+FOREIGN_RUN = {"id": 8_000_002, "organization_id": 1, "status": "RUNNING", "metadata": ["x"]}
+
+
+class _WithForeignRun(httpx.BaseTransport):
+    """The local backend, with :data:`FOREIGN_RUN` first on every page of the run list."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method != "GET" or not request.url.path.endswith("/agent/runs"):
+            return response
+        page = json.loads(response.read())
+        return httpx.Response(200, json={**page, "items": [FOREIGN_RUN, *page["items"]]})
+
+
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.said: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.said.append(record.getMessage())
+
+
+def _foreign_run_in_the_list() -> None:
+    """A keyed start and its wait beside another's malformed run: what the caller sees."""
+    from codegen_graph import _specs
+    from codegen_graph.clock import ManualClock
+    from codegen_graph.local import LocalCodegen
+
+    _specs._SAID = type(_specs._SAID)()  # each malformed run is said once per process
+    warnings, logger = _Warnings(), logging.getLogger("codegen_graph")
+    level, logger.level = logger.level, logging.WARNING
+    logger.addHandler(warnings)
+    try:
+        with LocalCodegen(clock=ManualClock()) as local:
+            transport = _WithForeignRun(local.transport())
+            where = {"base_url": local.base_url, "transport": transport, "clock": local.clock}
+            with CodegenClient(local.token, local.org_id, **where) as client:
+                run = client.agent_runs.start("Add /health", idempotency_key="table-1")
+                run.wait(timeout=3600)
+                client.agent_runs.list()
+    finally:
+        logger.removeHandler(warnings)
+        logger.level = level
+    raise AssertionError(
+        f"none: the wait ends {run.status}; logged once, at WARNING: {' | '.join(warnings.said)}"
+    )
+
+
+def _close_during_a_wait() -> None:
+    """``client.close()`` while another thread waits on a run that would go on for days."""
+    from codegen_graph.local import LocalCodegen, Outcome
+
+    class Long:
+        def plan(self, ctx: object) -> Outcome:
+            return Outcome(status="COMPLETE", result="done", duration=10 * 86_400)
+
+    errors: list[BaseException] = []
+    with LocalCodegen(time_scale=1000, behavior=Long()) as local:
+        client = local.client()
+        run = client.agent_runs.start("a long task")
+
+        def wait() -> None:
+            try:
+                run.wait(timeout=20 * 86_400)
+            except BaseException as exc:
+                errors.append(exc)
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        while run.id not in client.watcher.watching:  # the wait has begun
+            time.sleep(0.001)
+        client.close()
+        waiter.join(timeout=30)
+    raise errors[0]
+
+
+def _closed_client_call() -> None:
+    client = _client(transport=httpx.MockTransport(lambda _request: httpx.Response(500)))
+    client.close()
+    client.agent_runs.get(1)
 
 
 _CODE = 'if (x) { return {"k": x}; }\n' * 25_000
@@ -704,6 +795,31 @@ CASES: list[Case] = [
         _kept_status,
         "AssertionError",
         "none: the status is kept as 'EVALUATING', is_terminal=False",
+    ),
+    Case(
+        "server response",
+        "another's run in the org's run list whose `metadata` is a list, beside a keyed "
+        "`start`, its `wait()` and `list()`",
+        _foreign_run_in_the_list,
+        "AssertionError",
+        "none: the wait ends COMPLETE; logged once, at WARNING: agent run 8000002 in the "
+        "org's run list does not match the API's model (metadata: Input should be a valid "
+        "dictionary); skipped for listing (a wait on it reads it by id)",
+    ),
+    # -- closing -----------------------------------------------------------------------------
+    Case(
+        "closing",
+        "`client.close()` while another thread is in `run.wait()`",
+        _close_during_a_wait,
+        "ClientClosedError",
+        "the client was closed while this wait went on",
+    ),
+    Case(
+        "closing",
+        "a call on a closed client: `agent_runs.get(1)` after `close()`",
+        _closed_client_call,
+        "ClientClosedError",
+        "CodegenClient is closed: make a new client (the runs go on)",
     ),
 ]
 
