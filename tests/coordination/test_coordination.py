@@ -249,9 +249,10 @@ def test_the_langgraph_json_graphs_join_the_coordination(
     monkeypatch.setenv("CODEGEN_ORG_ID", "5")
     monkeypatch.setenv("CODEGEN_API_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("CODEGEN_REDIS_URL", redis_url)
-    client, backend = studio._build_client(dict(os.environ), False)
+    client, async_client, backend = studio._build_client(dict(os.environ), False)
     assert backend is None
-    assert client.coordination is not None and client.rate_budgets.store is not None
+    for each in (client, async_client):  # the sync graphs' client and the codegen graph's
+        assert each.coordination is not None and each.rate_budgets.store is not None
     client.close()
 
 
