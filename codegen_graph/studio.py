@@ -43,6 +43,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import ConfigDict, TypeAdapter, with_config
 
 from . import AsyncCodegenClient, CodegenClient
+from ._config import BASE_URL_ENV_VAR
 from ._exceptions import ConfigurationError
 from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
 from .clock import ScaledClock
@@ -103,7 +104,10 @@ def _build_client(
 ) -> tuple[CodegenClient, AsyncCodegenClient, Any]:
     choice = choose_backend(environ=environ, local_flag="CODEGEN_GRAPH_LOCAL=1")
     if not choice.local:
-        return CodegenClient(), AsyncCodegenClient(), None
+        # A `codegen-graph serve --time-scale F` named by its base URL: keep its time.
+        served = environ.get(TIME_SCALE_ENV_VAR, "").strip() and environ.get(BASE_URL_ENV_VAR)
+        clock = ScaledClock(_time_scale(environ)) if served else None
+        return CodegenClient(clock=clock), AsyncCodegenClient(clock=clock), None
     scale = _time_scale(environ)
     local_cls = local_backend_class()
     if out_of_process:

@@ -60,6 +60,21 @@ def test_token_selects_the_real_api(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "cg-secret" not in repr(client)
 
 
+def test_a_served_local_backend_keeps_its_time_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``codegen-graph serve --time-scale 40`` named by its URL: the client keeps its time
+    (budgets, Retry-After, polling); the Codegen API itself is never on simulated time."""
+    monkeypatch.setenv("CODEGEN_API_TOKEN", "cg-secret-token-value-123456")
+    monkeypatch.setenv("CODEGEN_ORG_ID", "42")
+    monkeypatch.setenv(studio.TIME_SCALE_ENV_VAR, "40")
+    real = studio.client_from_env().clock
+    assert not isinstance(real, ScaledClock)
+    studio.reset_client()
+    monkeypatch.setenv("CODEGEN_API_BASE_URL", "http://127.0.0.1:8787")
+    served = studio.async_client_from_env().clock
+    assert isinstance(served, ScaledClock) and served.scale == 40
+    assert studio.client_from_env().clock is served
+
+
 def test_token_without_org_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEGEN_API_TOKEN", "cg-secret-token-value-123456")
     with pytest.raises(ConfigurationError, match="CODEGEN_ORG_ID"):
