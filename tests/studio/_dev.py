@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import hypothesis  # noqa: F401  (see below)
@@ -65,11 +66,16 @@ def _langgraph_cli() -> str:
     return found
 
 
+class Dev(NamedTuple):
+    url: str
+    pid: int  # also its process group
+
+
 @contextmanager
-def langgraph_dev(workdir: Path, env: Mapping[str, str] | None = None) -> Iterator[str]:
+def langgraph_dev(workdir: Path, env: Mapping[str, str] | None = None) -> Iterator[Dev]:
     """``langgraph dev`` serving this checkout's ``langgraph.json`` from ``workdir`` (as in
-    a fresh clone: the server keeps its state in ``./.langgraph_api``); yields its URL.
-    ``env`` adds to the offline environment. On exit the log is checked (see below)."""
+    a fresh clone: the server keeps its state in ``./.langgraph_api``); yields its URL and
+    pid. ``env`` adds to the offline environment. On exit the log is checked (see below)."""
     pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem]")
     pytest.importorskip("langgraph_sdk")
     port = free_loopback_port()
@@ -100,7 +106,7 @@ def langgraph_dev(workdir: Path, env: Mapping[str, str] | None = None) -> Iterat
             if time.monotonic() > deadline:
                 pytest.fail(f"langgraph dev not healthy in {STARTUP_TIMEOUT}s:\n{tail(workdir)}")
             time.sleep(0.2)  # real process start-up; nothing virtual to wait on
-        yield url
+        yield Dev(url, proc.pid)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

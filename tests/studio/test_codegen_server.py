@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +57,7 @@ class Served:
     url: str  # langgraph dev
     backend: LocalServer  # what the server calls the Codegen API
     codegen: CodegenClient  # the test's own view of that backend
+    env: dict[str, str]  # what points a langgraph dev at the backend
 
     def runs_of(self, thread_id: str) -> list[AgentRunResponse]:
         """The Codegen runs the server created for one of its threads."""
@@ -72,10 +76,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         env = {**backend.env(), "CODEGEN_GRAPH_TIME_SCALE": f"{SCALE:g}"}
         settings: dict[str, Any] = {"base_url": backend.base_url, "clock": ScaledClock(SCALE)}
         with (
-            langgraph_dev(workdir, env) as url,
+            langgraph_dev(workdir, env) as dev,
             CodegenClient(backend.token, backend.org_id, **settings) as codegen,
         ):
-            yield Served(url, backend, codegen)
+            yield Served(dev.url, backend, codegen, env)
 
 
 async def _until(what: str, check: Callable[[], Awaitable[Any]]) -> Any:
@@ -194,6 +198,56 @@ def test_runs_cancel_stops_the_codegen_run(served: Served) -> None:
     assert ended.status == "STOPPED"
     # (the thread then reads "interrupted": its step was cut short; a new message resumes)
     assert run["status"] == "interrupted"
+
+
+def test_a_worker_killed_mid_run_re_attaches_after_the_restart(
+    served: Served, tmp_path: Path
+) -> None:
+    """SIGKILL the server while its node waits; the restarted server runs the thread again
+    from its persisted checkpoint, and the node finds the Codegen run by its message key
+    (no second create): cancelling the re-run stops that very run."""
+    from langgraph_sdk import get_client
+
+    async def start(url: str) -> tuple[str, AgentRunResponse]:
+        client = get_client(url=url)
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.create(thread, "codegen", input=_user("a slow restart-proof task"))
+        return thread, await _active_run(served, thread)
+
+    async def persisted() -> bool:  # `langgraph dev` writes its state every 10 real s
+        files = list((tmp_path / ".langgraph_api").glob("*.pckl"))
+        return bool(files) and min(f.stat().st_mtime for f in files) > seen
+
+    with langgraph_dev(tmp_path, served.env) as dev:
+        thread, working = asyncio.run(start(dev.url))
+        seen = time.time()
+        asyncio.run(_until("the server saved the thread", persisted))
+        os.killpg(dev.pid, signal.SIGKILL)  # no shutdown: a worker that died
+    streamed = served.backend.stats()["requests"].get("logs", 0)
+
+    async def re_run(url: str) -> dict[str, Any]:
+        client = get_client(url=url)
+        (run,) = await client.runs.list(thread)  # the run the dead worker had: again
+
+        async def attached() -> bool:  # its node reads the Codegen run's logs again
+            logs = await asyncio.to_thread(lambda: served.backend.stats()["requests"]["logs"])
+            return bool(logs > streamed)
+
+        await _until("the re-run attaches", attached)
+        await client.runs.cancel(thread, run["run_id"])
+        return dict(run)
+
+    with langgraph_dev(tmp_path, served.env) as dev:
+        asyncio.run(re_run(dev.url))
+
+        def stopped() -> Any:
+            found = served.codegen.agent_runs.get(working.id)
+            return found if found.status.is_terminal else None
+
+        ended = asyncio.run(_until("the Codegen run ends", lambda: asyncio.to_thread(stopped)))
+    assert ended.status == "STOPPED"  # the re-run was waiting on the same Codegen run
+    assert [r.id for r in served.runs_of(thread)] == [working.id]  # and created none
+    assert served.backend.stats()["duplicates"] == 0
 
 
 # -- Deep Agents: the codegen graph as an AsyncSubAgent -----------------------------------

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with langgraph_dev(tmp_path_factory.mktemp("langgraph-dev")) as url:
-        yield url
+    with langgraph_dev(tmp_path_factory.mktemp("langgraph-dev")) as dev:
+        yield dev.url
 
 
 async def _open_every_graph(client: Any) -> dict[str, Any]:

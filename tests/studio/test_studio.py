@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from codegen_graph import CodegenClient, ConfigurationError, studio
+from codegen_graph import AsyncCodegenClient, CodegenClient, ConfigurationError, studio
 from codegen_graph.clock import ScaledClock
 from codegen_graph.local import LocalCodegen
 
@@ -131,6 +131,10 @@ async def test_feature_graph_factory_reuses_the_process_client() -> None:
     async with studio.feature_graph({"configurable": {}}) as graph:
         assert graph.checkpointer is None
         assert "gate" in graph.nodes
+        # its agents are coroutines on the async twin: no worker thread held per wait
+        # (the event loop's default pool has min(32, CPUs + 4) threads)
+        agents = [graph.nodes[name].bound for name in ("code", "tests", "docs")]
+        assert all(getattr(node, "func", "sync") is None for node in agents), agents
     assert studio.client_from_env() is client
 
 
@@ -171,6 +175,7 @@ def server_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     client = CodegenClient("t0ken-for-logs", 7)
     monkeypatch.setattr(studio, "_client", None)  # the next factory call builds the client
     monkeypatch.setattr(studio, "client_from_env", lambda **kw: client)
+    monkeypatch.setattr(studio, "_async_client", AsyncCodegenClient("t0ken-for-logs", 7))
     yield
     client.close()
     ours.setLevel(level)
