@@ -1,18 +1,28 @@
 """Graph factories for LangGraph Server, ``langgraph dev`` and LangGraph Studio.
 
-``langgraph.json`` points at :func:`feature_graph` and :func:`supervisor_graph` in module
-form (``codegen_graph.studio:feature_graph``: a file path would be loaded as a top-level
-module, breaking the package's relative imports). In Python use :func:`build_feature_graph`
-/ :func:`build_supervisor_graph`, the same graphs as plain functions. Details, and what
-``tests/studio`` checks: ``docs/workflows.md`` and ``docs/supervisor.md``.
+``langgraph.json`` points at :func:`feature_graph`, :func:`codegen_graph` and
+:func:`supervisor_graph` in module form (``codegen_graph.studio:feature_graph``: a file path
+would be loaded as a top-level module, breaking the package's relative imports). In Python
+use :func:`build_feature_graph` / :func:`build_supervisor_graph` /
+:func:`~codegen_graph.graph.codegen_agent`, the same graphs as plain functions. Details, and
+what ``tests/studio`` checks: ``docs/workflows.md``, ``docs/supervisor.md`` and
+``docs/deployment.md``.
 
+* ``feature``: the feature workflow; ``codegen``: one Codegen agent as a graph of
+  ``messages`` (a thread is one conversation, one Codegen run: what a Deep Agents
+  ``AsyncSubAgent`` or any Agent Protocol client drives); ``supervisor``: the supervisor.
 * The server calls a factory whenever it needs the graph (to run, draw or read a thread):
   each compiles once per process (and option set) and answers from that cache afterwards,
   without a checkpointer (the server brings its own).
-* The Codegen client is built once per process by :func:`client_from_env`, by the CLI's
-  rule (:func:`codegen_graph.backend.choose_backend`): the real API with a token, else the
+* Every server graph runs on one async client per process (:func:`async_client_from_env`):
+  a waiting agent is a coroutine, not a worker thread; one rate budget and one watcher
+  serve every thread; a cancelled run (``runs.cancel``, an interrupting update) stops its
+  agent. It is built once per process by the CLI's rule
+  (:func:`codegen_graph.backend.choose_backend`): the real API with a token, else the
   embedded backend (as ``codegen-graph serve`` in a child process under the server), its
-  clock ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time.
+  clock ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time. A token with
+  ``CODEGEN_API_BASE_URL`` naming a ``codegen-graph serve --time-scale F`` and
+  ``CODEGEN_GRAPH_TIME_SCALE=F`` keeps that server's time.
 * The feature graph's options are its context schema (``FeatureOptions``, shown with their
   defaults), read when a thread starts and checkpointed with it.
 * The supervisor's model comes from :data:`SUPERVISOR_MODEL_ENV_VAR`; without a usable one
@@ -43,6 +53,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import ConfigDict, TypeAdapter, with_config
 
 from . import AsyncCodegenClient, CodegenClient
+from ._config import BASE_URL_ENV_VAR
 from ._exceptions import ConfigurationError
 from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
 from .clock import ScaledClock
@@ -64,7 +75,8 @@ __all__ = [
 ]
 
 TIME_SCALE_ENV_VAR = "CODEGEN_GRAPH_TIME_SCALE"
-"""Environment variable: simulated seconds per real second for the embedded backend."""
+"""Environment variable: simulated seconds per real second for the embedded backend (or
+for a ``codegen-graph serve`` named by ``CODEGEN_API_BASE_URL``)."""
 
 SUPERVISOR_MODEL_ENV_VAR = "CODEGEN_GRAPH_SUPERVISOR_MODEL"
 """Environment variable: the supervisor's chat model, as ``provider:model``."""
@@ -103,7 +115,10 @@ def _build_client(
 ) -> tuple[CodegenClient, AsyncCodegenClient, Any]:
     choice = choose_backend(environ=environ, local_flag="CODEGEN_GRAPH_LOCAL=1")
     if not choice.local:
-        return CodegenClient(), AsyncCodegenClient(), None
+        # A `codegen-graph serve --time-scale F` named by its base URL: keep its time.
+        served = environ.get(TIME_SCALE_ENV_VAR, "").strip() and environ.get(BASE_URL_ENV_VAR)
+        clock = ScaledClock(_time_scale(environ)) if served else None
+        return CodegenClient(clock=clock), AsyncCodegenClient(clock=clock), None
     scale = _time_scale(environ)
     local_cls = local_backend_class()
     if out_of_process:
@@ -133,10 +148,13 @@ def _build_client(
 
 
 def client_from_env(*, out_of_process: bool = False) -> CodegenClient:
-    """The process-wide client the factories use (built on first call, then reused).
+    """The process-wide sync client (built on first call, then reused; the server's graphs
+    use its async twin, :func:`async_client_from_env`, built with it).
 
-    The real Codegen API when ``CODEGEN_API_TOKEN`` (or ``CODEGEN_TOKEN``) is set, else an
-    embedded local backend with time scale ``CODEGEN_GRAPH_TIME_SCALE`` (default 60).
+    The real Codegen API when ``CODEGEN_API_TOKEN`` (or ``CODEGEN_TOKEN``) is set (on the
+    clock of ``CODEGEN_GRAPH_TIME_SCALE`` when ``CODEGEN_API_BASE_URL`` is set too: a
+    served local backend), else an embedded local backend with time scale
+    ``CODEGEN_GRAPH_TIME_SCALE`` (default 60).
     One client for the whole process matters for the local backend: a thread paused for
     approval and resumed by a later server run must find its agent runs again.
 
@@ -159,8 +177,8 @@ def client_from_env(*, out_of_process: bool = False) -> CodegenClient:
 
 
 def async_client_from_env(*, out_of_process: bool = False) -> AsyncCodegenClient:
-    """The async twin of :func:`client_from_env` (the same backend and settings), for the
-    graphs whose nodes must be cancellable (``codegen``: a cancelled run stops its agent)."""
+    """The async twin of :func:`client_from_env` (the same backend and settings): what every
+    server graph's nodes use (a cancelled run stops its agent; no thread per wait)."""
     client_from_env(out_of_process=out_of_process)
     assert _async_client is not None
     return _async_client
@@ -209,7 +227,9 @@ class _StudioFeatureOptions(FeatureOptions):
 
 
 def build_feature_graph(
-    config: RunnableConfig | None = None, *, client: CodegenClient | None = None
+    config: RunnableConfig | None = None,
+    *,
+    client: CodegenClient | AsyncCodegenClient | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The feature workflow compiled without a checkpointer.
 
@@ -219,7 +239,8 @@ def build_feature_graph(
 
     Args:
         config: the run config LangGraph Server passes (not read: the options are context).
-        client: the client the agents use (default :func:`client_from_env`).
+        client: the client the agents use (default :func:`client_from_env`; an async one
+            makes async nodes, as the server's factory does).
 
     Returns:
         ``feature_workflow(client=...).compile(name="feature")``.
@@ -240,6 +261,13 @@ async def _server_client() -> CodegenClient:
     client = await asyncio.to_thread(client_from_env, out_of_process=True)
     _OWN_REQUESTS.base_url = client.base_url
     return client
+
+
+async def _server_async_client() -> AsyncCodegenClient:
+    """The client of every server graph: one per process, one rate budget, one watcher."""
+    await _server_client()
+    assert _async_client is not None
+    return _async_client
 
 
 def _cached(
@@ -294,14 +322,16 @@ async def feature_graph(
     LangGraph Server calls it on its event loop, where ``langgraph dev`` rejects blocking
     calls: the client is built (the first time) in a worker thread, and the embedded
     backend runs as ``codegen-graph serve`` in a child process (see
-    :func:`client_from_env`). The nodes use the sync client, which LangGraph runs in
-    worker threads. The compiled graph is reused by every later call.
+    :func:`client_from_env`). The nodes use the async client (:func:`async_client_from_env`):
+    a waiting agent is a coroutine, not a worker thread (the event loop's default pool has
+    ``min(32, CPUs + 4)``), and a cancelled run stops its agents. The compiled graph is
+    reused by every later call.
 
     Examples:
         >>> async with feature_graph({"configurable": {}}) as graph:  # doctest: +SKIP
         ...     await graph.ainvoke({"task": "Add a /health endpoint"})
     """
-    client = await _server_client()
+    client = await _server_async_client()
     yield _cached(("feature",), lambda: build_feature_graph(config, client=client))
 
 
@@ -313,9 +343,7 @@ async def codegen_graph(
     on the async client, so that ``runs.cancel`` (a Deep Agents ``cancel_async_task``)
     cancels its node and stops the Codegen run. A thread is one conversation, one run."""
     del config
-    await _server_client()
-    client = _async_client
-    assert client is not None
+    client = await _server_async_client()
     yield _cached(("codegen",), lambda: codegen_agent(client=client, name="codegen"))
 
 
@@ -356,6 +384,7 @@ def build_supervisor_graph(
     *,
     model: BaseChatModel | None = None,
     client: CodegenClient | None = None,
+    async_client: AsyncCodegenClient | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The supervisor workflow compiled without a checkpointer, with per-run options.
 
@@ -363,6 +392,8 @@ def build_supervisor_graph(
         config: a run config; ``configurable`` may set ``max_turns`` and ``repo_id``.
         model: the supervisor's chat model (default :func:`supervisor_model_from_env`).
         client: the client the agents use (default :func:`client_from_env`).
+        async_client: the client its tools use when the graph runs async (the server's
+            factory passes :func:`async_client_from_env`).
 
     Returns:
         ``supervisor_workflow(model=..., client=..., ...).compile(name="supervisor")``.
@@ -379,6 +410,7 @@ def build_supervisor_graph(
     builder = supervisor_workflow(
         model=model if model is not None else supervisor_model_from_env(),
         client=client if client is not None else client_from_env(),
+        async_client=async_client,
         max_turns=max_turns,
         repo_id=repo_id,
     )
@@ -422,13 +454,14 @@ def _server_model(spec: str) -> BaseChatModel:
 async def supervisor_graph(
     config: RunnableConfig,
 ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
-    """The supervisor factory ``langgraph.json`` exports (see :func:`feature_graph`).
+    """The supervisor factory ``langgraph.json`` exports (see :func:`feature_graph`; its
+    tools use the async client under the server).
 
     The model is built from :data:`SUPERVISOR_MODEL_ENV_VAR` (in a worker thread, once);
     without a usable one the graph still opens and draws, and a run answers with what to
     set. Graphs are reused per ``max_turns`` and ``repo_id``.
     """
-    client = await _server_client()
+    client, aclient = await _server_client(), await _server_async_client()
     spec = os.environ.get(SUPERVISOR_MODEL_ENV_VAR, "").strip()
     model = _models.get(spec)
     if model is None:  # the first call may import a provider package: off the event loop
@@ -440,4 +473,7 @@ async def supervisor_graph(
         repr(configurable.get("max_turns")),
         repr(configurable.get("repo_id")),
     )
-    yield _cached(key, lambda: build_supervisor_graph(config, model=model, client=client))
+    yield _cached(
+        key,
+        lambda: build_supervisor_graph(config, model=model, client=client, async_client=aclient),
+    )

@@ -1,135 +1,31 @@
 """``langgraph dev`` loads ``langgraph.json`` and runs the feature workflow end to end.
 
-The in-memory LangGraph server (langgraph-cli[inmem]) is started on 127.0.0.1 in its own
-process group, with every outbound call it knows of turned off (version check, CLI
-analytics, LangSmith tracing, license metadata). ``langgraph_sdk`` creates a thread, runs
-the ``feature`` graph on the embedded local Codegen backend and reads the final state.
+``langgraph dev`` runs offline on 127.0.0.1 (``tests/studio/_dev.py``); ``langgraph_sdk``
+creates a thread, runs the ``feature`` graph on the embedded local Codegen backend and reads
+the final state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
-import hypothesis  # noqa: F401  (see below)
 import pytest
 
-from codegen_graph.local import free_loopback_port
+from ._dev import langgraph_dev
 
-ROOT = Path(__file__).resolve().parents[2]
 TASK = "Add a /health endpoint that returns the service version"
-STARTUP_TIMEOUT = 40.0  # real seconds: a cold start imports langgraph_api (~3-8 s here)
 RUN_TIMEOUT = 30.0
 
 pytestmark = pytest.mark.slow
 
-# hypothesis is imported up front on purpose: run alone, this file otherwise makes pytest's
-# assertion rewriter parse hypothesis at session end, where CPython 3.11.7 raises
-# "SystemError: AST constructor recursion depth mismatch" (the test itself has passed).
-
-# Everything langgraph-cli / langgraph_api could reach out to, switched off.
-OFFLINE_ENV = {
-    "LANGGRAPH_NO_VERSION_CHECK": "true",  # langgraph_api.cli: PyPI version check
-    "LANGGRAPH_CLI_NO_ANALYTICS": "1",  # langgraph_cli.analytics: usage ping
-    "LANGSMITH_TRACING": "false",
-    "LANGCHAIN_TRACING_V2": "false",
-    "LANGSMITH_TRACING_V2": "false",
-    "CODEGEN_GRAPH_TIME_SCALE": "600",  # simulated minutes pass in a tenth of a second
-}
-# metadata_loop (langgraph_api.metadata) only phones home with a license or control-plane
-# key; the Codegen token would make the factory use the real API.
-UNSET_ENV = (
-    "LANGGRAPH_CLOUD_LICENSE_KEY",
-    "LANGSMITH_CONTROL_PLANE_API_KEY",
-    "LANGSMITH_API_KEY",
-    "LANGCHAIN_API_KEY",
-    "LANGSMITH_ENDPOINT",
-    "CODEGEN_API_TOKEN",
-    "CODEGEN_TOKEN",
-    "CODEGEN_ORG_ID",
-    "CODEGEN_API_BASE_URL",
-    "CODEGEN_GRAPH_SUPERVISOR_MODEL",  # the supervisor must fail clearly without a model
-)
-
-
-def _langgraph_cli() -> str:
-    exe = Path(sys.executable).with_name("langgraph")
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("langgraph")
-    if found is None:
-        pytest.skip("langgraph-cli is not installed: pip install 'langgraph-cli[inmem]'")
-    return found
-
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp_path = tmp_path_factory.mktemp("langgraph-dev")
-    pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem]")
-    pytest.importorskip("langgraph_sdk")
-    port = free_loopback_port()
-    env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
-    env.update(OFFLINE_ENV)
-    log = (tmp_path / "langgraph-dev.log").open("wb")
-    cmd = [_langgraph_cli(), "dev", "--no-browser", "--no-reload", "--config", "langgraph.json"]
-    cmd[-1] = str(ROOT / "langgraph.json")
-    proc = subprocess.Popen(
-        [*cmd, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,  # as in a fresh clone: the server keeps its state in ./.langgraph_api
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, killed as one below
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"langgraph dev exited with {proc.returncode}:\n{_tail(tmp_path)}")
-            try:
-                if httpx.get(f"{url}/ok", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"langgraph dev not healthy in {STARTUP_TIMEOUT}s:\n{_tail(tmp_path)}")
-            time.sleep(0.2)  # real process start-up; nothing virtual to wait on
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        log.close()
-        _check_log(tmp_path)
-
-
-def _tail(tmp_path: Path, chars: int = 4000) -> str:
-    return (tmp_path / "langgraph-dev.log").read_text(errors="replace")[-chars:]
-
-
-def _check_log(tmp_path: Path) -> None:
-    text = (tmp_path / "langgraph-dev.log").read_text(errors="replace")
-    # Blocking calls on the server's event loop are errors under `langgraph dev`.
-    assert "BlockingError" not in text, _tail(tmp_path)
-    # Opening the supervisor without a model, or running it, logs no traceback.
-    assert "Traceback" not in text, _tail(tmp_path)
-    # Quiet by default: every outbound call is off here, so an httpx request line could
-    # only be the Codegen client's (one per poll: a hundred for two runs).
-    assert "HTTP Request:" not in text, _tail(tmp_path)
+    with langgraph_dev(tmp_path_factory.mktemp("langgraph-dev")) as dev:
+        yield dev.url
 
 
 async def _open_every_graph(client: Any) -> dict[str, Any]:
@@ -188,9 +84,10 @@ def test_langgraph_dev_runs_the_feature_workflow(dev_server: str) -> None:
     # supervisor without a model too), quickly once loaded (the factories cache).
     opened = out["opened"]
     assert isinstance(opened, dict)
-    assert list(opened) == ["feature", "supervisor"]
+    assert list(opened) == ["feature", "codegen", "supervisor"]
     nodes = {n: {x["id"] for x in o["graph"]["nodes"]} for n, o in opened.items()}
     assert {"code", "tests", "docs", "gate", "fix", "report"} <= nodes["feature"]
+    assert "codegen" in nodes["codegen"]  # codegen_agent(name="codegen"): one node
     assert {"supervisor", "tools", "record", "report"} <= nodes["supervisor"]
     assert all(o["schemas"]["input_schema"]["properties"] for o in opened.values())
     assert all(o["again"] < 1.0 for o in opened.values()), opened

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from codegen_graph import CodegenClient, ConfigurationError, studio
+from codegen_graph import AsyncCodegenClient, CodegenClient, ConfigurationError, studio
 from codegen_graph.clock import ScaledClock
 from codegen_graph.local import LocalCodegen
 
@@ -58,6 +58,21 @@ def test_token_selects_the_real_api(monkeypatch: pytest.MonkeyPatch) -> None:
     assert type(client) is CodegenClient
     assert client.org_id == 42 and client.base_url.startswith("https://codegen.example.com")
     assert "cg-secret" not in repr(client)
+
+
+def test_a_served_local_backend_keeps_its_time_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``codegen-graph serve --time-scale 40`` named by its URL: the client keeps its time
+    (budgets, Retry-After, polling); the Codegen API itself is never on simulated time."""
+    monkeypatch.setenv("CODEGEN_API_TOKEN", "cg-secret-token-value-123456")
+    monkeypatch.setenv("CODEGEN_ORG_ID", "42")
+    monkeypatch.setenv(studio.TIME_SCALE_ENV_VAR, "40")
+    real = studio.client_from_env().clock
+    assert not isinstance(real, ScaledClock)
+    studio.reset_client()
+    monkeypatch.setenv("CODEGEN_API_BASE_URL", "http://127.0.0.1:8787")
+    served = studio.async_client_from_env().clock
+    assert isinstance(served, ScaledClock) and served.scale == 40
+    assert studio.client_from_env().clock is served
 
 
 def test_token_without_org_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,6 +131,10 @@ async def test_feature_graph_factory_reuses_the_process_client() -> None:
     async with studio.feature_graph({"configurable": {}}) as graph:
         assert graph.checkpointer is None
         assert "gate" in graph.nodes
+        # its agents are coroutines on the async twin: no worker thread held per wait
+        # (the event loop's default pool has min(32, CPUs + 4) threads)
+        agents = [graph.nodes[name].bound for name in ("code", "tests", "docs")]
+        assert all(getattr(node, "func", "sync") is None for node in agents), agents
     assert studio.client_from_env() is client
 
 
@@ -156,6 +175,7 @@ def server_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     client = CodegenClient("t0ken-for-logs", 7)
     monkeypatch.setattr(studio, "_client", None)  # the next factory call builds the client
     monkeypatch.setattr(studio, "client_from_env", lambda **kw: client)
+    monkeypatch.setattr(studio, "_async_client", AsyncCodegenClient("t0ken-for-logs", 7))
     yield
     client.close()
     ours.setLevel(level)
