@@ -26,11 +26,13 @@ def parse_repo(repo: str) -> tuple[str, str]:
     """Split ``OWNER/NAME``.
 
     Raises:
-        ConfigurationError: not of the form ``OWNER/NAME``.
+        ConfigurationError: not of the form ``OWNER/NAME`` (``.`` and ``..`` are no names).
     """
     if not _REPO_RE.match(repo.strip()):
         raise ConfigurationError(f"--repo must look like OWNER/NAME, got {repo!r}")
     owner, name = repo.strip().split("/")
+    if {owner, name} & {".", ".."}:  # would name another API path than the repository's
+        raise ConfigurationError(f"--repo must look like OWNER/NAME, got {repo!r}")
     return owner, name
 
 

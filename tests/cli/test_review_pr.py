@@ -97,6 +97,19 @@ def test_missing_github_token_fails_before_any_agent_run(cli: Cli, github: FakeF
     assert cli.local("review-pr", "--repo", "not-a-repo", "--pr", "3", "--local").exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "repo", ["../demo", "octo/..", "./demo", "octo/.", "octo/demo/x", " /demo"]
+)
+def test_a_repo_that_is_not_owner_name_posts_nothing(
+    cli: Cli, github: FakeForge, repo: str
+) -> None:
+    """A dot segment would send the comment to another API path than the repository's."""
+    args = ["review-pr", "--repo", repo, "--pr", "3", "--github-api-url", github.url]
+    result = cli.local(*args, "--local", env={"GITHUB_TOKEN": "ghp_x"})
+    assert result.exit_code == 2 and "OWNER/NAME" in result.stderr, result.stderr
+    assert cli.json("runs", "list") == [] and github.requests == []
+
+
 #: Environments where a silent fallback to the embedded backend used to post a made-up
 #: review: a missing secret in GitHub Actions reads as an empty variable.
 NO_REAL_TOKEN = {
