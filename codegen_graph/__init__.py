@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import typing as _typing
 
-from ._async.client import AsyncCodegenClient
-from ._async.runs import AsyncAgentRun
 from ._config import (
     DEFAULT_BASE_URL,
     AccessToken,
@@ -54,11 +52,22 @@ from ._sync.runs import AgentRun
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._async.client import AsyncCodegenClient
+    from ._async.runs import AsyncAgentRun
     from ._coordination import Coordination
 
 
 def __getattr__(name: str) -> _typing.Any:
-    # The Redis plug-in loads only when asked for: `import codegen_graph` never loads it.
+    # Loaded when first asked for: the async stack (most programs use one of the two
+    # clients) and the Redis plug-in (`import codegen_graph` never loads it).
+    if name == "AsyncCodegenClient":
+        from ._async.client import AsyncCodegenClient
+
+        return AsyncCodegenClient
+    if name == "AsyncAgentRun":
+        from ._async.runs import AsyncAgentRun
+
+        return AsyncAgentRun
     if name == "Coordination":
         from ._coordination import Coordination
 

@@ -615,3 +615,12 @@ def test_import_codegen_graph_loads_no_coordination() -> None:
     loaded = _loaded_after("import codegen_graph; codegen_graph.CodegenClient")
     assert sorted(m for m in loaded if "_coordination" in m or m.split(".")[0] == "redis") == []
     assert "codegen_graph._coordination" in _loaded_after("from codegen_graph import Coordination")
+
+
+def test_import_codegen_graph_loads_the_async_stack_on_first_use() -> None:
+    """A program on the sync client never loads the async one (import time), and the async
+    names still import as before."""
+    loaded = _loaded_after("import codegen_graph; codegen_graph.CodegenClient")
+    assert sorted(m for m in loaded if m.startswith("codegen_graph._async")) == []
+    asked = _loaded_after("from codegen_graph import AsyncAgentRun, AsyncCodegenClient")
+    assert {"codegen_graph._async.client", "codegen_graph._async.runs"} <= set(asked)
