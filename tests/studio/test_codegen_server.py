@@ -9,11 +9,15 @@ an update reaches the same run, a cancel stops it.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import re
 import signal
+import textwrap
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -248,6 +252,45 @@ def test_a_worker_killed_mid_run_re_attaches_after_the_restart(
     assert ended.status == "STOPPED"  # the re-run was waiting on the same Codegen run
     assert [r.id for r in served.runs_of(thread)] == [working.id]  # and created none
     assert served.backend.stats()["duplicates"] == 0
+
+
+# -- docs/workflows.md's langgraph_sdk blocks, as written ---------------------------------
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / "docs" / "workflows.md"
+
+
+def test_the_workflows_page_sdk_blocks_run_as_written(served: Served) -> None:
+    """docs/workflows.md's two ``langgraph_sdk`` blocks (marked ``runs it as written``), on
+    this server: the feature thread paused for approval and resumed, then a ``codegen``
+    thread redirected by an interrupting update, its answer the last message."""
+    text = WORKFLOWS.read_text(encoding="utf-8")
+    blocks = re.findall(
+        r"<!-- no-run: [^>]*\(tests/studio/test_codegen_server\.py runs it as written\) -->\n"
+        r"```python\n(.*?)^```$",
+        text,
+        flags=re.S | re.M,
+    )
+    assert len(blocks) == 2, "docs/workflows.md: the two langgraph_sdk blocks"
+    code = "\n".join(blocks)
+    assert code.count('"http://127.0.0.1:2024"') == 1  # the only change: this server's URL
+    code = code.replace('"http://127.0.0.1:2024"', repr(served.url))
+    source = (
+        "async def blocks():\n"
+        + textwrap.indent(code, "    ")
+        + "    await server.aclose()\n    return locals()\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "docs/workflows.md", "exec"), namespace)
+    with redirect_stdout(io.StringIO()) as printed:
+        names = asyncio.run(asyncio.wait_for(namespace["blocks"](), 4 * WAIT))
+    # the feature thread's report: approved by the resume, every agent's run complete
+    assert printed.getvalue().startswith("{'verdict': 'approved'"), printed.getvalue()
+    assert printed.getvalue().count("'status': 'COMPLETE'") == 3, printed.getvalue()
+    answer = names["answer"]
+    assert answer["type"] == "ai" and answer["name"] == "codegen", answer
+    assert answer["additional_kwargs"]["status"] == "COMPLETE", answer
+    (run,) = served.runs_of(names["thread"]["thread_id"])  # one Codegen run, redirected
+    assert answer["additional_kwargs"]["agent_run_id"] == run.id
 
 
 # -- Deep Agents: the codegen graph as an AsyncSubAgent -----------------------------------
