@@ -16,8 +16,9 @@ what ``tests/studio`` checks: ``docs/workflows.md``, ``docs/supervisor.md`` and
   without a checkpointer (the server brings its own).
 * Every server graph runs on one async client per process (:func:`async_client_from_env`):
   a waiting agent is a coroutine, not a worker thread; one rate budget and one watcher
-  serve every thread; a cancelled run (``runs.cancel``, an interrupting update) stops its
-  agent. It is built once per process by the CLI's rule
+  serve every thread (the sync twin, :func:`client_from_env`, spends the same budget); a
+  cancelled ``codegen`` run stops its Codegen run (``feature``'s agents keep working, and
+  a later run of the thread attaches to them again). It is built once per process by the CLI's rule
   (:func:`codegen_graph.backend.choose_backend`): the real API with a token, else the
   embedded backend (as ``codegen-graph serve`` in a child process under the server), its
   clock ``CODEGEN_GRAPH_TIME_SCALE`` times faster than real time. A token with
@@ -41,6 +42,7 @@ import os
 import secrets
 import sys
 import threading
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,7 +55,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import ConfigDict, TypeAdapter, with_config
 
 from . import AsyncCodegenClient, CodegenClient
-from ._config import BASE_URL_ENV_VAR
+from ._config import BASE_URL_ENV_VAR, is_loopback_host
 from ._exceptions import ConfigurationError
 from .backend import DEFAULT_TIME_SCALE, choose_backend, local_backend_class
 from .clock import ScaledClock
@@ -115,10 +117,8 @@ def _build_client(
 ) -> tuple[CodegenClient, AsyncCodegenClient, Any]:
     choice = choose_backend(environ=environ, local_flag="CODEGEN_GRAPH_LOCAL=1")
     if not choice.local:
-        # A `codegen-graph serve --time-scale F` named by its base URL: keep its time.
-        served = environ.get(TIME_SCALE_ENV_VAR, "").strip() and environ.get(BASE_URL_ENV_VAR)
-        clock = ScaledClock(_time_scale(environ)) if served else None
-        return CodegenClient(clock=clock), AsyncCodegenClient(clock=clock), None
+        clock = ScaledClock(_time_scale(environ)) if _names_a_served_backend(environ) else None
+        return (*_one_budget(CodegenClient(clock=clock), AsyncCodegenClient(clock=clock)), None)
     scale = _time_scale(environ)
     local_cls = local_backend_class()
     if out_of_process:
@@ -144,7 +144,33 @@ def _build_client(
         where = f"in process, org {backend.org_id}"
         client, aclient = backend.client(), backend.async_client()
     print(f"codegen-graph: {choice.notice} ({where}, time scale {scale:g}x).", file=sys.stderr)
-    return client, aclient, backend
+    return (*_one_budget(client, aclient), backend)
+
+
+def _names_a_served_backend(environ: Mapping[str, str]) -> bool:
+    """A time scale and a loopback base URL: a ``codegen-graph serve --time-scale F``, whose
+    time the clients keep. Any other API root runs on real time, the scale ignored."""
+    scale = environ.get(TIME_SCALE_ENV_VAR, "").strip()
+    base_url = environ.get(BASE_URL_ENV_VAR, "").strip()
+    if not (scale and base_url):
+        return False
+    if is_loopback_host(urllib.parse.urlsplit(base_url).hostname or ""):
+        return True
+    logging.getLogger("codegen_graph.studio").warning(
+        "%s is ignored: %s names no loopback codegen-graph serve, and an API runs on real time",
+        TIME_SCALE_ENV_VAR,
+        BASE_URL_ENV_VAR,
+    )
+    return False
+
+
+def _one_budget(
+    client: CodegenClient, aclient: AsyncCodegenClient
+) -> tuple[CodegenClient, AsyncCodegenClient]:
+    """The process's two clients spend one org budget and trip one circuit breaker (both
+    are thread-safe): the sync twin's calls count against the async client's budget."""
+    aclient.rate_budgets, aclient.circuit = client.rate_budgets, client.circuit
+    return client, aclient
 
 
 def client_from_env(*, out_of_process: bool = False) -> CodegenClient:
@@ -178,7 +204,9 @@ def client_from_env(*, out_of_process: bool = False) -> CodegenClient:
 
 def async_client_from_env(*, out_of_process: bool = False) -> AsyncCodegenClient:
     """The async twin of :func:`client_from_env` (the same backend and settings): what every
-    server graph's nodes use (a cancelled run stops its agent; no thread per wait)."""
+    server graph's nodes use (no thread per wait; the same rate budget and breaker as the
+    sync twin). The first call may start the embedded backend and wait for it: from async
+    code, call it in a worker thread (``await asyncio.to_thread(async_client_from_env)``)."""
     client_from_env(out_of_process=out_of_process)
     assert _async_client is not None
     return _async_client
@@ -188,14 +216,32 @@ def reset_client() -> None:
     """Close the process-wide client (and embedded backend); the next call builds anew."""
     global _client, _async_client, _backend
     with _lock:
-        client, backend = _client, _backend
+        client, aclient, backend = _client, _async_client, _backend
         _client = _async_client = _backend = None
         _graphs.clear()  # they hold the client
         _models.clear()
     if client is not None:
         client.close()
+    if aclient is not None:
+        _close_async(aclient)
     if backend is not None:
         backend.close()
+
+
+def _close_async(aclient: AsyncCodegenClient) -> None:
+    """Close the async client from sync code: on its own loop when none runs here, else as
+    a task of the running loop (its pool and watcher belong to that loop)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        loop.create_task(aclient.aclose())
+        return
+    try:
+        asyncio.run(aclient.aclose())
+    except RuntimeError:  # its connections died with the loop they were opened on
+        logging.getLogger("codegen_graph.studio").debug("async client closed with its loop")
 
 
 def _int_option(configurable: Mapping[str, Any], name: str, default: int | None) -> int | None:
@@ -324,7 +370,8 @@ async def feature_graph(
     backend runs as ``codegen-graph serve`` in a child process (see
     :func:`client_from_env`). The nodes use the async client (:func:`async_client_from_env`):
     a waiting agent is a coroutine, not a worker thread (the event loop's default pool has
-    ``min(32, CPUs + 4)``), and a cancelled run stops its agents. The compiled graph is
+    ``min(32, CPUs + 4)``). A cancelled run leaves its agents' Codegen runs working: a later
+    run of the thread attaches to them again by their keys. The compiled graph is
     reused by every later call.
 
     Examples:

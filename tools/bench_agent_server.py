@@ -26,7 +26,7 @@ scale multiplies them: at 60 that start-up alone is ~45 simulated seconds, at 20
 
 Usage::
 
-    python tools/bench_agent_server.py                      # the full grid (~35 min on 2 cores)
+    python tools/bench_agent_server.py                      # the full grid (~40 min on 2 cores)
     python tools/bench_agent_server.py --grid 100:100 --graphs codegen --pairs 0
     python tools/bench_agent_server.py --json out.json
 
@@ -238,6 +238,7 @@ class Row:
     not_idle: int  # threads that ended in error (or were still busy)
     idle_rss_mib: float
     peak_rss_mib: float
+    idle_os_threads: int
     peak_os_threads: int
 
 
@@ -332,8 +333,8 @@ def measure(
             found = httpx.post(f"{url}/assistants/search", json={"graph_id": graph}, timeout=30)
             assistant = found.json()[0]["assistant_id"]
             httpx.get(f"{url}/assistants/{assistant}/graph", timeout=30.0).raise_for_status()
-        sampler = _Sampler(pgids)
-        idle_rss, _ = sampler.sample()
+        idle_rss, idle_threads = _Sampler(pgids).sample()
+        sampler = _Sampler(pgids)  # its peaks: from the first sample under load
 
         async def go() -> tuple[float, int]:
             watch = asyncio.create_task(sampler.run())
@@ -364,6 +365,7 @@ def measure(
         not_idle=not_idle,
         idle_rss_mib=round(idle_rss, 1),
         peak_rss_mib=round(sampler.rss, 1),
+        idle_os_threads=idle_threads,
         peak_os_threads=sampler.threads,
     )
 
@@ -399,7 +401,7 @@ COLUMNS = (
     ("http_429", "429s"), ("http_429_create", "of which creates"),
     ("duplicates", "duplicates"), ("not_idle", "not idle"),
     ("idle_rss_mib", "RSS idle MiB"), ("peak_rss_mib", "RSS peak MiB"),
-    ("peak_os_threads", "OS threads peak"),
+    ("idle_os_threads", "OS threads idle"), ("peak_os_threads", "OS threads peak"),
 )  # fmt: skip
 
 

@@ -75,6 +75,51 @@ def test_a_served_local_backend_keeps_its_time_scale(monkeypatch: pytest.MonkeyP
     assert studio.client_from_env().clock is served
 
 
+def test_a_time_scale_never_applies_to_an_api_off_loopback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A proxy in front of the real API and a leftover time scale: real time, and a WARNING
+    saying the scale is ignored (rate budgets on compressed time would overspend the org)."""
+    monkeypatch.setenv("CODEGEN_API_TOKEN", "cg-secret-token-value-123456")
+    monkeypatch.setenv("CODEGEN_ORG_ID", "42")
+    monkeypatch.setenv(studio.TIME_SCALE_ENV_VAR, "40")
+    monkeypatch.setenv("CODEGEN_API_BASE_URL", "https://codegen-proxy.example.com/api")
+    with caplog.at_level(logging.WARNING, logger="codegen_graph.studio"):
+        clock = studio.async_client_from_env().clock
+    assert not isinstance(clock, ScaledClock)
+    assert not isinstance(studio.client_from_env().clock, ScaledClock)
+    assert f"{studio.TIME_SCALE_ENV_VAR} is ignored" in caplog.text
+
+
+@pytest.mark.parametrize("backend", ["real API", "embedded"])
+def test_the_process_clients_share_one_budget_and_one_breaker(
+    monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """The sync twin's calls (a user's own node, the CLI in the same process) count against
+    the budget the server's graphs spend, and one breaker trips for both."""
+    if backend == "real API":
+        monkeypatch.setenv("CODEGEN_API_TOKEN", "cg-secret-token-value-123456")
+        monkeypatch.setenv("CODEGEN_ORG_ID", "42")
+    else:
+        monkeypatch.setenv(studio.TIME_SCALE_ENV_VAR, "600")
+    client, aclient = studio.client_from_env(), studio.async_client_from_env()
+    assert aclient.rate_budgets is client.rate_budgets and aclient.circuit is client.circuit
+    now = client.clock.now()
+    assert aclient.rate_budgets.next_free_at("create", now) == now
+    calls = client.rate_budgets.budgets.create.calls  # type: ignore[union-attr]
+    for _ in range(calls):  # the sync twin spends the org's create budget
+        client.rate_budgets.reserve("create", now)
+    assert aclient.rate_budgets.next_free_at("create", now) > now  # the server's graphs wait
+
+
+def test_reset_client_closes_the_async_client_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEGEN_API_TOKEN", "cg-secret-token-value-123456")
+    monkeypatch.setenv("CODEGEN_ORG_ID", "42")
+    client, aclient = studio.client_from_env(), studio.async_client_from_env()
+    studio.reset_client()
+    assert client.closed and aclient.closed
+
+
 def test_token_without_org_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEGEN_API_TOKEN", "cg-secret-token-value-123456")
     with pytest.raises(ConfigurationError, match="CODEGEN_ORG_ID"):

@@ -50,7 +50,9 @@ def test_a_tiny_grid(bench: ModuleType) -> None:
         assert row["not_idle"] == 0 and row["duplicates"] == 0, row
         assert row["creates"] == {"codegen": 1, "feature": 3}[row["graph"]] * row["threads"]
         assert row["makespan_s"] >= row["bound_s"] > 0, row  # nothing beats the budget
-        assert row["peak_rss_mib"] >= row["idle_rss_mib"] > 0 and row["peak_os_threads"] > 0
+        # read off /proc: a Python server holds tens of MiB and a few threads, idle or not
+        assert row["idle_rss_mib"] > 20 and row["peak_rss_mib"] > 20, row
+        assert row["idle_os_threads"] >= 2 and row["peak_os_threads"] >= 2, row
     text = bench.format_report(report)
     assert "| graph | N | jobs/worker |" in text and "| codegen | 3 | 3 | 1 | no | 3 |" in text
 
@@ -60,6 +62,12 @@ def test_two_servers_through_one_redis_get_no_429(bench: ModuleType) -> None:
     pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem]")
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    row = bench.measure("codegen", 4, 4, servers=2, redis=True, time_scale=60.0, duration=30.0)
-    assert (row.servers, row.redis, row.creates, row.not_idle) == (2, True, 4, 0)
-    assert row.http_429 == 0 and row.duplicates == 0
+    # 30 creates: each server's client alone would send the org's 10 at once (20 in the
+    # first window, 429s); through Redis the two spend one budget. Time scale 10: a window is
+    # 6 real seconds, longer than the servers take to start their threads, however loaded.
+    both = {"servers": 2, "time_scale": 10.0, "duration": 30.0}
+    row = bench.measure("codegen", 30, 30, redis=True, **both)
+    assert (row.servers, row.redis, row.creates, row.not_idle) == (2, True, 30, 0)
+    assert row.http_429 == 0 and row.duplicates == 0, row
+    alone = bench.measure("codegen", 30, 30, redis=False, **both)
+    assert alone.http_429_create > 0 and alone.duplicates == 0, alone  # what Redis prevents
