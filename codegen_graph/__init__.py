@@ -75,6 +75,10 @@ def __getattr__(name: str) -> _typing.Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})  # the lazily loaded names too (completion, help)
+
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "IDEMPOTENCY_METADATA_KEY",

@@ -622,5 +622,8 @@ def test_import_codegen_graph_loads_the_async_stack_on_first_use() -> None:
     names still import as before."""
     loaded = _loaded_after("import codegen_graph; codegen_graph.CodegenClient")
     assert sorted(m for m in loaded if m.startswith("codegen_graph._async")) == []
+    import codegen_graph
+
+    assert {"AsyncCodegenClient", "AsyncAgentRun", "Coordination"} <= set(dir(codegen_graph))
     asked = _loaded_after("from codegen_graph import AsyncAgentRun, AsyncCodegenClient")
     assert {"codegen_graph._async.client", "codegen_graph._async.runs"} <= set(asked)
