@@ -40,14 +40,11 @@ import asyncio
 import heapq
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,23 +52,18 @@ from typing import Any
 
 import httpx
 
-from codegen_graph.local import LocalServer, free_loopback_port
+from codegen_graph.local import LocalServer
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _servers import langgraph_dev, redis_server
+
 GRAPHS = ("codegen", "feature")
 #: Creates per stage of a thread: ``feature`` creates its code run, then tests and docs.
 STAGES = {"codegen": (1,), "feature": (1, 2)}
 CREATE_BUDGET = (10, 60.0)  # Codegen's documented create limit
 #: (threads, jobs per worker): the default 10 slots, enough slots, and more than enough
 GRID = ((10, 10), (100, 10), (100, 20), (100, 100), (500, 100), (500, 500))
-OFFLINE = {
-    "LANGGRAPH_NO_VERSION_CHECK": "true",
-    "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-    "LANGSMITH_TRACING": "false",
-    "LANGCHAIN_TRACING_V2": "false",
-}
-UNSET = ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY", "LANGSMITH_ENDPOINT", "CODEGEN_TOKEN")
-UNSET += ("LANGGRAPH_CLOUD_LICENSE_KEY", "LANGSMITH_CONTROL_PLANE_API_KEY", "CODEGEN_REDIS_URL")
 STARTUP_TIMEOUT = 60.0  # real seconds
 SUBMIT_CONCURRENCY = 32  # SDK calls in flight while threads are created and runs submitted
 
@@ -140,82 +132,6 @@ def group_usage(pgid: int) -> tuple[float, int]:
             elif line.startswith("Threads:"):
                 threads += int(line.split()[1])
     return rss_kib / 1024, threads
-
-
-def _langgraph() -> str:
-    exe = Path(sys.executable).with_name("langgraph")
-    found = str(exe) if exe.exists() else shutil.which("langgraph")
-    if found is None:
-        raise SystemExit("langgraph-cli is not installed: pip install 'langgraph-cli[inmem]'")
-    return found
-
-
-@contextmanager
-def langgraph_dev(workdir: Path, env: dict[str, str], jobs: int) -> Iterator[tuple[str, int]]:
-    """``langgraph dev`` on loopback in ``workdir``; yields its URL and process group id."""
-    port = free_loopback_port()
-    environ = {k: v for k, v in os.environ.items() if k not in UNSET} | OFFLINE | env
-    cmd = [_langgraph(), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--n-jobs-per-worker", str(jobs)]
-    cmd += ["--config", str(ROOT / "langgraph.json")]
-    with (workdir / "langgraph-dev.log").open("wb") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=workdir, env=environ, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    tail = (workdir / "langgraph-dev.log").read_text(errors="replace")[-3000:]
-                    raise RuntimeError(f"langgraph dev did not start:\n{tail}")
-                try:
-                    if httpx.get(f"{url}/ok", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)  # a real process starting
-            yield url, proc.pid
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=15)
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A throwaway ``redis-server`` on a free loopback port (no persistence)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    port = free_loopback_port()
-    proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        import redis
-
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if redis.Redis.from_url(url, socket_connect_timeout=0.5).ping():
-                    break
-            except redis.RedisError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)  # a real process binding a real socket
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # -- one configuration ------------------------------------------------------------------------
@@ -326,7 +242,9 @@ def measure(
         for i in range(servers):
             own = workdir / f"server{i}"
             own.mkdir()
-            url, pgid = stack.enter_context(langgraph_dev(own, env, jobs))
+            url, pgid = stack.enter_context(
+                langgraph_dev(own, env, jobs=jobs, startup_timeout=STARTUP_TIMEOUT)
+            )
             urls.append(url)
             pgids.append(pgid)
         for url in urls:  # build the graph (and its client) before the clock starts

@@ -42,6 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _servers import redis_server
 from bench_wait import (
     ORG_ID,
     TOKEN,
@@ -186,38 +187,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.role == "worker":
         print(json.dumps(_worker(json.load(sys.stdin))))
         return 0
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         print("redis-server is not installed (apt-get install redis-server)", file=sys.stderr)
         return 2
     fleet = make_fleet(args.runs, low=30.0, high=90.0)
-    port = free_loopback_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        redis = subprocess.Popen(
-            [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-             "--appendonly", "no", "--dir", workdir],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            url = f"redis://127.0.0.1:{port}/0"
-            deadline = time.monotonic() + 20
-            while True:  # wait for the real server to answer
-                try:
-                    Coordination(url)
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-            rows = []
-            for n in (int(x) for x in args.processes.split(",")):
-                for mode in MODES:
-                    row = _run_config(n, mode, fleet, args.time_scale, url)
-                    rows.append(row)
-                    print(f"  {n} processes, {mode}: done", file=sys.stderr, flush=True)
-        finally:
-            redis.terminate()
-            redis.wait(timeout=10)
+    with tempfile.TemporaryDirectory() as workdir, redis_server(Path(workdir)) as url:
+        rows = []
+        for n in (int(x) for x in args.processes.split(",")):
+            for mode in MODES:
+                row = _run_config(n, mode, fleet, args.time_scale, url)
+                rows.append(row)
+                print(f"  {n} processes, {mode}: done", file=sys.stderr, flush=True)
     print(f"fleet: {args.runs} runs of 30-90 s, time_scale {args.time_scale:g}")
     print(_table(rows))
     if args.json:
