@@ -94,6 +94,7 @@ _backend: Any = None  # LocalCodegen, imported lazily (the local extra is option
 #: The server factories' compiled graphs and supervisor models, built once per key.
 _graphs: dict[tuple[Any, ...], CompiledStateGraph[Any, Any, Any, Any]] = {}
 _models: dict[str, BaseChatModel] = {}
+_closing: set[asyncio.Task[None]] = set()  # async clients reset_client is closing
 
 
 def _time_scale(environ: Mapping[str, str]) -> float:
@@ -235,8 +236,10 @@ def _close_async(aclient: AsyncCodegenClient) -> None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
-    if loop is not None:
-        loop.create_task(aclient.aclose())
+    if loop is not None:  # the loop keeps only a weak reference to a task: hold it
+        task = loop.create_task(aclient.aclose())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
         return
     try:
         asyncio.run(aclient.aclose())
@@ -508,7 +511,8 @@ async def supervisor_graph(
     without a usable one the graph still opens and draws, and a run answers with what to
     set. Graphs are reused per ``max_turns`` and ``repo_id``.
     """
-    client, aclient = await _server_client(), await _server_async_client()
+    client = await _server_client()
+    aclient = await _server_async_client()  # built with it: no second start
     spec = os.environ.get(SUPERVISOR_MODEL_ENV_VAR, "").strip()
     model = _models.get(spec)
     if model is None:  # the first call may import a provider package: off the event loop

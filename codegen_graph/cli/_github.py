@@ -28,10 +28,9 @@ def parse_repo(repo: str) -> tuple[str, str]:
     Raises:
         ConfigurationError: not of the form ``OWNER/NAME`` (``.`` and ``..`` are no names).
     """
-    if not _REPO_RE.match(repo.strip()):
-        raise ConfigurationError(f"--repo must look like OWNER/NAME, got {repo!r}")
-    owner, name = repo.strip().split("/")
-    if {owner, name} & {".", ".."}:  # would name another API path than the repository's
+    owner, _, name = repo.strip().partition("/")
+    # a dot segment would name another API path than the repository's
+    if not _REPO_RE.match(repo.strip()) or {owner, name} & {".", ".."}:
         raise ConfigurationError(f"--repo must look like OWNER/NAME, got {repo!r}")
     return owner, name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -118,6 +119,20 @@ def test_reset_client_closes_the_async_client_too(monkeypatch: pytest.MonkeyPatc
     client, aclient = studio.client_from_env(), studio.async_client_from_env()
     studio.reset_client()
     assert client.closed and aclient.closed
+
+
+async def test_reset_client_on_a_running_loop_closes_the_async_client_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CODEGEN_API_TOKEN", "cg-secret-token-value-123456")
+    monkeypatch.setenv("CODEGEN_ORG_ID", "42")
+    aclient = studio.async_client_from_env()
+    studio.reset_client()  # from async code: the close is a task of this loop
+    for _ in range(100):
+        if aclient.closed:
+            break
+        await asyncio.sleep(0)  # let the closing task run (no time passes)
+    assert aclient.closed
 
 
 def test_token_without_org_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
