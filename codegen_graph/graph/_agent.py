@@ -42,7 +42,7 @@ from ..models import AgentType
 from ..plugins import Plugin
 from ..resources import DEFAULT_KEY_LOOKBACK
 from ._async import nodes as async_nodes
-from ._nodes import node_spec
+from ._nodes import lookback_seconds, node_spec
 from ._retry import codegen_retry_policy
 from ._state import RunRecord
 from ._sync import nodes as sync_nodes
@@ -128,7 +128,7 @@ def codegen_agent(
         model=model,
         agent_type=agent_type,
         timeout=timeout,
-        key_lookback=float(key_lookback),
+        key_lookback=lookback_seconds(key_lookback),
         # a TimeoutPolicy cancels the node to retry it: then a cancel is not a stop
         stop_on_cancel=timeout_policy is None,
     )

@@ -52,6 +52,7 @@ __all__ = [
     "StoreNamespace",
     "codegen_node",
     "codegen_wait_node",
+    "lookback_seconds",
     "node_spec",
     "render_prompt",
     "resume_node",
@@ -75,10 +76,19 @@ def node_spec(
     output = (
         None if output_schema is None else OutputSpec(output_schema, max_attempts=output_attempts)
     )
-    filters = OutputFilters(client, output_filter)
+    filters = OutputFilters(output_filter)
     return NodeSpec(
         role=role, key=key, clock=client.clock, filters=filters, output=output, **fields
     )
+
+
+def lookback_seconds(key_lookback: Any) -> float:
+    """``key_lookback`` checked: a number of seconds, at least 0 (every node factory)."""
+    if isinstance(key_lookback, bool) or not isinstance(key_lookback, (int, float)):
+        raise ConfigurationError(f"key_lookback must be seconds, got {key_lookback!r}")
+    if key_lookback < 0:
+        raise ConfigurationError(f"key_lookback must be >= 0, got {key_lookback!r}")
+    return float(key_lookback)
 
 
 def _build(client: CodegenClient | AsyncCodegenClient, spec: NodeSpec, kind: str) -> _Node:
@@ -164,10 +174,6 @@ def codegen_node(
     ``AIMessage`` named after the role.
     """
     key = key or role
-    if isinstance(key_lookback, bool) or not isinstance(key_lookback, (int, float)):
-        raise ConfigurationError(f"key_lookback must be seconds, got {key_lookback!r}")
-    if key_lookback < 0:
-        raise ConfigurationError(f"key_lookback must be >= 0, got {key_lookback!r}")
     spec = node_spec(
         client,
         role,
@@ -183,7 +189,7 @@ def codegen_node(
         timeout=timeout,
         metadata=metadata,
         store_namespace=store_namespace,
-        key_lookback=float(key_lookback),
+        key_lookback=lookback_seconds(key_lookback),
     )
     return _build(client, spec, "launch")
 

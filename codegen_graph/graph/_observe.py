@@ -24,7 +24,6 @@ from typing import Any
 from langgraph.config import get_store, get_stream_writer
 from langgraph.store.base import BaseStore, Item
 
-from .. import AsyncCodegenClient, CodegenClient
 from .._hooks import filter_texts
 from ..models import AgentRunLogResponse, AgentRunResponse
 from ..observability import OperationTrace, trace_log_entry
@@ -54,9 +53,7 @@ class OutputFilters:
     """A node's own ``output_filter`` (the client's plugins already filtered every answer
     read through the client: see ``docs/observability.md``)."""
 
-    def __init__(
-        self, client: CodegenClient | AsyncCodegenClient, extra: Plugin | None = None
-    ) -> None:
+    def __init__(self, extra: Plugin | None = None) -> None:
         self._pm = PluginManager([extra]) if extra is not None else None
 
     def _clean(self, role: str, run_id: int | None = None) -> Callable[[str], str] | None:

@@ -168,9 +168,10 @@ def supervisor_workflow(
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
         raise ConfigurationError(f"max_turns must be an int >= 1, got {max_turns!r}")
     tools = [agent_tool(agent) for agent in agents]
-    if client is not None or async_client is not None:
+    has_client = client is not None or async_client is not None
+    if has_client:
         tools += _tools(client, async_client, roles, repo_id, timeout, max_result_chars)
-    prompt = _system_prompt(system_prompt, roles if len(tools) > len(agents) else {}, agents)
+    prompt = _system_prompt(system_prompt, roles if has_client else {}, agents)
     either = client or async_client
     clock: Clock = either.clock if either is not None else SystemClock()
 

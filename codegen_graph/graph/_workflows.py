@@ -438,7 +438,7 @@ def _fix_node(
             "code", run_id, text, _fix_key(run_id, _iter(state, "code"), text), source
         )
 
-    filters = OutputFilters(client, output_filter)
+    filters = OutputFilters(output_filter)
 
     def done(state: FeatureState, _plan: ResumePlan, current: AgentRunResponse) -> Any:
         record, iteration = _runs(state)["code"], _iter(state, "code")

@@ -185,3 +185,16 @@ def test_supervisor_workflow_delegates_to_codegen_agents(local: LocalCodegen) ->
     told = [m for m in out["messages"] if isinstance(m, ToolMessage)]
     assert told and "did: Add a /health endpoint" in str(told[-1].content)
     assert out["messages"][-1].content == "Done."
+
+
+@pytest.mark.parametrize("bad", [-5, "1", True])
+def test_a_bad_key_lookback_is_refused_like_codegen_nodes(local: LocalCodegen, bad: Any) -> None:
+    """One check for every node factory: the agent took any value ``float()`` accepted."""
+    from codegen_graph import ConfigurationError
+    from codegen_graph.graph import codegen_node
+
+    with local.client() as client:
+        with pytest.raises(ConfigurationError, match="key_lookback must be"):
+            codegen_agent(client=client, key_lookback=bad)
+        with pytest.raises(ConfigurationError, match="key_lookback must be"):
+            codegen_node("code", "x", client=client, key_lookback=bad)
