@@ -179,6 +179,10 @@ class WatchCore:
         with self.lock:
             return set(self.waiters)
 
+    def is_watched(self, run_id: int) -> bool:
+        with self.lock:
+            return run_id in self.waiters
+
     # -- updates ----------------------------------------------------------------------------
     def apply(self, runs: Iterable[AgentRunResponse], tick: int | None = None) -> list[Waiter]:
         """Record run states fetched by ``tick`` (``None``: pushed, always fresh); return
@@ -300,12 +304,13 @@ class WatchCore:
         a depth ``D`` costs ``D - pages_read + 1`` pages plus one GET per run estimated
         deeper than ``D``; a run whose position is unknown is assumed on the next page.
         """
-        missing = self.watched() - (seen if seen is not None else {r.id for r in page.items})
+        watched = self.watched()
+        missing = watched - (seen if seen is not None else {r.id for r in page.items})
         received = max(getattr(page, "received", 0), len(page.items))  # skipped items too
         if not missing or received < self.page_size or pages_read >= page.pages:
             return False
         if not _newest_first(page) or not page.items:
-            return len(missing) >= 2 and pages_read < self.page_limit(len(self.watched()))
+            return len(missing) >= 2 and pages_read < self.page_limit(len(watched))
         oldest = min(run.id for run in page.items)
         deeper = [run_id for run_id in missing if run_id < oldest]
         if not deeper:

@@ -43,6 +43,7 @@ from .._specs import (
     lookup_bound,
 )
 from ..models import AgentRunResponse
+from .keyed import mark_reused
 from .runs import AsyncAgentRun, AsyncRunHost
 
 __all__ = ["BatchItem", "BatchProgress", "BatchPrompt", "async_run_many"]
@@ -161,8 +162,7 @@ async def async_run_many(
         try:
             existing = found.get(item.key) if item.key else None
             if existing is not None:
-                existing._reused = True
-                item.run = AsyncAgentRun(client, existing)
+                item.run = AsyncAgentRun(client, mark_reused(existing))
             else:
                 prompt = kwargs.pop("prompt")
 

@@ -46,7 +46,7 @@ from .._specs import (
 from ..models import AgentRunResponse
 from .requester import AsyncRequester
 
-__all__ = ["AsyncKeyedCreates"]
+__all__ = ["AsyncKeyedCreates", "mark_reused"]
 
 T = TypeVar("T")
 
@@ -57,7 +57,8 @@ CLAIM_POLL = 0.25
 STORE_WAIT = 60.0
 
 
-def _reused(run: AgentRunResponse) -> AgentRunResponse:
+def mark_reused(run: AgentRunResponse) -> AgentRunResponse:
+    """``run``, marked as found for its key rather than created (``reused``)."""
     run._reused = True
     return run
 
@@ -101,12 +102,12 @@ class AsyncKeyedCreates:
                     await self._take(claim)
                     if claim.existing is not None:
                         self._created.put(ident, claim.existing)
-                        return _reused(await api.request(get_run(api.org_id, claim.existing)))
+                        return mark_reused(await api.request(get_run(api.org_id, claim.existing)))
                 found = await self._existing(call.key, ident, bound)
                 if found is not None:
                     if claim is not None:
                         await async_offload(claim.record, found.id)
-                    return _reused(found)
+                    return mark_reused(found)
                 run = await api.request(call.spec)
                 self._created.put(ident, run.id)
                 if claim is not None:
@@ -193,7 +194,7 @@ class AsyncKeyedCreates:
                     self._resumed.put(ident, run_id)
                     return run
                 self._resumed.put(ident, run_id)
-            return _reused(await api.request(get_run(api.org_id, run_id)))
+            return mark_reused(await api.request(get_run(api.org_id, run_id)))
 
     async def persist(self, attempt: Callable[[bool], Awaitable[T]]) -> T:
         """``await attempt(retrying)`` until it returns, pausing after each transient

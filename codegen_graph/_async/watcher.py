@@ -125,11 +125,6 @@ class AsyncRunWatcher:
         return getattr(self._source, "stats", None)
 
     @property
-    def is_leader(self) -> bool:
-        """Whether this watcher polled for the whole org at its last tick."""
-        return bool(getattr(self._source, "leader", False))
-
-    @property
     def watching(self) -> set[int]:
         """Ids of the runs that currently have a waiter."""
         return self._core.watched()
@@ -305,7 +300,7 @@ class AsyncRunWatcher:
             if not core.wants_next_page(page, pages, seen):
                 break
         for run_id in sorted(core.watched() - seen):
-            if run_id not in core.watched():
+            if not core.is_watched(run_id):
                 continue  # its waiters left (deadline) while this tick went on
             if not await self._before_request():
                 return requests
@@ -336,11 +331,7 @@ class AsyncRunWatcher:
                 return False
             if now >= until:
                 return True
-            step = min(until - now, SLICE)
-            deadline = core.next_deadline()
-            if deadline is not None:
-                step = min(step, max(0.0, deadline - now))
-            await clock.asleep(step)
+            await clock.asleep(core.next_wake(now, min(until - now, SLICE)))
 
     async def _before_request(self) -> bool:
         """Wait for the watcher's next request slot (and the client's budget, so the

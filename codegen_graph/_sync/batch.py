@@ -45,6 +45,7 @@ from .._specs import (
     lookup_bound,
 )
 from ..models import AgentRunResponse
+from .keyed import mark_reused
 from .runs import AgentRun, RunHost
 
 __all__ = ["BatchItem", "BatchProgress", "BatchPrompt", "run_many"]
@@ -163,8 +164,7 @@ def run_many(
         try:
             existing = found.get(item.key) if item.key else None
             if existing is not None:
-                existing._reused = True
-                item.run = AgentRun(client, existing)
+                item.run = AgentRun(client, mark_reused(existing))
             else:
                 prompt = kwargs.pop("prompt")
 

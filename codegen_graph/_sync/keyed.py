@@ -48,7 +48,7 @@ from .._specs import (
 from ..models import AgentRunResponse
 from .requester import Requester
 
-__all__ = ["KeyedCreates"]
+__all__ = ["KeyedCreates", "mark_reused"]
 
 T = TypeVar("T")
 
@@ -59,7 +59,8 @@ CLAIM_POLL = 0.25
 STORE_WAIT = 60.0
 
 
-def _reused(run: AgentRunResponse) -> AgentRunResponse:
+def mark_reused(run: AgentRunResponse) -> AgentRunResponse:
+    """``run``, marked as found for its key rather than created (``reused``)."""
     run._reused = True
     return run
 
@@ -103,12 +104,12 @@ class KeyedCreates:
                     self._take(claim)
                     if claim.existing is not None:
                         self._created.put(ident, claim.existing)
-                        return _reused(api.request(get_run(api.org_id, claim.existing)))
+                        return mark_reused(api.request(get_run(api.org_id, claim.existing)))
                 found = self._existing(call.key, ident, bound)
                 if found is not None:
                     if claim is not None:
                         offload(claim.record, found.id)
-                    return _reused(found)
+                    return mark_reused(found)
                 run = api.request(call.spec)
                 self._created.put(ident, run.id)
                 if claim is not None:
@@ -193,7 +194,7 @@ class KeyedCreates:
                     self._resumed.put(ident, run_id)
                     return run
                 self._resumed.put(ident, run_id)
-            return _reused(api.request(get_run(api.org_id, run_id)))
+            return mark_reused(api.request(get_run(api.org_id, run_id)))
 
     def persist(self, attempt: Callable[[bool], T]) -> T:
         """``attempt(retrying)`` until it returns, pausing after each transient

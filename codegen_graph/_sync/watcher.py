@@ -127,11 +127,6 @@ class RunWatcher:
         return getattr(self._source, "stats", None)
 
     @property
-    def is_leader(self) -> bool:
-        """Whether this watcher polled for the whole org at its last tick."""
-        return bool(getattr(self._source, "leader", False))
-
-    @property
     def watching(self) -> set[int]:
         """Ids of the runs that currently have a waiter."""
         return self._core.watched()
@@ -307,7 +302,7 @@ class RunWatcher:
             if not core.wants_next_page(page, pages, seen):
                 break
         for run_id in sorted(core.watched() - seen):
-            if run_id not in core.watched():
+            if not core.is_watched(run_id):
                 continue  # its waiters left (deadline) while this tick went on
             if not self._before_request():
                 return requests
@@ -338,11 +333,7 @@ class RunWatcher:
                 return False
             if now >= until:
                 return True
-            step = min(until - now, SLICE)
-            deadline = core.next_deadline()
-            if deadline is not None:
-                step = min(step, max(0.0, deadline - now))
-            clock.sleep(step)
+            clock.sleep(core.next_wake(now, min(until - now, SLICE)))
 
     def _before_request(self) -> bool:
         """Wait for the watcher's next request slot (and the client's budget, so the
