@@ -39,10 +39,8 @@ from .._specs import (
     TimeLike,
     get_run,
     has_key,
-    log_scan,
     lookup_bound,
     resume,
-    resume_marker,
     scan,
 )
 from ..models import AgentRunResponse
@@ -51,6 +49,7 @@ from .requester import Requester
 __all__ = ["KeyedCreates", "mark_reused"]
 
 T = TypeVar("T")
+S = TypeVar("S", ScanStep, LogScanStep)  # a paged scan's step
 
 #: Clock seconds between two tries of a key claim another process holds.
 CLAIM_POLL = 0.25
@@ -156,11 +155,7 @@ class KeyedCreates:
         """The runs created with any of ``keys`` since ``bound`` (epoch seconds, skew
         included): one scan of the run list for all of them."""
         api = self._api
-        spec: RequestSpec[ScanStep] | None = scan(api.org_id, frozenset(keys), bound)
-        step: ScanStep | None = None
-        while spec is not None:
-            step = api.request(spec)
-            spec = step.next
+        step = self._last(scan(api.org_id, frozenset(keys), bound))
         if step is None:
             return {}
         found = {k: api.hooks.filtered(run) for k, run in step.found.items()}
@@ -169,6 +164,14 @@ class KeyedCreates:
         for key, run in found.items():
             self._created.put(self._ident(key), run.id)
         return found
+
+    def _last(self, spec: RequestSpec[S] | None) -> S | None:
+        """The last step of a paged scan (each step names the next request, or ``None``)."""
+        step: S | None = None
+        while spec is not None:
+            step = self._api.request(spec)
+            spec = step.next
+        return step
 
     def resume(
         self, run_id: int, prompt: str, images: Sequence[str] | None, key: str | None
@@ -182,13 +185,9 @@ class KeyedCreates:
         ident = self._ident("resume", run_id, key)
         with KeyLock(ident):
             if self._resumed.get(ident) is None:
-                step: LogScanStep | None = None
-                lookup: RequestSpec[LogScanStep] | None = log_scan(
-                    api.org_id, run_id, resume_marker(key)
-                )
-                while lookup is not None:
-                    step = api.request(lookup)
-                    lookup = step.next
+                assert spec.recovery is not None  # a keyed resume: its marker's log scan
+                lookup: RequestSpec[LogScanStep] = spec.recovery.lookup
+                step = self._last(lookup)
                 if step is None or step.found is None:
                     run = api.request(spec)
                     self._resumed.put(ident, run_id)
