@@ -47,10 +47,14 @@ class KeyMemo:
 
     def put(self, ident: Hashable, value: float) -> None:
         with self._lock:
-            self._items[ident] = value
-            self._items.move_to_end(ident)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            self._store(ident, value)
+
+    def first_time(self, ident: Hashable) -> bool:
+        """Whether ``ident`` is new here (it is remembered from now on)."""
+        with self._lock:
+            new = ident not in self._items
+            self._store(ident, self._items.get(ident, 0.0))
+            return new
 
     def drop(self, ident: Hashable) -> None:
         with self._lock:
@@ -65,11 +69,15 @@ class KeyMemo:
         """The earliest of ``bound`` and every bound given for ``ident`` before."""
         with self._lock:
             earliest = min(bound, self._items.get(ident, bound))
-            self._items[ident] = earliest
-            self._items.move_to_end(ident)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            self._store(ident, earliest)
             return earliest
+
+    def _store(self, ident: Hashable, value: float) -> None:
+        """Set ``ident`` as the newest entry, evicting the oldest past the size (locked)."""
+        self._items[ident] = value
+        self._items.move_to_end(ident)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
 
 
 INTENTS = KeyMemo()

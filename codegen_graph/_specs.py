@@ -20,9 +20,7 @@ with its own marker line (:func:`resume_marker`) and is found again in the run's
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +39,7 @@ from ._checks import (
     next_skip,
 )
 from ._exceptions import ConfigurationError
+from ._keys import KeyMemo
 from ._problems import describe_problems
 from ._timestamps import parse_timestamp
 from .models import (
@@ -110,25 +109,8 @@ class RunPage(Page[AgentRunResponse]):
         return max(self._received, len(self.items))
 
 
-class _Said:
-    """Which unreadable runs were already reported (bounded, so it never grows for ever)."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._ids: OrderedDict[object, None] = OrderedDict()
-        self._lock = threading.Lock()
-        self._size = size
-
-    def first_time(self, what: object) -> bool:
-        with self._lock:
-            if what in self._ids:
-                return False
-            self._ids[what] = None
-            while len(self._ids) > self._size:
-                self._ids.popitem(last=False)
-            return True
-
-
-_SAID = _Said()
+#: Which unreadable runs were already reported (bounded, so it never grows for ever).
+_SAID = KeyMemo()
 
 
 def parse_run_page(data: Any) -> RunPage:
