@@ -64,6 +64,7 @@ __all__ = [
     "TimeLike",
     "get_run",
     "has_key",
+    "key_of",
     "list_runs",
     "log_scan",
     "lookup_bound",
@@ -286,6 +287,15 @@ def scan(
     return RequestSpec(
         "GET", f"{_org(org)}/runs", parse=parse, params={"skip": skip, "limit": PAGE}
     )
+
+
+def key_of(create_args: Mapping[str, Any]) -> str | None:
+    """The key a create's arguments name: ``idempotency_key``, else the metadata's."""
+    metadata = create_args.get("metadata")
+    key = create_args.get("idempotency_key") or (
+        metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
+    )
+    return str(key) if key else None
 
 
 class KeyedCreate:

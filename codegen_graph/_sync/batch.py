@@ -38,10 +38,10 @@ from .._concurrency import each
 from .._handle import HandleBase
 from .._keys import BATCH_DEADLINE
 from .._specs import (
-    IDEMPOTENCY_METADATA_KEY,
     KeyedCreate,
     TimeLike,
     check_create_args,
+    key_of,
     lookup_bound,
 )
 from ..models import AgentRunResponse
@@ -101,14 +101,6 @@ def _specs(prompts: Sequence[BatchPrompt], key_prefix: str | None) -> list[dict[
     return specs
 
 
-def _key_of(spec: Mapping[str, Any]) -> str | None:
-    metadata = spec.get("metadata")
-    key = spec.get("idempotency_key") or (
-        metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
-    )
-    return str(key) if key else None
-
-
 class _Tally:
     def __init__(self, total: int, on_progress: Callable[[BatchProgress], Any] | None) -> None:
         self.total, self.done, self.failed = total, 0, 0
@@ -149,12 +141,12 @@ def run_many(
     deadline = None if timeout is None else started + timeout
     specs = _specs(prompts, key_prefix)
     items = [
-        BatchItem[AgentRun](i, spec["prompt"], key=_key_of(spec), started_at=started)
+        BatchItem[AgentRun](i, spec["prompt"], key=key_of(spec), started_at=started)
         for i, spec in enumerate(specs)
     ]
     auto = f"batch-{uuid.uuid4().hex[:16]}"  # unkeyed items: a key made for this batch
-    for i, spec in enumerate(specs):
-        spec.setdefault("idempotency_key", _key_of(spec) or f"{auto}-{i}")
+    for item, spec in zip(items, specs, strict=True):
+        spec.setdefault("idempotency_key", item.key or f"{auto}-{item.index}")
     found = _scan(client, items, created_after)
     tally = _Tally(len(items), on_progress)
 

@@ -17,12 +17,12 @@ from ..._checks import check_id, check_limit, check_text, next_skip
 from ..._exceptions import ConfigurationError
 from ..._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from ..._specs import (
-    IDEMPOTENCY_METADATA_KEY,
     KeyedCreate,
     RunPage,
     TimeLike,
     check_create_args,
     get_run,
+    key_of,
     list_runs,
     lookup_bound,
     run_logs,
@@ -42,11 +42,7 @@ __all__ = ["AsyncAgentRuns"]
 
 
 def _check_reuse(reuse_existing: bool, create_kwargs: Mapping[str, Any]) -> None:
-    metadata = create_kwargs.get("metadata")
-    keyed = create_kwargs.get("idempotency_key") or (
-        metadata.get(IDEMPOTENCY_METADATA_KEY) if isinstance(metadata, Mapping) else None
-    )
-    if not reuse_existing and keyed:
+    if not reuse_existing and key_of(create_kwargs):
         raise ConfigurationError(
             "reuse_existing=False is no longer supported: a create with an idempotency_key "
             "always returns the run the key already has; use a new key for a new run"
