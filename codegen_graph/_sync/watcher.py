@@ -127,6 +127,11 @@ class RunWatcher:
         return getattr(self._source, "stats", None)
 
     @property
+    def is_leader(self) -> bool:
+        """Whether this watcher polled for the whole org at its last tick."""
+        return bool(getattr(self._source, "leader", False))
+
+    @property
     def watching(self) -> set[int]:
         """Ids of the runs that currently have a waiter."""
         return self._core.watched()

@@ -159,6 +159,7 @@ def test_one_poller_serves_every_client(redis_url: str, prefix: str) -> None:
     followers = [c for c in clients if c.watcher.poller.leader_ticks == 0]  # type: ignore[attr-defined]
     for c in followers:
         assert c.watcher.stats.requests == 0
+        assert c.watcher.is_leader is False  # never polled for the org
     for c in clients:
         c.close()
     backend.close()
