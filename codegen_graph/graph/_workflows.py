@@ -34,14 +34,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy, TimeoutPolicy, interrupt
-from pydantic import ConfigDict, with_config
+from pydantic import Field
 from typing_extensions import TypedDict
 
 from .. import AsyncCodegenClient, CodegenClient
@@ -72,16 +72,22 @@ TASK_METADATA_KEY = "codegen_graph_task"
 _TASK_METADATA_CHARS = 2000
 
 
-@with_config(ConfigDict(use_attribute_docstrings=True))
+# The fields' descriptions are Field metadata, not attribute docstrings: pydantic reads those
+# by parsing the module's source at schema time, which needs the source file and, on CPython
+# 3.11 before 3.11.9, can fail with "AST constructor recursion depth mismatch" while another
+# thread parses too (gh-106905; seen under load in our CI).
 class FeatureInput(TypedDict):
     """What a user gives the feature workflow (its input schema, Studio's input form)."""
 
-    task: str
-    """The feature to build, in plain words: "Add a /health endpoint that returns the
-    service version"."""
+    task: Annotated[
+        str,
+        Field(
+            description='The feature to build, in plain words: "Add a /health endpoint that '
+            'returns the service version".'
+        ),
+    ]
 
 
-@with_config(ConfigDict(use_attribute_docstrings=True))
 class FeatureOptions(TypedDict, total=False):
     """Options of a feature workflow thread, given as the first run's context.
 
@@ -90,12 +96,19 @@ class FeatureOptions(TypedDict, total=False):
     checkpointed with it; a key left out takes the value given to feature_workflow().
     """
 
-    max_iterations: int
-    """Code iterations at most, the first implementation included (default 3)."""
-    require_approval: bool
-    """Pause for a human decision before the report (default false)."""
-    repo_id: int | None
-    """The Codegen repository id the agents work in (default: the organization's)."""
+    max_iterations: Annotated[
+        int, Field(description="Code iterations at most, the first implementation included.")
+    ]
+    require_approval: Annotated[
+        bool, Field(description="Pause for a human decision before the report.")
+    ]
+    repo_id: Annotated[
+        int | None,
+        Field(
+            description="The Codegen repository id the agents work in "
+            "(default: the organization's)."
+        ),
+    ]
 
 
 class FeatureState(GraphState, total=False):

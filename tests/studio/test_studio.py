@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import time
@@ -210,6 +211,23 @@ def test_the_context_schema_carries_the_defaults() -> None:
     }
     assert props["max_iterations"]["type"] == "integer" and props["max_iterations"]["description"]
     assert context["title"] == "FeatureOptions" and context["description"]
+
+
+def test_the_schemas_are_built_without_parsing_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attribute docstrings would make pydantic parse the module's source at schema time: it
+    needs the source file, and CPython 3.11.7 can fail it ("AST constructor recursion depth
+    mismatch") while another thread parses too. The descriptions are Field metadata instead."""
+
+    def no_parse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("ast.parse called while building a schema")
+
+    with LocalCodegen(time_scale=600) as backend, backend.client() as client:
+        graph = studio.build_feature_graph(client=client)
+        with monkeypatch.context() as patched:  # undone before pytest reports (it parses)
+            patched.setattr(ast, "parse", no_parse)
+            context, given = graph.get_context_jsonschema(), graph.get_input_jsonschema()
+    assert context is not None and context["properties"]["repo_id"]["description"]
+    assert given["properties"]["task"]["description"].startswith("The feature to build")
 
 
 @pytest.mark.parametrize("factory", [studio.feature_graph, studio.supervisor_graph])
