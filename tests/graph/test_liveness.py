@@ -2,8 +2,10 @@
 tick; a run_timeout that fires is retried by codegen_retry_policy and re-attaches.
 
 LangGraph measures node timeouts in real seconds, so these tests run the local backend on a
-ScaledClock (250 simulated seconds per real second): a 300-second remote run lasts 1.2 real
-seconds, four times the 0.3-second idle timeout and the 0.3-second run timeout.
+ScaledClock (250 simulated seconds per real second). The idle timeout is one real second (a
+loaded CI machine can pause a process for a few tenths, so a shorter one would measure the
+machine, not the heartbeats) and its run lasts four (1,000 simulated seconds); the run
+timeout is 0.3 real seconds and its run lasts 1.2 (300 simulated seconds).
 """
 
 from __future__ import annotations
@@ -29,16 +31,20 @@ from codegen_graph.local import LocalCodegen, Outcome, RunContext
 
 SCALE = 250.0
 QUIET_RUN = 300.0  # simulated seconds without a single log entry until the final answer
+LONG_QUIET_RUN = 1000.0
 
 
 class QuietBehavior:
     """A run that writes nothing until it finishes: no log entry to count as progress."""
 
+    def __init__(self, duration: float = QUIET_RUN) -> None:
+        self.duration = duration
+
     def plan(self, ctx: RunContext) -> Outcome:
-        return Outcome(status="COMPLETE", result=f"done: {ctx.prompt}", duration=QUIET_RUN)
+        return Outcome(status="COMPLETE", result=f"done: {ctx.prompt}", duration=self.duration)
 
 
-IDLE = TimeoutPolicy(idle_timeout=0.3, refresh_on="heartbeat")
+IDLE = TimeoutPolicy(idle_timeout=1.0, refresh_on="heartbeat")
 CONFIG: Any = {"configurable": {"thread_id": "live-1"}}
 
 
@@ -51,7 +57,7 @@ def _graph(node: Any, *, timeout: TimeoutPolicy, retry: Any = None) -> Any:
 
 
 async def test_an_idle_timeout_shorter_than_the_run_is_kept_alive_by_heartbeats() -> None:
-    with LocalCodegen(time_scale=SCALE, behavior=QuietBehavior()) as local:
+    with LocalCodegen(time_scale=SCALE, behavior=QuietBehavior(LONG_QUIET_RUN)) as local:
         async with local.async_client() as client:
             graph = _graph(codegen_node("code", "Implement {task}", client=client), timeout=IDLE)
             state = await graph.ainvoke({"task": "x"}, CONFIG)
@@ -62,7 +68,7 @@ async def test_an_idle_timeout_shorter_than_the_run_is_kept_alive_by_heartbeats(
 
 async def test_without_heartbeats_the_same_wait_is_idle() -> None:
     """The control: a node that waits for the same run without heartbeats times out."""
-    with LocalCodegen(time_scale=SCALE, behavior=QuietBehavior()) as local:
+    with LocalCodegen(time_scale=SCALE, behavior=QuietBehavior(LONG_QUIET_RUN)) as local:
         async with local.async_client() as client:
 
             async def silent(state: dict[str, Any]) -> dict[str, Any]:
