@@ -74,8 +74,8 @@ _TASK_METADATA_CHARS = 2000
 
 # The fields' descriptions are Field metadata, not attribute docstrings: pydantic reads those
 # by parsing the module's source at schema time, which needs the source file and, on CPython
-# 3.11 before 3.11.9, can fail with "AST constructor recursion depth mismatch" while another
-# thread parses too (gh-106905; seen under load in our CI).
+# 3.11.7 (our CI's), failed once with "AST constructor recursion depth mismatch" under load
+# while other threads ran (a known 3.11 failure of ast.parse: python/cpython#106905).
 class FeatureInput(TypedDict):
     """What a user gives the feature workflow (its input schema, Studio's input form)."""
 
