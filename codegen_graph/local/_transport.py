@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from typing import Any
 
 import httpx
@@ -60,7 +61,11 @@ class LocalTransport(httpx.BaseTransport):
     """Sync transport into the local backend's ASGI app, via a blocking portal.
 
     The portal starts on the first request and stops on :meth:`close` (after the requests
-    in flight), joining its thread; a request after that starts another.
+    in flight), joining its thread; a request after that starts another. A transport never
+    closed stops its portal when it is collected or at interpreter exit, whichever comes
+    first: left to the portal generator's own finalizer, it would block the exit for ever
+    (the loop's daemon thread no longer runs by then), e.g. in a script that never closes
+    ``LocalCodegen().client()``.
 
     Args:
         app: the ASGI app (``LocalCodegen.app``).
@@ -71,6 +76,7 @@ class LocalTransport(httpx.BaseTransport):
         self._lock = threading.Lock()
         self._stack = contextlib.ExitStack()
         self._portal: BlockingPortal | None = None
+        weakref.finalize(self, self._stack.close)  # runs at exit too (before daemon threads stop)
 
     def __repr__(self) -> str:
         return "LocalTransport()"

@@ -34,3 +34,26 @@ def test_the_sync_transport_runs_on_one_loop_thread_that_close_joins() -> None:
         for thread in started:  # the loop's worker threads end with it, soon after
             thread.join(timeout=30)
         assert [t.name for t in started if t.is_alive()] == []
+
+
+_NEVER_CLOSED = """
+from codegen_graph.local import LocalCodegen
+
+client = LocalCodegen().client()  # neither closed nor collected before the exit
+run = client.agent_runs.start("Add a /health endpoint")
+print(run.id, flush=True)
+"""
+
+
+def test_a_script_that_never_closes_its_embedded_client_still_exits() -> None:
+    """The sync transport's portal is stopped at exit (a transport never closed used to
+    block the interpreter's exit for ever: its loop's daemon thread no longer ran when the
+    portal's finalizer waited for it)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _NEVER_CLOSED], capture_output=True, text=True, timeout=120
+    )  # a hang is the failure: TimeoutExpired
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().isdigit()
