@@ -20,17 +20,18 @@ from ._exceptions import (
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
+    ResponseValidationError,
     RunTimeoutError,
 )
 from ._ratelimit import RateLimiter
 from .models import AgentRunResponse, Page
 
 __all__ = [
+    "MALFORMED_READS",
     "Waiter",
     "WatchCore",
     "WatcherStats",
     "about_everyone",
-    "about_the_run",
     "beat",
     "run_timeout_error",
     "standard_budget",
@@ -40,6 +41,12 @@ __all__ = [
 log = logging.getLogger("codegen_graph.watcher")
 
 _DOCUMENTED_STANDARD = (60, 30.0)  # calls, period: the API's standard budget
+
+#: A waited run whose own ``GET`` answers this many times in a row with something that does
+#: not match the API's model ends its waits with that ``ResponseValidationError``: a run we
+#: cannot read would otherwise hold a wait without a timeout forever. One bad answer in
+#: between good ones is forgiven.
+MALFORMED_READS = 3
 
 
 @dataclass
@@ -134,6 +141,7 @@ class WatchCore:
         self.positions: dict[int, tuple[int, int]] = {}
         self.total: int | None = None  # the listing's total at the last page read
         self.ticks_started = 0
+        self.malformed: dict[int, int] = {}  # run id -> malformed answers in a row
         self.stats = WatcherStats()
         #: Set by :meth:`close`: every later wait fails with it at once.
         self.closed: BaseException | None = None
@@ -154,6 +162,7 @@ class WatchCore:
         if run_id not in self.waiters:
             self.latest.pop(run_id, None)
             self.positions.pop(run_id, None)
+            self.malformed.pop(run_id, None)
 
     def start_tick(self) -> int:
         """Number a tick as it starts; states it fetches can wake waiters added before."""
@@ -193,6 +202,7 @@ class WatchCore:
                 if run.id not in self.waiters:
                     continue
                 self.latest[run.id] = run
+                self.malformed.pop(run.id, None)
                 if run.status is None or not run.status.is_terminal:
                     continue
                 group = self.waiters.pop(run.id)
@@ -206,8 +216,40 @@ class WatchCore:
                 self._forget(run.id)
         return woken
 
+    def read_failed(self, run_id: int, exc: BaseException) -> list[Waiter] | None:
+        """A ``GET`` of one waited run failed: ``None`` if the error is not about that run
+        (the tick stops there), else the waiters it ends: all of them for an unknown run or
+        one not ours to read, all of them once :data:`MALFORMED_READS` answers in a row did
+        not match the model, none for a malformed answer before that (read it next tick)."""
+        if isinstance(exc, (NotFoundError, PermissionDeniedError)):
+            return self.fail_run(run_id, exc)
+        if not isinstance(exc, ResponseValidationError):
+            return None
+        with self.lock:
+            if run_id not in self.waiters:
+                return []
+            count = self.malformed[run_id] = self.malformed.get(run_id, 0) + 1
+        if count < MALFORMED_READS:
+            return []
+        return self.fail_run(
+            run_id,
+            ResponseValidationError(
+                f"agent run {run_id} could not be read: {count} answers in a row did not "
+                "match the API's model, so its wait ends; the remote run goes on (see it in "
+                f"Codegen's web app). The last: {exc.message}",
+                method=exc.method,
+                path=exc.path,
+                request_id=exc.request_id,
+            ),
+        )
+
+    def unreadable(self, run_ids: Iterable[int]) -> list[int]:
+        """Those of ``run_ids`` whose last ``GET`` answer did not match the model."""
+        with self.lock:
+            return [run_id for run_id in run_ids if run_id in self.malformed]
+
     def fail_run(self, run_id: int, exc: BaseException) -> list[Waiter]:
-        """Fail the waiters of one run (its id is unknown, or not ours to read)."""
+        """Fail the waiters of one run (its id is unknown, not ours to read, or unreadable)."""
         with self.lock:
             failed = self.waiters.pop(run_id, [])
             self._forget(run_id)
@@ -243,6 +285,7 @@ class WatchCore:
             self.waiters.clear()
             self.latest.clear()
             self.positions.clear()
+            self.malformed.clear()
         for waiter in failed:
             waiter.error = exc
         return failed
@@ -344,8 +387,3 @@ def about_everyone(exc: BaseException) -> bool:
     """An error on the *list* call that no later tick can fix: a rejected token, no access
     to the organisation, an unknown organisation."""
     return isinstance(exc, (AuthenticationError, PermissionDeniedError, NotFoundError))
-
-
-def about_the_run(exc: BaseException) -> bool:
-    """An error on one run's GET that is about that run: unknown, or not ours to read."""
-    return isinstance(exc, (NotFoundError, PermissionDeniedError))

@@ -23,9 +23,10 @@ as between ticks; the client's rate limiter stays a last line of defence.
 and decides itself when to poll again: a 5xx, a dropped connection, a 429, an open circuit
 or a malformed page costs a tick (the next one after the client's backoff, the
 ``Retry-After`` or the circuit's half-open time), never a waiter. A waiter ends only by its
-run's terminal state, its own deadline, an error about *its* run (404, 403 on its GET), a
-401 or 403 on the list (no later tick can fix it), or the client closing
-(:class:`~codegen_graph.ClientClosedError`, at once).
+run's terminal state, its own deadline, an error about *its* run (404, 403 on its GET, or
+:data:`~codegen_graph._watch.MALFORMED_READS` answers in a row to its GET that do not match
+the model: ``ResponseValidationError``), a 401 or 403 on the list (no later tick can fix
+it), or the client closing (:class:`~codegen_graph.ClientClosedError`, at once).
 
 **Deadlines** are kept on the client's clock: every sleep is cut into slices of at most
 :data:`SLICE` seconds, and waiters expire between slices and between requests, so
@@ -60,7 +61,6 @@ from .._watch import (
     WatchCore,
     WatcherStats,
     about_everyone,
-    about_the_run,
     beat,
     standard_budget,
     wake_all,
@@ -237,10 +237,14 @@ class RunWatcher:
             self._core.add(proxy)
         try:
             requests = self._poll()
+            # A run this tick could not read (a malformed answer): its own waiters read it
+            # themselves and count the failures (a proxy lives one tick, so cannot).
+            unreadable = self._core.unreadable(p.run_id for p in proxies if not p.done)
         finally:
             for proxy in proxies:
                 self._core.discard(proxy)
         done = {p.run_id: p.result for p in proxies if p.done}
+        done.update(dict.fromkeys(unreadable))
         if done:
             offload(source.publish, done)
         return requests
@@ -262,9 +266,10 @@ class RunWatcher:
             try:
                 wake_all(core.apply([self._get(run_id)], tick))
             except CodegenError as exc:
-                if not about_the_run(exc):
+                ended = core.read_failed(run_id, exc)
+                if ended is None:
                     raise
-                wake_all(core.fail_run(run_id, exc))
+                wake_all(ended)
         return requests
 
     def _follower_wait(self) -> float:
@@ -317,11 +322,12 @@ class RunWatcher:
                 run = self._get(run_id)
             except Exception as exc:
                 self._sent(sent)
-                if about_the_run(exc):
-                    wake_all(core.fail_run(run_id, exc))
-                    continue
-                self._poll_failed(exc, everyone=False)
-                return requests
+                ended = core.read_failed(run_id, exc)
+                if ended is None:
+                    self._poll_failed(exc, everyone=False)
+                    return requests
+                wake_all(ended)  # about this run only: the other runs' reads go on
+                continue
             self._sent(sent)
             self._recovered()
             wake_all(core.apply([run], tick))

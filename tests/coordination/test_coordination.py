@@ -4,18 +4,20 @@ view)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
 
 from codegen_graph import CodegenClient, ConfigurationError, Coordination, RateBudget, RateBudgets
 from codegen_graph.clock import ManualClock, ScaledClock
-from codegen_graph.local import LocalCodegen, free_loopback_port
+from codegen_graph.local import LocalCodegen, Outcome, RunContext, free_loopback_port
 
 SCALE = 200.0
 
@@ -273,3 +275,70 @@ def test_the_deployment_page_example_runs(redis_url: str, monkeypatch: pytest.Mo
     client = namespace["client"]
     assert isinstance(client, CodegenClient) and client.coordination is not None
     client.close()
+
+
+class _Held:
+    """Runs end after a simulated minute; the one whose prompt says "hold" after an hour."""
+
+    def plan(self, ctx: RunContext) -> Outcome:
+        duration = 3600.0 if "hold" in ctx.prompt else 60.0
+        return Outcome(status="COMPLETE", result="done", duration=duration)
+
+
+def test_a_run_nobody_can_read_ends_the_followers_waits(redis_url: str, prefix: str) -> None:
+    """Our own run whose answers are malformed, waited for only by followers: the leader
+    reads it for them (a proxy waiter that lives one tick, so cannot count failures in a
+    row), publishes that it could not, and each follower reads it itself and ends its waits
+    with ``ResponseValidationError``. The leader holds the lease through a long wait of its
+    own and a lease long enough not to change hands."""
+    from runs._spoiler import Spoiler, Transport  # tests/ is on sys.path (rootdir conftest)
+
+    from codegen_graph import ClientClosedError, ResponseValidationError
+
+    spoiler = Spoiler()
+    backend = LocalCodegen(time_scale=50.0, behavior=_Held())
+    clients = [
+        CodegenClient(
+            backend.token, backend.org_id, base_url=backend.base_url, clock=backend.clock,
+            transport=Transport(backend.transport(), spoiler),
+            coordination=Coordination(redis_url, prefix=prefix, lease_ttl=120.0),
+        )
+        for _ in range(3)
+    ]  # fmt: skip
+    leader = clients[0]
+    hold, bad, good = (leader.agent_runs.start(p) for p in ("hold the lead", "bad", "good"))
+    handles = {(i, r.id): clients[i].agent_runs.attach(r.data) for i in (1, 2) for r in (bad, good)}
+    spoiler.bad.add(bad.id)
+    ended: dict[tuple[int, int], str] = {}
+
+    def wait(index: int, run_id: int) -> None:
+        try:
+            ended[index, run_id] = str(handles[index, run_id].wait(600.0).status)
+        except ResponseValidationError:
+            ended[index, run_id] = "unreadable"
+        except Exception as exc:  # a timeout: the failure this test is about
+            ended[index, run_id] = type(exc).__name__
+
+    def hold_the_lead() -> None:
+        with contextlib.suppress(ClientClosedError):  # how the test ends it
+            hold.wait(3600.0)
+
+    holding = threading.Thread(target=hold_the_lead, daemon=True)
+    holding.start()
+    deadline = time.monotonic() + 30
+    while not leader.watcher.is_leader and time.monotonic() < deadline:
+        time.sleep(0.01)  # a condition, not a delay: the leader's first tick took the lease
+    threads = [threading.Thread(target=wait, args=key) for key in handles]
+    try:
+        assert leader.watcher.is_leader
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert {ended.get((i, bad.id)) for i in (1, 2)} == {"unreadable"}, ended
+        assert {ended.get((i, good.id)) for i in (1, 2)} == {"COMPLETE"}, ended
+    finally:
+        for c in clients:
+            c.close()  # ends the leader's long wait (ClientClosedError)
+        holding.join(timeout=60)
+        backend.close()

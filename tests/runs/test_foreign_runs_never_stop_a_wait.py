@@ -59,6 +59,9 @@ class Foreign(httpx.BaseTransport):
         self.lists += 1
         return _with_foreign(response, self.kind)
 
+    def close(self) -> None:
+        self.inner.close()
+
 
 class AsyncForeign(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport, kind: str) -> None:
@@ -70,6 +73,9 @@ class AsyncForeign(httpx.AsyncBaseTransport):
             return response
         await response.aread()
         return _with_foreign(response, self.kind)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 @pytest.mark.parametrize("kind", sorted(MALFORMED))

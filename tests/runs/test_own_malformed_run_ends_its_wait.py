@@ -1,0 +1,74 @@
+"""A run of our own that the API answers for with something that does not match the model
+ends its waits with a typed error instead of holding them forever.
+
+The foreign case (someone else's malformed run on a list page) is
+``test_foreign_runs_never_stop_a_wait.py``: those are skipped. Our own run cannot be
+skipped: its waiters need its state. A wait with no timeout used to poll it for ever, one
+failed tick after another; now ``MALFORMED_READS`` malformed answers in a row to its ``GET``
+end its waits with :class:`ResponseValidationError` (naming the run, without the bad
+values), one bad answer between good ones is forgiven, and the other waits go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from codegen_graph import AsyncCodegenClient, CodegenClient, ResponseValidationError
+from codegen_graph._watch import MALFORMED_READS
+from codegen_graph.clock import ManualClock
+from codegen_graph.local import LocalCodegen
+
+from ._spoiler import SECRET, AsyncTransport, Spoiler, Transport
+
+
+def test_a_wait_on_our_own_unreadable_run_ends_with_a_typed_error() -> None:
+    spoiler = Spoiler()
+    with LocalCodegen(clock=ManualClock()) as local, CodegenClient(
+        local.token, local.org_id, base_url=local.base_url,
+        transport=Transport(local.transport(), spoiler), clock=local.clock,
+    ) as client:  # fmt: skip
+        run = client.agent_runs.start("task")
+        spoiler.bad.add(run.id)
+        started = local.clock.now()
+        with pytest.raises(ResponseValidationError) as info:
+            run.wait(timeout=3600)  # used to end only here, in RunTimeoutError
+        waited = local.clock.now() - started
+        gets = client.watcher.stats.get_requests
+    message = str(info.value)
+    assert f"agent run {run.id} could not be read" in message
+    assert f"{MALFORMED_READS} answers in a row" in message
+    assert SECRET not in message and SECRET not in repr(info.value)
+    assert gets >= MALFORMED_READS
+    assert waited < 60, waited  # a few ticks, not the timeout
+
+
+def test_one_bad_answer_between_good_ones_is_forgiven() -> None:
+    spoiler = Spoiler(times=MALFORMED_READS - 1)
+    with LocalCodegen(clock=ManualClock()) as local, CodegenClient(
+        local.token, local.org_id, base_url=local.base_url,
+        transport=Transport(local.transport(), spoiler), clock=local.clock,
+    ) as client:  # fmt: skip
+        run = client.agent_runs.start("task")
+        spoiler.bad.add(run.id)
+        run.wait(timeout=3600)
+    assert run.is_success
+    assert spoiler.spoiled_gets == MALFORMED_READS - 1
+
+
+async def test_without_a_timeout_the_wait_ends_and_the_others_go_on() -> None:
+    spoiler = Spoiler()
+    with LocalCodegen(clock=ManualClock()) as local:
+        async with AsyncCodegenClient(
+            local.token, local.org_id, base_url=local.base_url,
+            transport=AsyncTransport(local.async_transport(), spoiler), clock=local.clock,
+        ) as client:  # fmt: skip
+            bad, good = [await client.agent_runs.start(f"task {i}") for i in range(2)]
+            spoiler.bad.add(bad.id)
+            # The real-time guard only keeps a regression from hanging the suite.
+            ended = await asyncio.wait_for(
+                asyncio.gather(bad.wait(), good.wait(), return_exceptions=True), timeout=60
+            )
+    assert isinstance(ended[0], ResponseValidationError)
+    assert ended[1] is good and good.is_success
