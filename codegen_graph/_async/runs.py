@@ -101,6 +101,8 @@ class AsyncAgentRun(HandleBase):
             RunTimeoutError: the timeout passed first; ``.run`` is the last state seen.
             OutputValidationError: ``output_attempts`` answers, none valid.
             ClientClosedError: the client was closed while this waited.
+            ResponseValidationError: three answers in a row about this run did not match
+                the API's model (the remote run goes on; see it in Codegen's web app).
         """
         if output_schema is None:
             return await self._wait(timeout, raise_on_failure, on_tick)
