@@ -41,6 +41,13 @@ class KeyClaim(Protocol):
         shared store is down (:attr:`down`)."""
         ...
 
+    def confirm(self) -> bool | None:
+        """Just before the create: ``True`` if the claim is still held (or was never held
+        because the store was down), ``False`` if it was lost meanwhile (it expired while the
+        store did not answer: another process may have created since), ``None`` if the
+        store does not answer now."""
+        ...
+
     def record(self, run_id: int) -> None:
         """Remember that the key created ``run_id``."""
         ...

@@ -13,7 +13,10 @@ all create a keyed run through :meth:`AsyncKeyedCreates.create`, which, for one 
    the org's runs newest first back to the key's intent (the earliest bound any call of
    the process gave for the key: it only widens). A batch that scanned for its keys
    already passes ``scanned_at``: only the runs created since then are read again;
-4. creates the run, and remembers it for the client (and the org).
+4. confirms the claim (renews it, if still its own): one lost while looking (it expired
+   while Redis did not answer) may have let another process create meanwhile, so the
+   create starts again at 2;
+5. creates the run, and remembers it for the client (and the org).
 
 A keyed follow-up (:meth:`AsyncKeyedCreates.resume`) is recognised by its own marker in
 the run's log, never by anything else that happens to the run.
@@ -22,6 +25,7 @@ the run's log, never by anything else that happens to the run.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from .._base_client import RequestSpec
@@ -95,26 +99,30 @@ class AsyncKeyedCreates:
             bound = max(bound, scanned_at - CLOCK_SKEW)
         async with AsyncKeyLock(ident):
             share = None if own else api.coordination
-            claim = share.claim(call.key) if share is not None else None
-            try:
-                if claim is not None:
-                    await self._take(claim)
-                    if claim.existing is not None:
-                        self._created.put(ident, claim.existing)
-                        return mark_reused(await api.request(get_run(api.org_id, claim.existing)))
-                found = await self._existing(call.key, ident, bound)
-                if found is not None:
+            while True:  # again only when the claim was lost while looking (see _confirm)
+                claim = share.claim(call.key) if share is not None else None
+                try:
                     if claim is not None:
-                        await async_offload(claim.record, found.id)
-                    return mark_reused(found)
-                run = await api.request(call.spec)
-                self._created.put(ident, run.id)
-                if claim is not None:
-                    await async_offload(claim.record, run.id)
-                return run
-            finally:
-                if claim is not None:  # released even by a cancelled task
-                    await async_shield(lambda: async_offload(claim.release))
+                        await self._take(claim)
+                        if claim.existing is not None:
+                            self._created.put(ident, claim.existing)
+                            existing = get_run(api.org_id, claim.existing)
+                            return mark_reused(await api.request(existing))
+                    found = await self._existing(call.key, ident, bound)
+                    if found is not None:
+                        if claim is not None:
+                            await async_offload(claim.record, found.id)
+                        return mark_reused(found)
+                    if claim is not None and not await self._confirm(claim):
+                        continue
+                    run = await api.request(call.spec)
+                    self._created.put(ident, run.id)
+                    if claim is not None:
+                        await async_offload(claim.record, run.id)
+                    return run
+                finally:
+                    if claim is not None:  # released even by a cancelled task
+                        await async_shield(partial(async_offload, claim.release))
 
     async def _take(self, claim: KeyClaim) -> None:
         """Hold ``claim``: wait while another process holds it, and wait up to
@@ -129,6 +137,19 @@ class AsyncKeyedCreates:
                 if clock.now() >= give_up:
                     return
             await clock.asleep(CLAIM_POLL)
+
+    async def _confirm(self, claim: KeyClaim) -> bool:
+        """Whether the create may go on under ``claim``: ``False`` if the claim was lost
+        while the key was looked up (it expired while the store did not answer: another
+        process may have created the run since, so take the claim and look again). A store
+        that does not answer is waited for up to :data:`STORE_WAIT`, as in :meth:`_take`."""
+        clock = self._api.clock
+        give_up = clock.now() + STORE_WAIT
+        while (held := await async_offload(claim.confirm)) is None:
+            if clock.now() >= give_up:
+                return True
+            await clock.asleep(CLAIM_POLL)
+        return held
 
     async def _existing(
         self, key: str, ident: tuple[object, ...], bound: float

@@ -417,6 +417,24 @@ class KeyClaim:
         self.link.malformed(self._record_key, "a run id (an idempotency key's record)")
         return None
 
+    def confirm(self) -> bool | None:
+        """Renew the claim just before the create, if this process still owns it (see
+        :meth:`codegen_graph._shared.KeyClaim.confirm`). The claim expires when Redis stops
+        answering long enough for its renewals to fail; another process may then have taken
+        it and created the run while this one was still looking."""
+        if not self.held:
+            return True  # taken while Redis was down: nothing to confirm
+        link = self.link
+        try:
+            ms = link.real_ms(self.ttl)
+            owned = link.call(lambda r: r.eval(_RENEW, 1, self._lock_key, link.member, ms))
+        except CoordinationDown:
+            return None
+        if not owned:
+            self.held = False
+            link.coordination.unhold(self._lock_key)
+        return bool(owned)
+
     def record(self, run_id: int) -> None:
         """Remember that ``key`` created run ``run_id`` (other processes will find it)."""
         try:

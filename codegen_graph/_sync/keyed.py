@@ -15,7 +15,10 @@ all create a keyed run through :meth:`KeyedCreates.create`, which, for one key:
    the org's runs newest first back to the key's intent (the earliest bound any call of
    the process gave for the key: it only widens). A batch that scanned for its keys
    already passes ``scanned_at``: only the runs created since then are read again;
-4. creates the run, and remembers it for the client (and the org).
+4. confirms the claim (renews it, if still its own): one lost while looking (it expired
+   while Redis did not answer) may have let another process create meanwhile, so the
+   create starts again at 2;
+5. creates the run, and remembers it for the client (and the org).
 
 A keyed follow-up (:meth:`KeyedCreates.resume`) is recognised by its own marker in
 the run's log, never by anything else that happens to the run.
@@ -24,6 +27,7 @@ the run's log, never by anything else that happens to the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from .._base_client import RequestSpec
@@ -97,26 +101,30 @@ class KeyedCreates:
             bound = max(bound, scanned_at - CLOCK_SKEW)
         with KeyLock(ident):
             share = None if own else api.coordination
-            claim = share.claim(call.key) if share is not None else None
-            try:
-                if claim is not None:
-                    self._take(claim)
-                    if claim.existing is not None:
-                        self._created.put(ident, claim.existing)
-                        return mark_reused(api.request(get_run(api.org_id, claim.existing)))
-                found = self._existing(call.key, ident, bound)
-                if found is not None:
+            while True:  # again only when the claim was lost while looking (see _confirm)
+                claim = share.claim(call.key) if share is not None else None
+                try:
                     if claim is not None:
-                        offload(claim.record, found.id)
-                    return mark_reused(found)
-                run = api.request(call.spec)
-                self._created.put(ident, run.id)
-                if claim is not None:
-                    offload(claim.record, run.id)
-                return run
-            finally:
-                if claim is not None:  # released even by a cancelled task
-                    shield(lambda: offload(claim.release))
+                        self._take(claim)
+                        if claim.existing is not None:
+                            self._created.put(ident, claim.existing)
+                            existing = get_run(api.org_id, claim.existing)
+                            return mark_reused(api.request(existing))
+                    found = self._existing(call.key, ident, bound)
+                    if found is not None:
+                        if claim is not None:
+                            offload(claim.record, found.id)
+                        return mark_reused(found)
+                    if claim is not None and not self._confirm(claim):
+                        continue
+                    run = api.request(call.spec)
+                    self._created.put(ident, run.id)
+                    if claim is not None:
+                        offload(claim.record, run.id)
+                    return run
+                finally:
+                    if claim is not None:  # released even by a cancelled task
+                        shield(partial(offload, claim.release))
 
     def _take(self, claim: KeyClaim) -> None:
         """Hold ``claim``: wait while another process holds it, and wait up to
@@ -131,6 +139,19 @@ class KeyedCreates:
                 if clock.now() >= give_up:
                     return
             clock.sleep(CLAIM_POLL)
+
+    def _confirm(self, claim: KeyClaim) -> bool:
+        """Whether the create may go on under ``claim``: ``False`` if the claim was lost
+        while the key was looked up (it expired while the store did not answer: another
+        process may have created the run since, so take the claim and look again). A store
+        that does not answer is waited for up to :data:`STORE_WAIT`, as in :meth:`_take`."""
+        clock = self._api.clock
+        give_up = clock.now() + STORE_WAIT
+        while (held := offload(claim.confirm)) is None:
+            if clock.now() >= give_up:
+                return True
+            clock.sleep(CLAIM_POLL)
+        return held
 
     def _existing(
         self, key: str, ident: tuple[object, ...], bound: float

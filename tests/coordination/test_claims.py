@@ -11,6 +11,7 @@ import redis
 
 from codegen_graph import Coordination
 from codegen_graph._coordination._redis import KeyClaim
+from codegen_graph._specs import IDEMPOTENCY_METADATA_KEY as META
 from codegen_graph.clock import ScaledClock
 from codegen_graph.local import LocalCodegen
 
@@ -119,3 +120,50 @@ def test_a_lease_or_claim_that_never_expires_is_taken_over(
     assert len([m for m in said if link.key("lease") in m]) == 1
     assert len([m for m in said if claim._lock_key in m]) == 1
     assert "hunter2" not in caplog.text
+
+
+def test_a_claim_lost_while_looking_is_taken_again_before_creating(
+    redis_url: str, prefix: str
+) -> None:
+    """A process holds a key's claim and looks the key up; Redis stops answering long
+    enough that the claim expires, and another process takes it and creates the run after
+    the first one's lookup read the list. The first process used to create a second run;
+    it now confirms the claim just before creating, finds it lost, takes it again and
+    finds the other's run (a real Redis; the expiry is a DEL at that moment; both processes
+    are clients of this one)."""
+    raw = redis.Redis.from_url(redis_url, decode_responses=True)
+    with LocalCodegen(time_scale=50) as backend:
+        first, second = (
+            backend.client(coordination=Coordination(redis_url, prefix=prefix)) for _ in range(2)
+        )
+        looked = first.keyed._existing
+        created: list[int] = []
+
+        def lookup_while_the_claim_lapses(*args: Any, **kwargs: Any) -> Any:
+            found = looked(*args, **kwargs)  # nothing yet: the key is new
+            if not created:
+                claims = raw.keys(f"{prefix}:*keylock*")
+                assert len(claims) == 1, claims  # the one the first process holds
+                raw.delete(*claims)  # it expired while Redis did not answer
+                # The other process's keyed create (its own process lock, so spelled out):
+                # it takes the free claim, finds no record, creates with the key, records.
+                claim = second.keyed._api.coordination.claim("k")
+                assert claim.step() and claim.held and claim.existing is None
+                with backend.httpx_client() as http:  # this process's key lock is held
+                    answer = http.post(
+                        f"/v1/organizations/{backend.org_id}/agent/run",
+                        json={"prompt": "Add a /health endpoint", "metadata": {META: "k"}},
+                    )
+                other = answer.raise_for_status().json()["id"]
+                claim.record(other)
+                claim.release()
+                created.append(other)
+            return found
+
+        first.keyed._existing = lookup_while_the_claim_lapses  # type: ignore[method-assign]
+        run = first.agent_runs.create("Add a /health endpoint", idempotency_key="k")
+        stats = backend.stats()
+        first.close()
+        second.close()
+    assert run.id == created[0] and run.reused
+    assert (stats["runs_created"], stats["duplicates"]) == (1, 0)
