@@ -291,20 +291,18 @@ def test_a_run_nobody_can_read_ends_the_followers_waits(redis_url: str, prefix: 
     row), publishes that it could not, and each follower reads it itself and ends its waits
     with ``ResponseValidationError``. The leader holds the lease through a long wait of its
     own and a lease long enough not to change hands."""
-    from runs._spoiler import Spoiler, Transport  # tests/ is on sys.path (rootdir conftest)
+    from runs._spoiler import Spoiler, spoiled_client  # tests/ is on sys.path (rootdir conftest)
 
     from codegen_graph import ClientClosedError, ResponseValidationError
 
     spoiler = Spoiler()
     backend = LocalCodegen(time_scale=50.0, behavior=_Held())
     clients = [
-        CodegenClient(
-            backend.token, backend.org_id, base_url=backend.base_url, clock=backend.clock,
-            transport=Transport(backend.transport(), spoiler),
-            coordination=Coordination(redis_url, prefix=prefix, lease_ttl=120.0),
+        spoiled_client(
+            backend, spoiler, coordination=Coordination(redis_url, prefix=prefix, lease_ttl=120.0)
         )
         for _ in range(3)
-    ]  # fmt: skip
+    ]
     leader = clients[0]
     hold, bad, good = (leader.agent_runs.start(p) for p in ("hold the lead", "bad", "good"))
     handles = {(i, r.id): clients[i].agent_runs.attach(r.data) for i in (1, 2) for r in (bad, good)}

@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
+
+from codegen_graph import CodegenClient
+from codegen_graph.local import LocalCodegen
 
 SECRET = "ghp_secret_in_bad_metadata"
 
@@ -69,3 +73,11 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def spoiled_client(local: LocalCodegen, spoiler: Spoiler, **kwargs: Any) -> CodegenClient:
+    """A sync client of ``local`` whose answers about ``spoiler.bad`` runs are malformed."""
+    return CodegenClient(
+        local.token, local.org_id, base_url=local.base_url, clock=local.clock,
+        transport=Transport(local.transport(), spoiler), **kwargs,
+    )  # fmt: skip

@@ -15,20 +15,17 @@ import asyncio
 
 import pytest
 
-from codegen_graph import AsyncCodegenClient, CodegenClient, ResponseValidationError
+from codegen_graph import AsyncCodegenClient, ResponseValidationError
 from codegen_graph._watch import MALFORMED_READS
 from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
-from ._spoiler import SECRET, AsyncTransport, Spoiler, Transport
+from ._spoiler import SECRET, AsyncTransport, Spoiler, spoiled_client
 
 
 def test_a_wait_on_our_own_unreadable_run_ends_with_a_typed_error() -> None:
     spoiler = Spoiler()
-    with LocalCodegen(clock=ManualClock()) as local, CodegenClient(
-        local.token, local.org_id, base_url=local.base_url,
-        transport=Transport(local.transport(), spoiler), clock=local.clock,
-    ) as client:  # fmt: skip
+    with LocalCodegen(clock=ManualClock()) as local, spoiled_client(local, spoiler) as client:
         run = client.agent_runs.start("task")
         spoiler.bad.add(run.id)
         started = local.clock.now()
@@ -46,10 +43,7 @@ def test_a_wait_on_our_own_unreadable_run_ends_with_a_typed_error() -> None:
 
 def test_one_bad_answer_between_good_ones_is_forgiven() -> None:
     spoiler = Spoiler(times=MALFORMED_READS - 1)
-    with LocalCodegen(clock=ManualClock()) as local, CodegenClient(
-        local.token, local.org_id, base_url=local.base_url,
-        transport=Transport(local.transport(), spoiler), clock=local.clock,
-    ) as client:  # fmt: skip
+    with LocalCodegen(clock=ManualClock()) as local, spoiled_client(local, spoiler) as client:
         run = client.agent_runs.start("task")
         spoiler.bad.add(run.id)
         run.wait(timeout=3600)
