@@ -17,6 +17,13 @@ import httpx
 from codegen_graph import IDEMPOTENCY_METADATA_KEY, AsyncCodegenClient, CodegenClient
 from codegen_graph.local import LocalCodegen, Outcome, RunContext
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "two clients running one keyed batch of 50 at once, from two threads and from two "
+    "event loops, create each key once; a sync and an async client racing 20 keys create "
+    "20 runs"
+)
+
 PROMPTS = [f"Fix issue #{i}" for i in range(50)]
 
 

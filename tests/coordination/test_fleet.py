@@ -28,6 +28,14 @@ from codegen_graph.local import LocalServer
 
 from .conftest import RedisServer
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "two Redis-coordinated worker processes running one keyed batch create each key once, "
+    "through a `FLUSHALL` (a restart without persistence) and through a 3-second `CLIENT "
+    "PAUSE` mid-batch"
+)
+TRUST_TESTS = ("test_one_keyed_batch_in_two_workers_through_a_redis_fault_creates_each_key_once",)
+
 pytestmark = pytest.mark.slow
 
 SCALE = 25.0

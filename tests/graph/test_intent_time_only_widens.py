@@ -22,6 +22,13 @@ from codegen_graph.local import LocalCodegen
 
 from .test_exactly_once import Slow, busy_wait_node, graph_with, seed
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "a process creates the code run and dies before the node finishes; ten minutes and "
+    "1,000 newer runs later a new process resumes the thread, its first attempt is cut "
+    "mid-lookup and retried: the retry finds the run, one run in all"
+)
+
 
 class CutMidScan(httpx.BaseTransport):
     """The backend, except that the 5th run-list read of the first attempt never answers:

@@ -14,6 +14,12 @@ from codegen_graph.local import LocalCodegen
 
 from .test_workflow import TASK, _compile, _drive
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "a reviewer's rejection with feedback reaches the code agent although someone else "
+    "resumed the run while the reviewer read"
+)
+
 FEEDBACK = "Rename the endpoint to /healthz and add a version field"
 
 

@@ -21,6 +21,14 @@ from codegen_graph.tools import CodegenRunAgentTool
 
 from ._scripted import ScriptedSupervisor, calls, tool_call
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "a `ghp_...` token in an agent's answer, summary and log is redacted by an "
+    "`OutputFilter` on the client in the run handle, the async handle, the tool's content "
+    "and artifact, and the supervisor's messages, state, checkpoints and what its model "
+    "read"
+)
+
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
 

@@ -14,6 +14,13 @@ import pytest
 from codegen_graph import ClientClosedError
 from codegen_graph.local import LocalCodegen
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "`close()` during a sync wait and `aclose()` during an async one end the wait at once "
+    "with `ClientClosedError`, stop the watcher, and later calls fail fast; the sync one "
+    "logs nothing at WARNING"
+)
+
 #: Simulated seconds per real second: a run of 60 simulated seconds takes 60 real ms.
 SCALE = 1000.0
 

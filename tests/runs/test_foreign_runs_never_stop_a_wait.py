@@ -19,6 +19,14 @@ from codegen_graph import AsyncCodegenClient, CodegenClient
 from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "with another's malformed run on top of every list page (a pull request without "
+    "`created_at`, `metadata` that is a list, `organization_id` null), waits complete, "
+    "keyed creates and batches succeed, `list()` leaves the run out, and one WARNING "
+    "names it without its values (sync and async)"
+)
+
 MALFORMED: dict[str, dict[str, Any]] = {
     "pr without created_at": {
         "id": 9_000_001,

@@ -22,6 +22,18 @@ from codegen_graph.local import LocalCodegen
 
 from ._spoiler import SECRET, AsyncTransport, Spoiler, spoiled_client
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "a run of our own whose every answer is malformed ends its waits, even one without a "
+    "timeout, after three reads with a `ResponseValidationError` that names it without "
+    "its values, while the other waits complete; one or two bad answers between good ones "
+    "are forgiven; with Redis, processes that only follow the poller's leader end their "
+    "waits the same way"
+)
+TRUST_ALSO = (
+    "tests/coordination/test_coordination.py::test_a_run_nobody_can_read_ends_the_followers_waits",
+)
+
 
 def test_a_wait_on_our_own_unreadable_run_ends_with_a_typed_error() -> None:
     spoiler = Spoiler()

@@ -11,6 +11,12 @@ from pathlib import Path
 from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
+# The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
+TRUST_ROW = (
+    "after 20 waits the watcher holds no run state, and `tools/bench_watcher_memory.py` "
+    "(200 waits) stays under its bound"
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -840,18 +840,51 @@ def test_bad_input_gets_this_exact_error(case: Case) -> None:
     assert outcome(case) == (case.error, case.message)
 
 
-def test_the_doc_shows_this_table() -> None:
+def _tool() -> Any:
+    """tools/reliability_table.py, loaded as a module (its dataclass looks its module up)."""
     import importlib.util
+    import sys
 
     spec = importlib.util.spec_from_file_location(
         "reliability_table", ROOT / "tools" / "reliability_table.py"
     )
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
+    sys.modules["reliability_table"] = tool
     spec.loader.exec_module(tool)
+    return tool
+
+
+def _committed(begin: str, end: str) -> str:
     text = DOC.read_text(encoding="utf-8")
-    assert BEGIN in text and END in text, "docs/reliability.md lost its table markers"
-    committed = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    assert committed == tool.render(CASES).strip(), (
+    assert begin in text and end in text, "docs/reliability.md lost its table markers"
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+def test_the_doc_shows_this_table() -> None:
+    assert _committed(BEGIN, END) == _tool().render(CASES).strip(), (
         "docs/reliability.md is stale: run python tools/reliability_table.py --write"
     )
+
+
+def test_the_doc_shows_the_trust_rows_the_tests_hold() -> None:
+    tool = _tool()
+    rows = tool.trust_rows()
+    assert len(rows) >= 10  # issue 21's cases, each in the test module that tries it
+    assert tool.missing_tests(rows) == []
+    assert _committed(tool.TRUST_BEGIN, tool.TRUST_END) == tool.render_trust(rows).strip(), (
+        "docs/reliability.md is stale: run python tools/reliability_table.py --write"
+    )
+
+
+def test_a_trust_row_naming_a_test_that_does_not_exist_is_caught() -> None:
+    tool = _tool()
+    rows = [
+        tool.TrustRow(("tests/runs/test_output.py::test_no_such_thing",), "x"),
+        tool.TrustRow(("tests/runs/test_no_such_file.py",), "y"),
+        tool.TrustRow(("tests/runs/test_close_ends_waits.py",), "z"),
+    ]
+    assert tool.missing_tests(rows) == [
+        "tests/runs/test_output.py::test_no_such_thing",
+        "tests/runs/test_no_such_file.py",
+    ]
