@@ -80,6 +80,9 @@ class Waiter:
     wake: Callable[[], None] = field(default=lambda: None)
     # Called after every tick while the waiter waits (a LangGraph node's heartbeat).
     on_tick: Callable[[], None] | None = None
+    # The state the caller knew when it began to wait: what a timeout reports when the
+    # deadline passes before the watcher has read the run.
+    known: AgentRunResponse | None = None
 
     @property
     def done(self) -> bool:
@@ -265,7 +268,8 @@ class WatchCore:
                 keep = []
                 for waiter in self.waiters[run_id]:
                     if waiter.deadline is not None and now >= waiter.deadline:
-                        waiter.error = run_timeout_error(run_id, self.latest.get(run_id))
+                        last = self.latest.get(run_id) or waiter.known
+                        waiter.error = run_timeout_error(run_id, last)
                         expired.append(waiter)
                     else:
                         keep.append(waiter)

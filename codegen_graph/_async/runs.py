@@ -136,7 +136,11 @@ class AsyncAgentRun(HandleBase):
         with self._hooks.waiting(self.id):
             if self._needs_wait:
                 watcher = self._client.watcher
-                self._update(await watcher.wait_for(self.id, timeout=timeout, on_tick=on_tick))
+                self._update(
+                    await watcher.wait_for(
+                        self.id, timeout=timeout, on_tick=on_tick, known=self._data
+                    )
+                )
             self._report_finished(started)
             check_failure(self._data, raise_on_failure)
         return self
@@ -206,7 +210,9 @@ class AsyncAgentRun(HandleBase):
                 yield entry
             left = None if deadline is None else max(0.0, deadline - clock.now())
             if over:  # the full final state (result, pull requests) before the end
-                self._update(await watcher.wait_for(self.id, timeout=left, on_tick=on_tick))
+                self._update(
+                    await watcher.wait_for(self.id, timeout=left, on_tick=on_tick, known=self._data)
+                )
                 return
             check_deadline(self._data, deadline, clock.now() + pause)
             if pause > 0:  # nothing new: wait for the run's end, at most ``pause``

@@ -152,10 +152,13 @@ class RunWatcher:
         *,
         timeout: float | None = None,
         on_tick: Callable[[], None] | None = None,
+        known: AgentRunResponse | None = None,
     ) -> AgentRunResponse:
         """Wait until run ``run_id`` is terminal; return its final state.
 
         ``on_tick`` is called after every tick while this waits (a liveness signal).
+        ``known`` is the run's state as the caller last saw it: the timeout error carries it
+        when the deadline passes before the watcher has read the run.
 
         Raises:
             RunTimeoutError: ``timeout`` (clock seconds) passed first.
@@ -167,7 +170,7 @@ class RunWatcher:
             raise ValueError("timeout must be a non-negative number of seconds, or None")
         deadline = None if timeout is None else float(self._clock.now() + timeout)
         event = Event()
-        waiter = Waiter(run_id, deadline, wake=event.set, on_tick=on_tick)
+        waiter = Waiter(run_id, deadline, wake=event.set, on_tick=on_tick, known=known)
         self._core.add(waiter)
         if not waiter.done:
             self._runner.ensure(self._loop)
