@@ -18,11 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ._exceptions import AgentRunFailedError, CodegenError, RunTimeoutError
+from ._exceptions import (
+    AgentRunFailedError,
+    CodegenError,
+    ResponseValidationError,
+    RunTimeoutError,
+)
 from ._output import OutputAttempt
 from ._retry import pause_for
 from ._status import AgentRunStatus
-from ._watch import run_timeout_error
+from ._watch import MALFORMED_READS, run_timeout_error, unreadable_run_error
 from .models import AgentRunLogResponse, AgentRunResponse, AgentRunWithLogsResponse
 
 if TYPE_CHECKING:
@@ -73,11 +78,17 @@ class StreamState:
         self.seen = start
         self.terminal_seen = False
         self.failures = 0  # consecutive failed reads
+        self.malformed = 0  # pages in a row that did not match the model
 
-    def failed(self, exc: CodegenError, clock: Clock, retry: RetryConfig) -> float:
+    def failed(self, run_id: int, exc: CodegenError, clock: Clock, retry: RetryConfig) -> float:
         """A read failed: how long to pause before reading again (re-raises what a pause
-        cannot fix: an error about the run, the token, or the request)."""
-        if not exc.is_transient or isinstance(exc, RunTimeoutError):
+        cannot fix: an error about the run, the token, or the request). A malformed page
+        is forgiven as a wait forgives one: up to :data:`MALFORMED_READS` in a row."""
+        if isinstance(exc, ResponseValidationError):
+            self.malformed += 1
+            if self.malformed >= MALFORMED_READS:
+                raise unreadable_run_error(run_id, self.malformed, exc)
+        elif not exc.is_transient or isinstance(exc, RunTimeoutError):
             raise exc
         self.failures += 1
         now = clock.now()

@@ -35,6 +35,7 @@ __all__ = [
     "beat",
     "run_timeout_error",
     "standard_budget",
+    "unreadable_run_error",
     "wake_all",
 ]
 
@@ -47,6 +48,21 @@ _DOCUMENTED_STANDARD = (60, 30.0)  # calls, period: the API's standard budget
 #: cannot read would otherwise hold a wait without a timeout forever. One bad answer in
 #: between good ones is forgiven.
 MALFORMED_READS = 3
+
+
+def unreadable_run_error(
+    run_id: int, count: int, last: ResponseValidationError
+) -> ResponseValidationError:
+    """The error that ends a wait or a log stream on a run whose answers did not match the
+    model ``count`` (:data:`MALFORMED_READS`) times in a row (``last`` the last of them)."""
+    return ResponseValidationError(
+        f"agent run {run_id} could not be read: {count} answers in a row did not match the "
+        "API's model, so its wait ends; the remote run goes on (see it in Codegen's web "
+        f"app). The last: {last.message}",
+        method=last.method,
+        path=last.path,
+        request_id=last.request_id,
+    )
 
 
 @dataclass
@@ -234,17 +250,7 @@ class WatchCore:
             count = self.malformed[run_id] = self.malformed.get(run_id, 0) + 1
         if count < MALFORMED_READS:
             return []
-        return self.fail_run(
-            run_id,
-            ResponseValidationError(
-                f"agent run {run_id} could not be read: {count} answers in a row did not "
-                "match the API's model, so its wait ends; the remote run goes on (see it in "
-                f"Codegen's web app). The last: {exc.message}",
-                method=exc.method,
-                path=exc.path,
-                request_id=exc.request_id,
-            ),
-        )
+        return self.fail_run(run_id, unreadable_run_error(run_id, count, exc))
 
     def unreadable(self, run_ids: Iterable[int]) -> list[int]:
         """Those of ``run_ids`` whose last ``GET`` answer did not match the model."""

@@ -197,11 +197,11 @@ class AgentRun(HandleBase):
             try:
                 page = client.request(spec)
             except CodegenError as exc:
-                pause = state.failed(exc, clock, client.retry)
+                pause = state.failed(self.id, exc, clock, client.retry)
                 check_deadline(self._data, deadline, clock.now() + pause)
                 clock.sleep(pause)
                 continue
-            state.failures = 0
+            state.failures = state.malformed = 0
             self._from_logs(page)
             entries, over, pause = state.take(page)
             if on_tick is not None:

@@ -6,7 +6,9 @@ The foreign case (someone else's malformed run on a list page) is
 skipped: its waiters need its state. A wait with no timeout used to poll it for ever, one
 failed tick after another; now ``MALFORMED_READS`` malformed answers in a row to its ``GET``
 end its waits with :class:`ResponseValidationError` (naming the run, without the bad
-values), one bad answer between good ones is forgiven, and the other waits go on.
+values), one bad answer between good ones is forgiven, and the other waits go on. A log
+stream (``stream_logs``, ``follow``: the graph nodes' waits) keeps the same count: it used
+to end at its first malformed page.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ TRUST_ROW = (
     "a run of our own whose every answer is malformed ends its waits, even one without a "
     "timeout, after three reads with a `ResponseValidationError` that names it without "
     "its values, while the other waits complete; one or two bad answers between good ones "
-    "are forgiven; with Redis, processes that only follow the poller's leader end their "
-    "waits the same way"
+    "are forgiven, by log streams too; with Redis, processes that only follow the poller's "
+    "leader end their waits the same way"
 )
 TRUST_ALSO = (
     "tests/coordination/test_coordination.py::test_a_run_nobody_can_read_ends_the_followers_waits",
@@ -78,3 +80,35 @@ async def test_without_a_timeout_the_wait_ends_and_the_others_go_on() -> None:
             )
     assert isinstance(ended[0], ResponseValidationError)
     assert ended[1] is good and good.is_success
+
+
+def test_a_log_stream_forgives_what_a_wait_forgives() -> None:
+    spoiler = Spoiler(times=MALFORMED_READS - 1)  # its first logs pages are malformed
+    with LocalCodegen(clock=ManualClock()) as local, spoiled_client(local, spoiler) as client:
+        run = client.agent_runs.start("task")
+        spoiler.bad.add(run.id)
+        entries = list(run.stream_logs(timeout=3600))  # used to raise at the first one
+        expected = run.logs()
+    assert spoiler.spoiled_gets == MALFORMED_READS - 1
+    assert run.is_success
+    assert entries == expected and entries
+
+
+async def test_a_log_stream_on_an_unreadable_run_ends_as_a_wait_does() -> None:
+    spoiler = Spoiler()
+    seen: list[object] = []
+    with LocalCodegen(clock=ManualClock()) as local:
+        async with AsyncCodegenClient(
+            local.token, local.org_id, base_url=local.base_url,
+            transport=AsyncTransport(local.async_transport(), spoiler), clock=local.clock,
+        ) as client:  # fmt: skip
+            run = await client.agent_runs.start("task")
+            spoiler.bad.add(run.id)
+            with pytest.raises(ResponseValidationError) as info:
+                await asyncio.wait_for(run.follow(seen.append), timeout=60)
+    message = str(info.value)
+    assert f"agent run {run.id} could not be read" in message
+    assert f"{MALFORMED_READS} answers in a row" in message
+    assert SECRET not in message and SECRET not in repr(info.value)
+    assert spoiler.spoiled_gets == MALFORMED_READS
+    assert seen == []
