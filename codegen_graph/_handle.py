@@ -27,7 +27,7 @@ from ._exceptions import (
 from ._output import OutputAttempt
 from ._retry import pause_for
 from ._status import AgentRunStatus
-from ._watch import MALFORMED_READS, run_timeout_error, unreadable_run_error
+from ._watch import MALFORMED_READS, ends_waits, run_timeout_error, unreadable_run_error
 from .models import AgentRunLogResponse, AgentRunResponse, AgentRunWithLogsResponse
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class StreamState:
             self.malformed += 1
             if self.malformed >= MALFORMED_READS:
                 raise unreadable_run_error(run_id, self.malformed, exc)
-        elif not exc.is_transient or isinstance(exc, RunTimeoutError):
+        elif ends_waits(exc) or isinstance(exc, RunTimeoutError):
             raise exc
         self.failures += 1
         now = clock.now()

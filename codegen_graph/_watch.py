@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from ._exceptions import (
     AuthenticationError,
-    NotFoundError,
-    PermissionDeniedError,
+    ClientClosedError,
+    CodegenError,
     ResponseValidationError,
     RunTimeoutError,
 )
@@ -31,8 +31,8 @@ __all__ = [
     "Waiter",
     "WatchCore",
     "WatcherStats",
-    "about_everyone",
     "beat",
+    "ends_waits",
     "run_timeout_error",
     "standard_budget",
     "unreadable_run_error",
@@ -237,10 +237,13 @@ class WatchCore:
 
     def read_failed(self, run_id: int, exc: BaseException) -> list[Waiter] | None:
         """A ``GET`` of one waited run failed: ``None`` if the error is not about that run
-        (the tick stops there), else the waiters it ends: all of them for an unknown run or
-        one not ours to read, all of them once :data:`MALFORMED_READS` answers in a row did
-        not match the model, none for a malformed answer before that (read it next tick)."""
-        if isinstance(exc, (NotFoundError, PermissionDeniedError)):
+        (the tick stops there), else the waiters it ends: all of them for an error no later
+        read can fix (:func:`ends_waits`: an unknown run, one not ours to read, a request
+        the API refuses), all of them once :data:`MALFORMED_READS` answers in a row did not
+        match the model, none for a malformed answer before that (read it next tick)."""
+        if isinstance(exc, (AuthenticationError, ClientClosedError)):
+            return None  # the token or the client: every wait, not this run's
+        if ends_waits(exc):
             return self.fail_run(run_id, exc)
         if not isinstance(exc, ResponseValidationError):
             return None
@@ -393,7 +396,13 @@ def beat(core: WatchCore) -> None:
             log.warning("watcher on_tick hook failed: %s", exc)
 
 
-def about_everyone(exc: BaseException) -> bool:
-    """An error on the *list* call that no later tick can fix: a rejected token, no access
-    to the organisation, an unknown organisation."""
-    return isinstance(exc, (AuthenticationError, PermissionDeniedError, NotFoundError))
+def ends_waits(exc: BaseException) -> bool:
+    """Whether a failed read ends the waits it serves instead of costing a pause: an error
+    no later read can fix (not transient: a 4xx other than 408, 409 and 429, a closed
+    client). A malformed answer is counted instead (:data:`MALFORMED_READS`). The watcher
+    (a run's GET: its waits; the list: every wait) and a log stream decide with this."""
+    return (
+        isinstance(exc, CodegenError)
+        and not exc.is_transient
+        and not isinstance(exc, ResponseValidationError)
+    )

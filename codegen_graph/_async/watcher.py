@@ -21,10 +21,13 @@ as between ticks; the client's rate limiter stays a last line of defence.
 and decides itself when to poll again: a 5xx, a dropped connection, a 429, an open circuit
 or a malformed page costs a tick (the next one after the client's backoff, the
 ``Retry-After`` or the circuit's half-open time), never a waiter. A waiter ends only by its
-run's terminal state, its own deadline, an error about *its* run (404, 403 on its GET, or
+run's terminal state, its own deadline, an error about *its* run (one no later read can
+fix on its GET: a 404, a 403, any 4xx but 408, 409 and 429; or
 :data:`~codegen_graph._watch.MALFORMED_READS` answers in a row to its GET that do not match
-the model: ``ResponseValidationError``), a 401 or 403 on the list (no later tick can fix
-it), or the client closing (:class:`~codegen_graph.ClientClosedError`, at once).
+the model: ``ResponseValidationError``), such an error on the list or a 401 anywhere
+(every wait: no later tick can fix it), or the client closing
+(:class:`~codegen_graph.ClientClosedError`, at once). A log stream decides the same way
+(:func:`~codegen_graph._watch.ends_waits`).
 
 **Deadlines** are kept on the client's clock: every sleep is cut into slices of at most
 :data:`SLICE` seconds, and waiters expire between slices and between requests, so
@@ -58,8 +61,8 @@ from .._watch import (
     Waiter,
     WatchCore,
     WatcherStats,
-    about_everyone,
     beat,
+    ends_waits,
     standard_budget,
     wake_all,
 )
@@ -370,7 +373,7 @@ class AsyncRunWatcher:
         if isinstance(exc, ClientClosedError):  # closed: every wait ends now
             wake_all(core.fail_all(exc, close=True))
             return
-        if isinstance(exc, AuthenticationError) or (everyone and about_everyone(exc)):
+        if isinstance(exc, AuthenticationError) or (everyone and ends_waits(exc)):
             log.warning("watcher: %s; every wait on this client fails with it", exc)
             wake_all(core.fail_all(exc))
             return
