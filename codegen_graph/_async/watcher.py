@@ -263,8 +263,8 @@ class AsyncRunWatcher:
             got = await async_offload(source.follow, core.start_tick(), sorted(core.watched()))
         requests = 0
         for run_id, tick, run in got or ():
-            if run is not None:
-                wake_all(core.apply([run], tick))
+            if run is not None:  # read by the leader: through its filters, now ours too
+                wake_all(core.apply([self._api.hooks.filtered(run)], tick))
                 continue
             requests += 1  # the leader could not read it: read it ourselves
             try:

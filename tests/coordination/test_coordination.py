@@ -18,6 +18,7 @@ import pytest
 from codegen_graph import CodegenClient, ConfigurationError, Coordination, RateBudget, RateBudgets
 from codegen_graph.clock import ManualClock, ScaledClock
 from codegen_graph.local import LocalCodegen, Outcome, RunContext, free_loopback_port
+from codegen_graph.plugins import Plugin, PluginContext
 
 SCALE = 200.0
 
@@ -338,5 +339,53 @@ def test_a_run_nobody_can_read_ends_the_followers_waits(redis_url: str, prefix: 
     finally:
         for c in clients:
             c.close()  # ends the leader's long wait (ClientClosedError)
+        holding.join(timeout=60)
+        backend.close()
+
+
+class _Redact(Plugin):
+    """An output filter that hides every text."""
+
+    name = "redact-all"
+
+    def filter_output(self, text: str, ctx: PluginContext) -> str:
+        return "[FILTERED]"
+
+
+def test_a_follower_filters_what_the_leader_read_for_it(redis_url: str, prefix: str) -> None:
+    """A follower's wait gets its run's state from the leader's reads, through Redis: its
+    own output filter applies to that state too (it used to return what the leader's
+    plugins made of it: here, the agent's raw answer)."""
+    from codegen_graph import ClientClosedError
+
+    backend = LocalCodegen(time_scale=50.0, behavior=_Held())
+    coordination = {"coordination": Coordination(redis_url, prefix=prefix, lease_ttl=120.0)}
+    leader = backend.client(**coordination)
+    follower = backend.client(
+        coordination=Coordination(redis_url, prefix=prefix, lease_ttl=120.0), plugins=[_Redact()]
+    )
+    hold, task = leader.agent_runs.start("hold the lead"), leader.agent_runs.start("task")
+    handle = follower.agent_runs.attach(task.data)
+
+    def hold_the_lead() -> None:
+        with contextlib.suppress(ClientClosedError):  # how the test ends it
+            hold.wait(3600.0)
+
+    holding = threading.Thread(target=hold_the_lead, daemon=True)
+    holding.start()
+    deadline = time.monotonic() + 30
+    while not leader.watcher.is_leader and time.monotonic() < deadline:
+        time.sleep(0.01)  # a condition, not a delay: the leader's first tick took the lease
+    try:
+        assert leader.watcher.is_leader
+        handle.wait(600.0)
+        assert follower.watcher.poller is not None
+        assert follower.watcher.poller.follower_ticks > 0  # it was read for it
+        assert follower.watcher.stats.get_requests == 0
+        assert handle.result == "[FILTERED]"
+        assert task.refresh().result == "done"  # the leader's own, unfiltered
+    finally:
+        for c in (leader, follower):
+            c.close()
         holding.join(timeout=60)
         backend.close()

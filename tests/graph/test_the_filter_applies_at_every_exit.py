@@ -28,6 +28,9 @@ TRUST_ROW = (
     "and artifact, and the supervisor's messages, state, checkpoints and what its model "
     "read"
 )
+TRUST_ALSO = (
+    "tests/coordination/test_coordination.py::test_a_follower_filters_what_the_leader_read_for_it",
+)
 
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
