@@ -128,10 +128,7 @@ class API(BaseClient):
     def request(self, spec: RequestSpec[T]) -> T:
         """Run one call to the end with its hooks (internal: resources, handles and the
         watcher call this; it is not part of the public API)."""
-        if self.closed:
-            raise ClientClosedError(
-                f"{type(self).__name__} is closed: make a new client (the runs go on)"
-            )
+        self._check_open()
         call = self.hooks.call(spec)
         with call.span():
             try:
@@ -140,6 +137,12 @@ class API(BaseClient):
                 call.failed(exc)
                 raise
             return cast(T, call.succeeded(result))
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClientClosedError(
+                f"{type(self).__name__} is closed: make a new client (the runs go on)"
+            )
 
     def _bearer(self) -> str:
         """The current token, fetched from the provider when due (one fetch at a time)."""
@@ -174,6 +177,7 @@ class API(BaseClient):
                     self._token.expire(sent)
                     continue
                 request = action.request
+                self._check_open()  # closed during a retry's pause: no more sends
                 sent = self._bearer()
                 request.headers["Authorization"] = f"Bearer {sent}"
                 started = time.perf_counter()
@@ -181,6 +185,9 @@ class API(BaseClient):
                     outcome = self._http.send(request)
                 except httpx.HTTPError as exc:
                     outcome = exc
+                except RuntimeError:  # httpx's "client has been closed", from a close
+                    self._check_open()  # in another thread during the send
+                    raise
                 self.hooks.request_sent(
                     action.route, _status(outcome), time.perf_counter() - started
                 )
