@@ -174,7 +174,13 @@ def get_run(
 
 
 def run_logs(
-    org: int, agent_run_id: int, skip: int = 0, limit: int = PAGE, reverse: bool = False
+    org: int,
+    agent_run_id: int,
+    skip: int = 0,
+    limit: int = PAGE,
+    reverse: bool = False,
+    *,
+    max_retries: int | None = None,
 ) -> RequestSpec[AgentRunWithLogsResponse]:
     """``GET /v1/alpha/.../logs``: one page of a run's log."""
     check_id("agent_run_id", agent_run_id)
@@ -185,6 +191,7 @@ def run_logs(
         f"/v1/alpha/organizations/{org}/agent/run/{agent_run_id}/logs",
         parse=AgentRunWithLogsResponse.model_validate,
         params={"skip": skip, "limit": limit, "reverse": "true" if reverse else "false"},
+        max_retries=max_retries,
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from .._checks import check_limit, next_skip
 from .._concurrency import async_resolve
-from .._exceptions import CodegenError, RunTimeoutError
+from .._exceptions import CodegenError, RateLimitError, RunTimeoutError
 from .._handle import LOG_PAGE, HandleBase, StreamState, check_deadline, check_failure
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputAttempt, OutputSpec, count_repairs
 from .._specs import PAGE, get_run, run_logs, stop_run
@@ -193,11 +193,14 @@ class AsyncAgentRun(HandleBase):
                 with contextlib.suppress(RunTimeoutError):  # meanwhile, the run's end comes
                     until = queued if deadline is None else min(queued, deadline - clock.now())
                     self._update(await watcher.wait_for(self.id, timeout=max(0.0, until)))
-            spec = run_logs(client.org_id, self.id, state.seen, LOG_PAGE)
+            # No retries inside the read: the stream pauses itself, so its deadline holds.
+            spec = run_logs(client.org_id, self.id, state.seen, LOG_PAGE, max_retries=0)
             try:
                 page = await client.request(spec)
             except CodegenError as exc:
                 pause = state.failed(self.id, exc, clock, client.retry)
+                if isinstance(exc, RateLimitError):  # the other streams wait it out too
+                    client.rate_budgets.hold(spec.bucket, clock.now() + pause)
                 check_deadline(self._data, deadline, clock.now() + pause)
                 await clock.asleep(pause)
                 continue

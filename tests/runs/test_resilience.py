@@ -336,6 +336,33 @@ def test_stream_logs_rides_out_an_outage_of_the_logs_endpoint(clock: ManualClock
             assert run.is_success and run.result
 
 
+def test_a_log_stream_keeps_its_timeout_through_long_retry_afters(clock: ManualClock) -> None:
+    """429s with ``Retry-After: 60`` on the logs read: ``follow(timeout=5)`` slept through
+    the client's own retries of the read (two of 60 s) and ended after 120 s, while
+    ``wait(timeout=5)`` ended after 5. The stream reads without retries and pauses itself,
+    so its deadline holds; with a longer timeout it rides the 429s out."""
+    busy = {"until": clock.now() + 100}
+
+    def slow_down(request: httpx.Request) -> httpx.Response | None:
+        if clock.now() < busy["until"] and "/logs" in request.url.path:
+            return httpx.Response(429, json={"detail": "slow down"}, headers={"Retry-After": "60"})
+        return None
+
+    with LocalCodegen(TOKEN, clock=clock, behavior=TimedBehavior()) as local:
+        transport = FaultyTransport(local.transport(), slow_down, clock)
+        with _sync_client(local, transport) as client:
+            run = client.agent_runs.start("task")
+            started = clock.now()
+            with pytest.raises(RunTimeoutError) as info:
+                run.follow(lambda entry: None, timeout=5)
+            assert clock.now() - started <= 5 + 1
+            assert info.value.run is not None and info.value.run.id == run.id
+            reads = sum(path.endswith("/logs") for _, _, path in transport.log)
+            assert reads == 1  # no retry slept past the deadline
+            entries = list(run.stream_logs(timeout=600))  # through 95 s more of 429s
+    assert len(entries) == 4 and run.is_success
+
+
 # -- batches keep going -----------------------------------------------------------------------
 def test_run_many_rides_out_an_outage_with_the_default_breaker(clock: ManualClock) -> None:
     # 60 s in which every create is answered 503 or dropped after being processed: the
