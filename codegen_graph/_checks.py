@@ -25,6 +25,7 @@ __all__ = [
     "check_sendable",
     "check_skip",
     "check_text",
+    "check_timeout",
     "next_skip",
 ]
 
@@ -53,6 +54,18 @@ def check_skip(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigurationError(f"skip must be an integer >= 0, got {value!r}")
     return value
+
+
+def check_timeout(value: object) -> float | None:
+    """A wait's timeout: ``None`` (no deadline) or a non-negative number of clock seconds
+    (waits, log streams and batches all check theirs with this)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigurationError(
+            f"timeout must be a non-negative number of seconds, or None, got {value!r}"
+        )
+    return float(value)
 
 
 def _text_problem(text: str) -> str | None:

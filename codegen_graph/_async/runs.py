@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from .._checks import check_limit, next_skip
+from .._checks import check_limit, check_timeout, next_skip
 from .._concurrency import async_resolve
 from .._exceptions import CodegenError, RateLimitError, RunTimeoutError
 from .._handle import LOG_PAGE, HandleBase, StreamState, check_deadline, check_failure
@@ -185,6 +185,7 @@ class AsyncAgentRun(HandleBase):
         """
         client, clock = self._client, self._clock
         state = StreamState(start)
+        timeout = check_timeout(timeout)
         deadline = None if timeout is None else clock.now() + timeout
         watcher = client.watcher
         while True:

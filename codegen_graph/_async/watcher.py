@@ -42,10 +42,10 @@ other processes wait for, and publishes their terminal states), follows the one 
 from __future__ import annotations
 
 import logging
-import math
 import random
 from typing import TYPE_CHECKING, Any
 
+from .._checks import check_timeout
 from .._concurrency import AsyncBackground, AsyncEvent, async_offload
 from .._exceptions import (
     AuthenticationError,
@@ -167,9 +167,8 @@ class AsyncRunWatcher:
             AuthenticationError: the token was rejected.
             ClientClosedError: the client was closed.
         """
-        if timeout is not None and (timeout < 0 or math.isnan(timeout)):
-            raise ValueError("timeout must be a non-negative number of seconds, or None")
-        deadline = None if timeout is None else float(self._clock.now() + timeout)
+        timeout = check_timeout(timeout)
+        deadline = None if timeout is None else self._clock.now() + timeout
         event = AsyncEvent()
         waiter = Waiter(run_id, deadline, wake=event.set, on_tick=on_tick, known=known)
         self._core.add(waiter)

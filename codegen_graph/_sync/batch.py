@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from .._checks import check_timeout
 from .._concurrency import each
 from .._handle import HandleBase
 from .._keys import BATCH_DEADLINE
@@ -133,8 +134,7 @@ def run_many(
     """Create many runs under the create budget and wait for all (see the module)."""
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError("concurrency must be a positive integer")
-    if timeout is not None and (not isinstance(timeout, (int, float)) or not timeout >= 0):
-        raise ValueError("timeout must be a non-negative number of seconds, or None")
+    timeout = check_timeout(timeout)
     check_create_args(create_kwargs)
     clock = client.clock
     started = clock.now()

@@ -164,6 +164,14 @@ def _run_many(*args: Any, **kw: Any) -> Any:
     ).agent_runs.run_many(*args, **kw)
 
 
+def _handle() -> Any:
+    """A handle on a running run, on a client that sends nothing (every answer a 500)."""
+    from codegen_graph.models import AgentRunResponse
+
+    client = _client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    return client.agent_runs.attach(AgentRunResponse.model_validate_json(RUN))
+
+
 def _typed(answer: str | None) -> None:
     """A typed wait on the local backend: every answer is ``answer``, or (``None``) the
     backend's own answer to a schema of tuples, open ranges, multiples and sets."""
@@ -397,6 +405,27 @@ CASES: list[Case] = [
         lambda: _run_many(["a"], concurrency=0),
         "ValueError",
         "concurrency must be a positive integer",
+    ),
+    Case(
+        "client argument",
+        "`run.wait(timeout=-1)`",
+        lambda: _handle().wait(timeout=-1),
+        "ConfigurationError",
+        "timeout must be a non-negative number of seconds, or None, got -1",
+    ),
+    Case(
+        "client argument",
+        '`run.follow(print, timeout=float("nan"))` (log streams check it as waits do)',
+        lambda: _handle().follow(print, timeout=float("nan")),
+        "ConfigurationError",
+        "timeout must be a non-negative number of seconds, or None, got nan",
+    ),
+    Case(
+        "client argument",
+        '`agent_runs.run_many(["a"], timeout="60")`',
+        lambda: _run_many(["a"], timeout="60"),
+        "ConfigurationError",
+        "timeout must be a non-negative number of seconds, or None, got '60'",
     ),
     Case(
         "client argument",
