@@ -106,24 +106,38 @@ class AgentRun(HandleBase):
             ResponseValidationError: three answers in a row about this run did not match
                 the API's model (the remote run goes on; see it in Codegen's web app).
         """
+
+        def until_end(left: float | None) -> None:
+            self._wait(left, raise_on_failure, on_tick)
+
+        return self._checked(until_end, timeout, output_schema, output_attempts)
+
+    def _checked(
+        self,
+        until_end: Callable[[float | None], None],
+        timeout: float | None,
+        output_schema: type[BaseModel] | None,
+        output_attempts: int,
+    ) -> AgentRun:
+        """Wait with ``until_end`` (given what is left of ``timeout``); with
+        ``output_schema``, check the answer and repair it (resume, wait again) under the
+        same deadline. ``wait()`` and ``follow()`` both end here."""
         if output_schema is None:
-            return self._wait(timeout, raise_on_failure, on_tick)
+            until_end(timeout)
+            return self
         spec = OutputSpec(output_schema, max_attempts=output_attempts)
         clock = self._clock
         deadline = None if timeout is None else clock.now() + timeout
-
-        def left() -> float | None:
-            return None if deadline is None else max(0.0, deadline - clock.now())
 
         def count() -> int:
             return count_repairs(self.logs())
 
         def again(prompt: str) -> AgentRunResponse:
             self.resume(prompt)
-            self._wait(left(), raise_on_failure, on_tick)
+            until_end(None if deadline is None else max(0.0, deadline - clock.now()))
             return self._data
 
-        self._wait(timeout, raise_on_failure, on_tick)
+        until_end(timeout)
         attempts: list[OutputAttempt] = []
         try:
             self._output = repair(spec, self._data, attempts, count=count, again=again)
@@ -231,18 +245,28 @@ class AgentRun(HandleBase):
         raise_on_failure: bool = False,
         start: int = 0,
         on_tick: Callable[[], None] | None = None,
+        output_schema: type[BaseModel] | None = None,
+        output_attempts: int = DEFAULT_OUTPUT_ATTEMPTS,
     ) -> AgentRun:
         """Wait for the run while handing each new log entry to ``on_log``, in order
         (``on_log`` may be a coroutine function). ``start`` skips the first entries
-        (delivered before, e.g. before a resume); ``on_tick`` as in :meth:`stream_logs`.
+        (delivered before, e.g. before a resume); ``on_tick`` as in :meth:`stream_logs`;
+        ``output_schema`` and ``output_attempts`` as in :meth:`wait`: the repairs' entries
+        are handed to ``on_log`` too, and ``timeout`` covers them.
 
         Returns once the run is terminal and its last entries were delivered; the handle
         then holds the full final state (result, summary, pull requests).
         """
-        started = self._clock.now()
-        with self._hooks.waiting(self.id):
-            for entry in self.stream_logs(timeout=timeout, start=start, on_tick=on_tick):
-                resolve(on_log(entry))
-            self._report_finished(started)
-            check_failure(self._data, raise_on_failure)
-        return self
+        seen = start
+
+        def until_end(left: float | None) -> None:
+            nonlocal seen
+            started = self._clock.now()
+            with self._hooks.waiting(self.id):
+                for entry in self.stream_logs(timeout=left, start=seen, on_tick=on_tick):
+                    seen += 1
+                    resolve(on_log(entry))
+                self._report_finished(started)
+                check_failure(self._data, raise_on_failure)
+
+        return self._checked(until_end, timeout, output_schema, output_attempts)

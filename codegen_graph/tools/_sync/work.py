@@ -103,13 +103,14 @@ def run_agent(
     if not params.wait:
         return client.agent_runs.create(prompt, **create)
     run = client.agent_runs.start(prompt, **create)
-    timeout = _timeout(tool, params)
-    run.follow(on_log, timeout=timeout, raise_on_failure=tool.raise_on_failure)
-    if tool.result_schema is None:
-        return run.data
-    schema, attempts = tool.result_schema, tool.output_attempts
-    run.wait(timeout, output_schema=schema, output_attempts=attempts)
-    return _typed(run)
+    run.follow(
+        on_log,
+        timeout=_timeout(tool, params),  # the repairs' too
+        raise_on_failure=tool.raise_on_failure,
+        output_schema=tool.result_schema,
+        output_attempts=tool.output_attempts,
+    )
+    return run.data if tool.result_schema is None else _typed(run)
 
 
 def _typed(run: AgentRun) -> TypedAgentRunResponse:
