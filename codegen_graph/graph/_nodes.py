@@ -36,6 +36,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from .. import AsyncCodegenClient, CodegenClient
+from .._checks import check_timeout
 from .._exceptions import ConfigurationError
 from .._output import DEFAULT_OUTPUT_ATTEMPTS, OutputSpec
 from ..models import AgentRunResponse, AgentType
@@ -76,6 +77,9 @@ def node_spec(
     output = (
         None if output_schema is None else OutputSpec(output_schema, max_attempts=output_attempts)
     )
+    # A bad timeout fails the graph's building, as a handle's wait fails: not the first
+    # run of the node after it started a run.
+    fields["timeout"] = check_timeout(fields.get("timeout"))
     filters = OutputFilters(output_filter)
     return NodeSpec(
         role=role, key=key, clock=client.clock, filters=filters, output=output, **fields

@@ -172,6 +172,12 @@ def _handle() -> Any:
     return client.agent_runs.attach(AgentRunResponse.model_validate_json(RUN))
 
 
+def _graph_node(**kw: Any) -> Any:
+    from codegen_graph.graph import codegen_node
+
+    return codegen_node("code", "x", client=_client(), **kw)
+
+
 def _typed(answer: str | None) -> None:
     """A typed wait on the local backend: every answer is ``answer``, or (``None``) the
     backend's own answer to a schema of tuples, open ranges, multiples and sets."""
@@ -419,6 +425,14 @@ CASES: list[Case] = [
         lambda: _handle().follow(print, timeout=float("nan")),
         "ConfigurationError",
         "timeout must be a non-negative number of seconds, or None, got nan",
+    ),
+    Case(
+        "graph argument",
+        '`codegen_node("code", "x", client=client, timeout="600")` (refused when built, '
+        "before any run)",
+        lambda: _graph_node(timeout="600"),
+        "ConfigurationError",
+        "timeout must be a non-negative number of seconds, or None, got '600'",
     ),
     Case(
         "client argument",
