@@ -47,11 +47,15 @@ from langgraph.runtime import ExecutionInfo, Runtime, get_runtime
 
 from .._exceptions import ConfigurationError
 
-__all__ = ["current_execution_info", "launch_key", "message_key"]
+__all__ = ["CONVERSATION_SCOPE", "current_execution_info", "launch_key", "message_key"]
 
 #: Version prefix of the key scheme, so a future scheme never collides with this one
 #: (``cg1`` keys hashed the task id, which a re-run from an earlier checkpoint changes).
 _SCHEME = "cg2"
+#: A ``configurable`` entry that scopes :func:`message_key`: each value is a conversation of
+#: its own. The supervisor's ``ask_<agent>`` tool puts its tool call id there, so asking
+#: the same task twice is two conversations (two runs), and a retry of one call is one.
+CONVERSATION_SCOPE = "codegen_graph_conversation"
 # How LangGraph joins and ends checkpoint namespace segments (langgraph/_internal/_constants.py).
 _NS_SEP = "|"
 _NS_END = ":"
@@ -115,12 +119,16 @@ def message_key(config: Mapping[str, Any], agent: str, index: int, text: str) ->
 
     The same whenever the message is handled again (a retry, a crash and a resume under any
     durability, as a subgraph too: no task id of any namespace segment is in it); another
-    thread, agent, position or text gives another key. Without a thread there is no
-    conversation to find again: the key then holds the invocation's task id.
+    thread, agent, position, text or :data:`CONVERSATION_SCOPE` gives another key. Without
+    a thread there is no conversation to find again: the key then holds the invocation's
+    task id.
     """
     thread_id, checkpoint_ns, task_id = _execution_ids(config)
     path = _NS_SEP.join(part.split(_NS_END, 1)[0] for part in checkpoint_ns.split(_NS_SEP))
     parts = [thread_id, path, agent, index] if thread_id else [checkpoint_ns, task_id, agent, index]
+    scope = (config.get("configurable") or {}).get(CONVERSATION_SCOPE)
+    if scope is not None:
+        parts.insert(2, str(scope))
     digest = hashlib.sha256(json.dumps([*parts, text], default=str).encode("utf-8")).hexdigest()
     return f"{_SCHEME}m-{digest[:40]}"
 

@@ -24,12 +24,12 @@ The graph (uncompiled; you choose the checkpointer)::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.pregel import Pregel
@@ -47,6 +47,7 @@ from ..tools import (
     RoleRunAgentTool,
 )
 from ._fold import count_turns, fold_tool_results
+from ._keys import CONVERSATION_SCOPE
 from ._records import supervisor_report
 from ._state import GraphState
 
@@ -276,11 +277,20 @@ def agent_tool(agent: Pregel[Any, Any]) -> BaseTool:
         messages = out.get("messages") or []
         return str(messages[-1].content) if messages else ""
 
-    def ask(task: str, config: RunnableConfig) -> str:
-        return answer(agent.invoke({"messages": [HumanMessage(task)]}, config))
+    def scoped(config: RunnableConfig, call_id: str) -> RunnableConfig:
+        # Each call is a conversation of its own (a task asked twice runs twice); a retry
+        # of the same call has the same id, so it finds its run again.
+        configurable = {**(config.get("configurable") or {}), CONVERSATION_SCOPE: call_id}
+        return {**config, "configurable": configurable}
 
-    async def aask(task: str, config: RunnableConfig) -> str:
-        return answer(await agent.ainvoke({"messages": [HumanMessage(task)]}, config))
+    def ask(task: str, call_id: Annotated[str, InjectedToolCallId], config: RunnableConfig) -> str:
+        return answer(agent.invoke({"messages": [HumanMessage(task)]}, scoped(config, call_id)))
+
+    async def aask(
+        task: str, call_id: Annotated[str, InjectedToolCallId], config: RunnableConfig
+    ) -> str:
+        messages = {"messages": [HumanMessage(task)]}
+        return answer(await agent.ainvoke(messages, scoped(config, call_id)))
 
     return StructuredTool.from_function(
         func=ask,

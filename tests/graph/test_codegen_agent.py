@@ -187,6 +187,32 @@ def test_supervisor_workflow_delegates_to_codegen_agents(local: LocalCodegen) ->
     assert out["messages"][-1].content == "Done."
 
 
+
+def test_asking_an_agent_the_same_task_twice_runs_it_twice(local: LocalCodegen) -> None:
+    """Each ``ask_<agent>`` call is a conversation of its own. The key of a call's first
+    message held only the thread, the agent, the position and the text, so asking "run the
+    tests" again after a fix found the first call's finished run and answered with it, and
+    no work was done. A retry of one call (the same tool call id) still finds its run."""
+    from codegen_graph.graph import supervisor_workflow
+    from codegen_graph.graph._supervisor import agent_tool
+
+    task = "Run the test suite and report"
+    with local.client() as client:
+        coder = codegen_agent(client=client, name="coder")
+        asks = [calls(tool_call("ask_coder", task=task)) for _ in range(2)]
+        model = ScriptedSupervisor(steps=[*asks, AIMessage("Done.")])
+        graph = supervisor_workflow(model=model, agents=[coder]).compile(
+            checkpointer=InMemorySaver()
+        )
+        config = {"configurable": {"thread_id": "same-task-twice"}}
+        out = graph.invoke({"task": "Run the tests twice"}, config)
+        ask = agent_tool(coder)
+    answers = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert len(answers) == 2
+    assert local.stats()["runs_created"] == 2
+    assert list(ask.tool_call_schema.model_fields) == ["task"]  # the call id is injected
+
+
 @pytest.mark.parametrize("bad", [-5, "1", True])
 def test_a_bad_key_lookback_is_refused_like_codegen_nodes(local: LocalCodegen, bad: Any) -> None:
     """One check for every node factory: the agent took any value ``float()`` accepted."""
