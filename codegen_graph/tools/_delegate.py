@@ -97,10 +97,12 @@ class RoleRunAgentTool(CodegenRunAgentTool):
     def _event_fields(self, params: Any) -> dict[str, Any]:
         return {"tool": self.name, "role": params.role}
 
-    def _launch(self, params: Any) -> tuple[str, dict[str, Any]]:
+    def _task(self, params: Any) -> str:
         # The task first (it is what the agent titles its pull request after), then the role.
-        prompt = f"{params.prompt}\n\nYour role: {self.roles[params.role].strip()}"
-        create = super()._launch(params)[1]  # the model's choices, the call's key
+        return f"{params.prompt}\n\nYour role: {self.roles[params.role].strip()}"
+
+    def _launch(self, params: Any) -> tuple[str, dict[str, Any]]:
+        prompt, create = super()._launch(params)  # the model's choices, the call's key
         if create["repo_id"] is None:
             create["repo_id"] = self.default_repo_id
         create["metadata"] = {ROLE_METADATA_KEY: params.role}

@@ -198,6 +198,10 @@ class CodegenRunAgentTool(_RunTool):
             kwargs["result_schema"] = output_schema
         super().__init__(**kwargs)
 
+    def _task(self, params: Any) -> str:
+        """The task the run is given, before ``result_schema``'s instructions."""
+        return str(params.prompt)
+
     def _launch(self, params: Any) -> tuple[str, dict[str, Any]]:
         """The prompt (with ``result_schema``'s instructions) and ``create``'s arguments."""
         create = {"repo_id": params.repo_id, "model": params.model, "agent_type": params.agent_type}
@@ -205,9 +209,9 @@ class CodegenRunAgentTool(_RunTool):
         if key is not None:  # inside a graph: one run per tool call, ever
             create["idempotency_key"] = key
         if self.result_schema is None:
-            return params.prompt, create
+            return self._task(params), create
         spec = OutputSpec(self.result_schema, max_attempts=self.output_attempts)
-        return spec.with_instructions(params.prompt), create
+        return spec.with_instructions(self._task(params)), create
 
 
 class CodegenGetAgentRunTool(_RunTool):

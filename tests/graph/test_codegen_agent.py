@@ -187,7 +187,6 @@ def test_supervisor_workflow_delegates_to_codegen_agents(local: LocalCodegen) ->
     assert out["messages"][-1].content == "Done."
 
 
-
 def test_asking_an_agent_the_same_task_twice_runs_it_twice(local: LocalCodegen) -> None:
     """Each ``ask_<agent>`` call is a conversation of its own. The key of a call's first
     message held only the thread, the agent, the position and the text, so asking "run the

@@ -76,3 +76,23 @@ def test_the_tool_returns_the_typed_answer_after_its_repairs() -> None:
         )
     assert isinstance(message.artifact.output, Outcome)
     assert message.artifact.output_attempts == 3  # the third answer validated
+
+
+def test_a_role_tool_checks_the_answer_as_the_plain_tool_does() -> None:
+    """The supervisor's delegation tool took ``output_schema`` and ignored it: no schema
+    instructions in the prompt, no check, no repair, an untyped artifact."""
+    from codegen_graph.tools import RoleRunAgentTool
+
+    with _local() as local, local.client() as client:
+        tool = RoleRunAgentTool(
+            roles={"coder": "Write the code."}, client=client, output_schema=Outcome
+        )
+        call = {"prompt": "Add a typed /health endpoint", "role": "coder"}
+        message = tool.invoke({"type": "tool_call", "id": "c1", "name": tool.name, "args": call})
+        stored = local.store.get_run(message.artifact.id)
+    assert isinstance(message.artifact.output, Outcome)
+    assert message.artifact.output_attempts == 3
+    assert stored is not None
+    prompt = str(stored["prompts"][0])
+    assert prompt.startswith("Add a typed /health endpoint\n\nYour role: Write the code.")
+    assert "json-schema" in prompt  # the schema's instructions follow the role

@@ -103,9 +103,15 @@ def run_agent(
     if not params.wait:
         return client.agent_runs.create(prompt, **create)
     run = client.agent_runs.start(prompt, **create)
+    return _to_the_end(tool, run, params, on_log)
+
+
+def _to_the_end(tool: Launching, run: AgentRun, params: Any, on_log: LogSink) -> AgentRunResponse:
+    """Follow a started run to its end (and, with ``result_schema``, its repairs: the
+    timeout covers them) and answer it, typed when there is a schema."""
     run.follow(
         on_log,
-        timeout=_timeout(tool, params),  # the repairs' too
+        timeout=_timeout(tool, params),
         raise_on_failure=tool.raise_on_failure,
         output_schema=tool.result_schema,
         output_attempts=tool.output_attempts,
@@ -126,10 +132,7 @@ def delegate(
     already made) and, unless ``wait=false``, follow it to its end."""
     prompt, create = tool._launch(params)
     run = client.agent_runs.start(prompt, **create)
-    if params.wait:
-        timeout = _timeout(tool, params)
-        run.follow(on_log, timeout=timeout, raise_on_failure=tool.raise_on_failure)
-    return run.data
+    return _to_the_end(tool, run, params, on_log) if params.wait else run.data
 
 
 def get_agent_run(
