@@ -287,8 +287,17 @@ def is_repair_entry(entry: AgentRunLogResponse) -> bool:
 
 
 def count_repairs(entries: Iterable[AgentRunLogResponse]) -> int:
-    """How many repair prompts a run's log shows (each resume appends a ``USER_MESSAGE``)."""
-    return sum(1 for entry in entries if is_repair_entry(entry))
+    """How many repair prompts the run's current answer received: those after the last
+    follow-up that was not one (each resume appends a ``USER_MESSAGE``), so a later turn
+    of a conversation has its own ``output_attempts``; all of them in a log without such
+    a follow-up."""
+    count = 0
+    for entry in entries:
+        if is_repair_entry(entry):
+            count += 1
+        elif entry.message_type == "USER_MESSAGE":
+            count = 0
+    return count
 
 
 def exhausted(

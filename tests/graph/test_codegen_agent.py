@@ -223,3 +223,36 @@ def test_a_bad_key_lookback_is_refused_like_codegen_nodes(local: LocalCodegen, b
             codegen_agent(client=client, key_lookback=bad)
         with pytest.raises(ConfigurationError, match="key_lookback must be"):
             codegen_node("code", "x", client=client, key_lookback=bad)
+
+
+def test_each_turn_of_a_typed_conversation_gets_the_schema_and_its_own_repairs() -> None:
+    """With ``output_schema``, a later message resumed the run with its bare text (no
+    schema instructions), and its answer's repairs were counted with the earlier turns'
+    (the whole conversation is one run): with ``output_attempts=2``, the second turn's
+    invalid answer got no repair and ended ``OutputValidationError``."""
+    from pydantic import BaseModel
+
+    class Out(BaseModel):
+        ok: bool
+        note: str
+
+    invalid = {"status": "COMPLETE", "duration": 30, "result": "no json here"}
+    valid = {"status": "COMPLETE", "duration": 10}  # the backend answers the schema
+    answers = [invalid, valid, invalid, valid]
+    scenario = {"name": "two typed turns", "rules": [{"match": "(?i)typed", "attempts": answers}]}
+    with LocalCodegen(clock=ManualClock(), scenario=scenario) as local, local.client() as client:
+        agent = codegen_agent(
+            client=client, name="coder", output_schema=Out, output_attempts=2,
+            checkpointer=InMemorySaver(),
+        )  # fmt: skip
+        config = {"configurable": {"thread_id": "typed-turns"}}
+        first = agent.invoke({"messages": [HumanMessage("typed task: do X")]}, config)
+        second = agent.invoke({"messages": [HumanMessage("typed follow-up: do Y")]}, config)
+        stored = local.store.get_run(second["codegen_run"]["agent_run_id"])
+    assert first["codegen_run"]["output_attempts"] == 2
+    assert second["codegen_run"]["output_attempts"] == 2
+    assert Out.model_validate(second["codegen_run"]["output"])
+    assert stored is not None
+    prompts = [str(p) for p in stored["prompts"]]
+    assert len(prompts) == 4  # the task, its repair, the follow-up, its repair
+    assert "typed follow-up: do Y" in prompts[2] and "json-schema" in prompts[2]

@@ -260,7 +260,10 @@ def async_agent_node(client: AsyncCodegenClient, spec: NodeSpec) -> Callable[...
                 handle = await async_launch(client, spec, todo, state, config)
             else:
                 seen = await async_log_count(client, run_id)
-                plan = ResumePlan(spec.role, run_id, turn.text, turn.key)
+                text = (
+                    turn.text if spec.output is None else spec.output.with_instructions(turn.text)
+                )
+                plan = ResumePlan(spec.role, run_id, text, turn.key)
                 handle = await client.agent_runs.attach(await async_resume(client, plan))
                 if handle.reused:  # sent before (a retry, a crash): stream it all again
                     seen = 0

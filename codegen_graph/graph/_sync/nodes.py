@@ -260,7 +260,10 @@ def agent_node(client: CodegenClient, spec: NodeSpec) -> Callable[..., Any]:
                 handle = launch(client, spec, todo, state, config)
             else:
                 seen = log_count(client, run_id)
-                plan = ResumePlan(spec.role, run_id, turn.text, turn.key)
+                text = (
+                    turn.text if spec.output is None else spec.output.with_instructions(turn.text)
+                )
+                plan = ResumePlan(spec.role, run_id, text, turn.key)
                 handle = client.agent_runs.attach(resume(client, plan))
                 if handle.reused:  # sent before (a retry, a crash): stream it all again
                     seen = 0
