@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -61,11 +62,13 @@ def check_timeout(value: object) -> float | None:
     (waits, log streams and batches all check theirs with this)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+    # numbers.Real: numpy's numbers too, as the arithmetic before this check took them.
+    seconds = float(value) if isinstance(value, numbers.Real) else math.nan
+    if isinstance(value, bool) or not seconds >= 0:
         raise ConfigurationError(
             f"timeout must be a non-negative number of seconds, or None, got {value!r}"
         )
-    return float(value)
+    return seconds
 
 
 def _text_problem(text: str) -> str | None:

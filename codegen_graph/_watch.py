@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ._exceptions import (
+    APIStatusError,
     AuthenticationError,
     ClientClosedError,
     CodegenError,
@@ -31,7 +32,9 @@ __all__ = [
     "Waiter",
     "WatchCore",
     "WatcherStats",
+    "about_one_run",
     "beat",
+    "ends_every_wait",
     "ends_waits",
     "run_timeout_error",
     "standard_budget",
@@ -397,12 +400,28 @@ def beat(core: WatchCore) -> None:
 
 
 def ends_waits(exc: BaseException) -> bool:
-    """Whether a failed read ends the waits it serves instead of costing a pause: an error
-    no later read can fix (not transient: a 4xx other than 408, 409 and 429, a closed
-    client). A malformed answer is counted instead (:data:`MALFORMED_READS`). The watcher
-    (a run's GET: its waits; the list: every wait) and a log stream decide with this."""
+    """Whether a failed read of one run ends its waits instead of costing a pause: an error
+    no later read can fix (not transient: a 4xx other than 408, 409 and 429, a plugin's
+    veto of its text, a closed client). A malformed answer is counted instead
+    (:data:`MALFORMED_READS`). The watcher's reads of a run and a log stream decide with
+    this; for the list, see :func:`ends_every_wait`."""
     return (
         isinstance(exc, CodegenError)
         and not exc.is_transient
         and not isinstance(exc, ResponseValidationError)
+    )
+
+
+def ends_every_wait(exc: BaseException) -> bool:
+    """Whether a failed read of the run *list* ends every wait: the API refused the list
+    itself (an :func:`ends_waits` error with an HTTP status: a 403, a 404, a 400...)."""
+    return isinstance(exc, APIStatusError) and ends_waits(exc)
+
+
+def about_one_run(exc: BaseException) -> bool:
+    """Whether a failed list read may be about one run on the page (a malformed item, a
+    plugin's veto of one run's text): the tick then reads the waited runs by id, so only
+    that run's waits end."""
+    return isinstance(exc, ResponseValidationError) or (
+        ends_waits(exc) and not isinstance(exc, (APIStatusError, ClientClosedError))
     )

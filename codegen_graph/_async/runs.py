@@ -120,6 +120,7 @@ class AsyncAgentRun(HandleBase):
         """Wait with ``until_end`` (given what is left of ``timeout``); with
         ``output_schema``, check the answer and repair it (resume, wait again) under the
         same deadline. ``wait()`` and ``follow()`` both end here."""
+        timeout = check_timeout(timeout)
         if output_schema is None:
             await until_end(timeout)
             return self

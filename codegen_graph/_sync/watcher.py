@@ -24,11 +24,12 @@ and decides itself when to poll again: a 5xx, a dropped connection, a 429, an op
 or a malformed page costs a tick (the next one after the client's backoff, the
 ``Retry-After`` or the circuit's half-open time), never a waiter. A waiter ends only by its
 run's terminal state, its own deadline, an error about *its* run (one no later read can
-fix on its GET: a 404, a 403, any 4xx but 408, 409 and 429; or
-:data:`~codegen_graph._watch.MALFORMED_READS` answers in a row to its GET that do not match
-the model: ``ResponseValidationError``), such an error on the list or a 401 anywhere
-(every wait: no later tick can fix it), or the client closing
-(:class:`~codegen_graph.ClientClosedError`, at once). A log stream decides the same way
+fix on its GET: a 404, a 403, any 4xx but 408, 409 and 429, a plugin's veto of its text;
+or :data:`~codegen_graph._watch.MALFORMED_READS` answers in a row to its GET that do not
+match the model: ``ResponseValidationError``), the API's refusal of the list or a 401
+anywhere (every wait: no later tick can fix it), or the client closing
+(:class:`~codegen_graph.ClientClosedError`, at once). A list page that fails otherwise
+(malformed, vetoed) makes the tick read the runs by id. A log stream decides the same way
 (:func:`~codegen_graph._watch.ends_waits`).
 
 **Deadlines** are kept on the client's clock: every sleep is cut into slices of at most
@@ -54,7 +55,6 @@ from .._exceptions import (
     ClientClosedError,
     CodegenError,
     RateLimitError,
-    ResponseValidationError,
 )
 from .._retry import pause_for
 from .._shared import Turn
@@ -63,8 +63,9 @@ from .._watch import (
     Waiter,
     WatchCore,
     WatcherStats,
+    about_one_run,
     beat,
-    ends_waits,
+    ends_every_wait,
     standard_budget,
     wake_all,
 )
@@ -264,17 +265,19 @@ class RunWatcher:
             got = offload(source.follow, core.start_tick(), sorted(core.watched()))
         requests = 0
         for run_id, tick, run in got or ():
-            if run is not None:  # read by the leader: through its filters, now ours too
-                wake_all(core.apply([self._api.hooks.filtered(run)], tick))
-                continue
-            requests += 1  # the leader could not read it: read it ourselves
             try:
-                wake_all(core.apply([self._get(run_id)], tick))
+                if run is None:  # the leader could not read it: read it ourselves
+                    requests += 1
+                    run = self._get(run_id)
+                else:  # read by the leader, through its filters: now ours too
+                    run = self._api.hooks.filtered(run)
             except CodegenError as exc:
                 ended = core.read_failed(run_id, exc)
                 if ended is None:
                     raise
                 wake_all(ended)
+                continue
+            wake_all(core.apply([run], tick))
         return requests
 
     def _follower_wait(self) -> float:
@@ -302,10 +305,10 @@ class RunWatcher:
                 page = api.request(spec)
             except Exception as exc:
                 self._sent(sent)
-                if not isinstance(exc, ResponseValidationError):
+                if not about_one_run(exc):
                     self._poll_failed(exc, everyone=True)
                     return requests
-                core.stats.errors += 1  # a malformed page: read the runs by id this tick
+                core.stats.errors += 1  # e.g. a malformed page: read the runs by id this tick
                 log.info("watcher: a run list page could not be read (%s); reading by id", exc)
                 break
             self._sent(sent)
@@ -374,7 +377,7 @@ class RunWatcher:
         if isinstance(exc, ClientClosedError):  # closed: every wait ends now
             wake_all(core.fail_all(exc, close=True))
             return
-        if isinstance(exc, AuthenticationError) or (everyone and ends_waits(exc)):
+        if isinstance(exc, AuthenticationError) or (everyone and ends_every_wait(exc)):
             log.warning("watcher: %s; every wait on this client fails with it", exc)
             wake_all(core.fail_all(exc))
             return

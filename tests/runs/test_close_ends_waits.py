@@ -22,8 +22,8 @@ from .conftest import AsyncFaultyTransport
 TRUST_ROW = (
     "`close()` during a sync wait and `aclose()` during an async one end the wait at once "
     "with `ClientClosedError`, stop the watcher, and later calls fail fast; the sync one "
-    "logs nothing at WARNING; a log stream (`follow`) closed while its read is being "
-    "retried ends with `ClientClosedError` too"
+    "logs nothing at WARNING; a call closed while its retries pause ends with "
+    "`ClientClosedError` too"
 )
 
 #: Simulated seconds per real second: a run of 60 simulated seconds takes 60 real ms.
@@ -81,20 +81,30 @@ async def test_aclose_during_an_async_wait_ends_it_at_once() -> None:
             await run.wait()
 
 
-@pytest.mark.parametrize("rounds", [1, 5, 20, 50])
-async def test_aclose_while_a_log_read_is_retried_ends_the_stream_with_a_typed_error(
-    rounds: int,
-) -> None:
-    """The client's retries of one logs read pause between sends: a close during such a
-    pause used to end ``follow()`` with httpx's bare ``RuntimeError`` (the pool closed),
-    which no caller of a codegen-graph API expects. ``rounds`` event-loop rounds after the
-    first failed read, the client closes."""
-    clock = ManualClock()
-    failed = asyncio.Event()
+class _GateClock(ManualClock):
+    """A manual clock whose async sleeps, once armed, wait until the test lets them go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.sleeping, self.go = asyncio.Event(), asyncio.Event()
+
+    async def asleep(self, seconds: float) -> None:
+        if self.armed:
+            self.sleeping.set()
+            await self.go.wait()
+        await super().asleep(seconds)
+
+
+async def test_aclose_during_a_calls_retry_pause_ends_it_with_a_typed_error() -> None:
+    """A call whose retries pause between sends (``refresh()`` under 503s) when the client
+    closed sent again on the closed pool and ended with httpx's bare ``RuntimeError``,
+    which no caller of a codegen-graph API expects."""
+    clock = _GateClock()
+    state = {"run": -1}
 
     def rule(request: httpx.Request) -> httpx.Response | None:
-        if request.url.path.endswith("/logs"):
-            failed.set()
+        if request.url.path.endswith(f"/agent/run/{state['run']}"):
             return httpx.Response(503, json={"detail": "down"})
         return None
 
@@ -104,10 +114,10 @@ async def test_aclose_while_a_log_read_is_retried_ends_the_stream_with_a_typed_e
             local.token, local.org_id, base_url=local.base_url, clock=clock, transport=transport
         )
         run = await client.agent_runs.start("task")
-        task = asyncio.ensure_future(run.follow(lambda entry: None, timeout=3600))
-        await asyncio.wait_for(failed.wait(), 60)  # real-time guard against a hang
-        for _ in range(rounds):
-            await asyncio.sleep(0)
+        state["run"], clock.armed = run.id, True
+        task = asyncio.ensure_future(run.refresh())
+        await asyncio.wait_for(clock.sleeping.wait(), 60)  # its first retry's pause
         await client.aclose()
+        clock.go.set()
         with pytest.raises(ClientClosedError):
-            await asyncio.wait_for(task, 60)
+            await asyncio.wait_for(task, 60)  # real-time guard against a hang

@@ -96,3 +96,18 @@ def test_a_role_tool_checks_the_answer_as_the_plain_tool_does() -> None:
     prompt = str(stored["prompts"][0])
     assert prompt.startswith("Add a typed /health endpoint\n\nYour role: Write the code.")
     assert "json-schema" in prompt  # the schema's instructions follow the role
+
+
+def test_a_typed_wait_checks_its_timeout_before_any_arithmetic() -> None:
+    from fractions import Fraction
+
+    from codegen_graph import ConfigurationError
+
+    with _local() as local, local.client() as client:
+        run = client.agent_runs.start("Add a typed /health endpoint")
+        with pytest.raises(ConfigurationError, match="timeout must be"):
+            run.wait(timeout="600", output_schema=Outcome)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="timeout must be"):
+            run.follow(lambda entry: None, timeout="600", output_schema=Outcome)  # type: ignore[arg-type]
+        run.follow(lambda entry: None, timeout=Fraction(900), output_schema=Outcome)  # type: ignore[arg-type]
+    assert isinstance(run.output, Outcome)
