@@ -278,6 +278,23 @@ def test_the_deployment_page_example_runs(redis_url: str, monkeypatch: pytest.Mo
     client.close()
 
 
+def _hold_the_lead(leader: CodegenClient, hold: Any) -> threading.Thread:
+    """Keep ``leader`` polling for the org with a long wait on ``hold`` (closing the client
+    ends it), once its first tick has taken the lease; the waiting thread."""
+    from codegen_graph import ClientClosedError
+
+    def hold_the_lead() -> None:
+        with contextlib.suppress(ClientClosedError):  # how the test ends it
+            hold.wait(3600.0)
+
+    holding = threading.Thread(target=hold_the_lead, daemon=True)
+    holding.start()
+    deadline = time.monotonic() + 30
+    while not leader.watcher.is_leader and time.monotonic() < deadline:
+        time.sleep(0.01)  # a condition, not a delay: the leader's first tick took the lease
+    return holding
+
+
 class _Held:
     """Runs end after a simulated minute; the one whose prompt says "hold" after an hour."""
 
@@ -294,7 +311,7 @@ def test_a_run_nobody_can_read_ends_the_followers_waits(redis_url: str, prefix: 
     own and a lease long enough not to change hands."""
     from runs._spoiler import Spoiler, spoiled_client  # tests/ is on sys.path (rootdir conftest)
 
-    from codegen_graph import ClientClosedError, ResponseValidationError
+    from codegen_graph import ResponseValidationError
 
     spoiler = Spoiler()
     backend = LocalCodegen(time_scale=50.0, behavior=_Held())
@@ -318,15 +335,7 @@ def test_a_run_nobody_can_read_ends_the_followers_waits(redis_url: str, prefix: 
         except Exception as exc:  # a timeout: the failure this test is about
             ended[index, run_id] = type(exc).__name__
 
-    def hold_the_lead() -> None:
-        with contextlib.suppress(ClientClosedError):  # how the test ends it
-            hold.wait(3600.0)
-
-    holding = threading.Thread(target=hold_the_lead, daemon=True)
-    holding.start()
-    deadline = time.monotonic() + 30
-    while not leader.watcher.is_leader and time.monotonic() < deadline:
-        time.sleep(0.01)  # a condition, not a delay: the leader's first tick took the lease
+    holding = _hold_the_lead(leader, hold)
     threads = [threading.Thread(target=wait, args=key) for key in handles]
     try:
         assert leader.watcher.is_leader
@@ -356,26 +365,15 @@ def test_a_follower_filters_what_the_leader_read_for_it(redis_url: str, prefix: 
     """A follower's wait gets its run's state from the leader's reads, through Redis: its
     own output filter applies to that state too (it used to return what the leader's
     plugins made of it: here, the agent's raw answer)."""
-    from codegen_graph import ClientClosedError
-
     backend = LocalCodegen(time_scale=50.0, behavior=_Held())
-    coordination = {"coordination": Coordination(redis_url, prefix=prefix, lease_ttl=120.0)}
-    leader = backend.client(**coordination)
+    leader = backend.client(coordination=Coordination(redis_url, prefix=prefix, lease_ttl=120.0))
     follower = backend.client(
         coordination=Coordination(redis_url, prefix=prefix, lease_ttl=120.0), plugins=[_Redact()]
     )
     hold, task = leader.agent_runs.start("hold the lead"), leader.agent_runs.start("task")
     handle = follower.agent_runs.attach(task.data)
 
-    def hold_the_lead() -> None:
-        with contextlib.suppress(ClientClosedError):  # how the test ends it
-            hold.wait(3600.0)
-
-    holding = threading.Thread(target=hold_the_lead, daemon=True)
-    holding.start()
-    deadline = time.monotonic() + 30
-    while not leader.watcher.is_leader and time.monotonic() < deadline:
-        time.sleep(0.01)  # a condition, not a delay: the leader's first tick took the lease
+    holding = _hold_the_lead(leader, hold)
     try:
         assert leader.watcher.is_leader
         handle.wait(600.0)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from codegen_graph import CodegenClient
+from codegen_graph import AsyncCodegenClient, CodegenClient
 from codegen_graph.local import LocalCodegen
 
 SECRET = "ghp_secret_in_bad_metadata"
@@ -80,4 +80,14 @@ def spoiled_client(local: LocalCodegen, spoiler: Spoiler, **kwargs: Any) -> Code
     return CodegenClient(
         local.token, local.org_id, base_url=local.base_url, clock=local.clock,
         transport=Transport(local.transport(), spoiler), **kwargs,
+    )  # fmt: skip
+
+
+def async_spoiled_client(
+    local: LocalCodegen, spoiler: Spoiler, **kwargs: Any
+) -> AsyncCodegenClient:
+    """:func:`spoiled_client` for the async client."""
+    return AsyncCodegenClient(
+        local.token, local.org_id, base_url=local.base_url, clock=local.clock,
+        transport=AsyncTransport(local.async_transport(), spoiler), **kwargs,
     )  # fmt: skip

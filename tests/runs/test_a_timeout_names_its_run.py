@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from codegen_graph import AsyncCodegenClient, RunTimeoutError
+from codegen_graph import RunTimeoutError
 from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
-from ._spoiler import AsyncTransport, Spoiler, spoiled_client
+from ._spoiler import Spoiler, async_spoiled_client, spoiled_client
 
 
 def test_a_timeout_before_the_first_read_carries_the_handles_state() -> None:
@@ -34,10 +34,7 @@ def test_a_timeout_before_the_first_read_carries_the_handles_state() -> None:
 async def test_an_async_timeout_before_the_first_read_carries_the_handles_state() -> None:
     spoiler = Spoiler(times=2)
     with LocalCodegen(clock=ManualClock()) as local:
-        async with AsyncCodegenClient(
-            local.token, local.org_id, base_url=local.base_url,
-            transport=AsyncTransport(local.async_transport(), spoiler), clock=local.clock,
-        ) as client:  # fmt: skip
+        async with async_spoiled_client(local, spoiler) as client:
             run = await client.agent_runs.start("task")
             spoiler.bad.add(run.id)
             with pytest.raises(RunTimeoutError) as info:

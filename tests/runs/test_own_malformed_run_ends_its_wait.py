@@ -17,12 +17,12 @@ import asyncio
 
 import pytest
 
-from codegen_graph import AsyncCodegenClient, ResponseValidationError
+from codegen_graph import ResponseValidationError
 from codegen_graph._watch import MALFORMED_READS
 from codegen_graph.clock import ManualClock
 from codegen_graph.local import LocalCodegen
 
-from ._spoiler import SECRET, AsyncTransport, Spoiler, spoiled_client
+from ._spoiler import SECRET, Spoiler, async_spoiled_client, spoiled_client
 
 # The row of docs/reliability.md's Trust table (tools/reliability_table.py renders it).
 TRUST_ROW = (
@@ -68,10 +68,7 @@ def test_one_bad_answer_between_good_ones_is_forgiven() -> None:
 async def test_without_a_timeout_the_wait_ends_and_the_others_go_on() -> None:
     spoiler = Spoiler()
     with LocalCodegen(clock=ManualClock()) as local:
-        async with AsyncCodegenClient(
-            local.token, local.org_id, base_url=local.base_url,
-            transport=AsyncTransport(local.async_transport(), spoiler), clock=local.clock,
-        ) as client:  # fmt: skip
+        async with async_spoiled_client(local, spoiler) as client:
             bad, good = [await client.agent_runs.start(f"task {i}") for i in range(2)]
             spoiler.bad.add(bad.id)
             # The real-time guard only keeps a regression from hanging the suite.
@@ -98,10 +95,7 @@ async def test_a_log_stream_on_an_unreadable_run_ends_as_a_wait_does() -> None:
     spoiler = Spoiler()
     seen: list[object] = []
     with LocalCodegen(clock=ManualClock()) as local:
-        async with AsyncCodegenClient(
-            local.token, local.org_id, base_url=local.base_url,
-            transport=AsyncTransport(local.async_transport(), spoiler), clock=local.clock,
-        ) as client:  # fmt: skip
+        async with async_spoiled_client(local, spoiler) as client:
             run = await client.agent_runs.start("task")
             spoiler.bad.add(run.id)
             with pytest.raises(ResponseValidationError) as info:
