@@ -100,6 +100,11 @@ class NodeSpec:
         repo = self.repo_id(state) if callable(self.repo_id) else self.repo_id
         return {"repo_id": repo, "model": self.model, "agent_type": self.agent_type}
 
+    def instructed(self, text: str) -> str:
+        """``text`` as sent to the agent: with ``output_schema``'s instructions, if any (a
+        create and every follow-up of a conversation alike)."""
+        return text if self.output is None else self.output.with_instructions(text)
+
     def for_role(self, role: str) -> NodeSpec:
         return self if role == self.role else dataclasses.replace(self, role=role)
 

@@ -130,8 +130,7 @@ async def async_launch(
     if shared is not None:
         items = await shared.store.asearch(shared.namespace, limit=_SEARCH_LIMIT)
         text = with_context(text, render_context(items, shared.namespace))
-    if spec.output is not None:
-        text = spec.output.with_instructions(text)
+    text = spec.instructed(text)
     async with create_trace(launch, spec, text) as op:
         handle = await runs.start(
             text,
@@ -260,10 +259,7 @@ def async_agent_node(client: AsyncCodegenClient, spec: NodeSpec) -> Callable[...
                 handle = await async_launch(client, spec, todo, state, config)
             else:
                 seen = await async_log_count(client, run_id)
-                text = (
-                    turn.text if spec.output is None else spec.output.with_instructions(turn.text)
-                )
-                plan = ResumePlan(spec.role, run_id, text, turn.key)
+                plan = ResumePlan(spec.role, run_id, spec.instructed(turn.text), turn.key)
                 handle = await client.agent_runs.attach(await async_resume(client, plan))
                 if handle.reused:  # sent before (a retry, a crash): stream it all again
                     seen = 0

@@ -132,8 +132,7 @@ def launch(
     if shared is not None:
         items = shared.store.search(shared.namespace, limit=_SEARCH_LIMIT)
         text = with_context(text, render_context(items, shared.namespace))
-    if spec.output is not None:
-        text = spec.output.with_instructions(text)
+    text = spec.instructed(text)
     with create_trace(launch, spec, text) as op:
         handle = runs.start(
             text,
@@ -260,10 +259,7 @@ def agent_node(client: CodegenClient, spec: NodeSpec) -> Callable[..., Any]:
                 handle = launch(client, spec, todo, state, config)
             else:
                 seen = log_count(client, run_id)
-                text = (
-                    turn.text if spec.output is None else spec.output.with_instructions(turn.text)
-                )
-                plan = ResumePlan(spec.role, run_id, text, turn.key)
+                plan = ResumePlan(spec.role, run_id, spec.instructed(turn.text), turn.key)
                 handle = client.agent_runs.attach(resume(client, plan))
                 if handle.reused:  # sent before (a retry, a crash): stream it all again
                     seen = 0
